@@ -1,0 +1,106 @@
+"""Values that describe models and quantizations; they cross every room of localctl."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class ArchSpec:
+    """The architecture numbers the memory plan needs, named after the GGUF keys.
+
+    ``key_length``/``value_length`` are per-head sizes (``attention.key_length``);
+    for multi-head latent attention (DeepSeek) ``kv_lora_rank`` and ``rope_dim``
+    describe the compressed cache instead.
+    """
+
+    architecture: str
+    """GGUF ``general.architecture`` (``llama``, ``qwen2``, ``gemma3``, ``deepseek2`` …)."""
+    n_layers: int
+    """``block_count``."""
+    n_embd: int
+    """``embedding_length``."""
+    n_heads: int
+    """``attention.head_count``."""
+    n_kv_heads: int
+    """``attention.head_count_kv``."""
+    key_length: int
+    """Per-head key size; usually ``n_embd // n_heads``."""
+    value_length: int
+    """Per-head value size."""
+    n_vocab: int
+    ctx_train: int
+    """``context_length``: the trained context window."""
+    n_ff: int = 0
+    """``feed_forward_length`` (per expert for MoE)."""
+    sliding_window: int = 0
+    """Sliding-window size of SWA layers; 0 when every layer attends to the full context."""
+    swa_pattern: int = 0
+    """Every ``swa_pattern``-th layer is a full-attention layer, the rest use the window
+    (Gemma 2: 2, Gemma 3: 6); 0 means all layers are full attention (or all SWA when
+    ``sliding_window`` is set and this is 1)."""
+    n_experts: int = 0
+    n_experts_used: int = 0
+    kv_lora_rank: int = 0
+    """MLA compressed KV rank (DeepSeek-V2/V3); 0 when not MLA."""
+    rope_dim: int = 0
+    """MLA rope dimension stored beside the compressed KV."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuantSpec:
+    """One downloadable quantization of a model."""
+
+    name: str
+    """Quant type as written in file names, upper case (``Q4_K_M``, ``IQ3_XXS``, ``BF16``)."""
+    files: tuple[str, ...]
+    """Paths inside the repo; a split set lists every ``-0000N-of-0000M`` part in order."""
+    size_bytes: int
+    """Total size of all files."""
+    size_exact: bool = True
+    """False when ``size_bytes`` was estimated from bits per weight."""
+    sha256: tuple[str, ...] = ()
+    """LFS sha256 per file when known (same order as ``files``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """A curated (or user-added) model: where its GGUFs live and what it is."""
+
+    id: str
+    """Catalog id used on the command line, e.g. ``llama-3.3-70b``."""
+    name: str
+    family: str
+    repo: str
+    """Hugging Face repo holding the GGUF files (``owner/name``)."""
+    params: int
+    """Total parameter count."""
+    arch: ArchSpec
+    license: str
+    quants: tuple[QuantSpec, ...]
+    active_params: int = 0
+    """Parameters used per token for MoE models; 0 means same as ``params``."""
+    notes: str = ""
+    source: str = "builtin"
+    """Where the entry came from: ``builtin`` or the path of the user catalog file."""
+    tags: tuple[str, ...] = field(default=())
+
+    def quant(self, name: str) -> QuantSpec | None:
+        """The quant called ``name`` (case-insensitive), or None."""
+        wanted = name.upper()
+        return next((q for q in self.quants if q.name.upper() == wanted), None)
+
+
+@dataclass(frozen=True, slots=True)
+class QuantType:
+    """A row of the quant table: how a quantization format trades size for quality."""
+
+    name: str
+    bits_per_weight: float
+    quality: str
+    """Short quality note for the catalog (e.g. ``-1.1% MMLU on Llama 3.3 70B``)."""
+    family: str = ""
+    """``legacy``, ``k-quant``, ``i-quant`` or ``float``."""
+    mmlu: float | None = None
+    """MMLU 5-shot for Llama 3.3 70B where the reference table gives it."""
+    perplexity: float | None = None

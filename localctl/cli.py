@@ -1,0 +1,63 @@
+"""The ``localctl`` command line: the scriptable twin of the TUI.
+
+Each verb lives in ``localctl/commands/<verb>.py`` with two functions,
+``register(subparsers)`` and ``run(args) -> int``. Command modules import only
+the standard library at top level so ``localctl --help`` stays instant; heavy
+imports happen inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from localctl import __version__
+from localctl.errors import LocalctlError
+
+VERBS: tuple[str, ...] = ("hw", "models", "fit", "pull", "serve", "chat", "cost")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, one sub-parser per verb."""
+    parser = argparse.ArgumentParser(
+        prog="localctl",
+        description="Run open-weight LLMs locally: see what fits, download, serve, chat, meter.",
+        epilog="Run without a verb to open the terminal UI.",
+    )
+    parser.add_argument("--version", action="version", version=f"localctl {__version__}")
+    parser.add_argument("--hw", metavar="PROFILE", help="TUI: simulate a hardware profile")
+    parser.add_argument("--ctx", type=int, metavar="N", help="TUI: context length for fit verdicts")
+    subparsers = parser.add_subparsers(dest="command", metavar="VERB")
+    for verb in VERBS:
+        module = importlib.import_module(f"localctl.commands.{verb}")
+        module.register(subparsers)
+    return parser
+
+
+def _run_tui(args: argparse.Namespace) -> int:
+    from tui.app import make_app
+
+    app = make_app(hw_profile=args.hw, ctx=args.ctx)
+    app.run()
+    return int(app.return_code or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``localctl`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            return _run_tui(args)
+        code: int = args.run(args)
+        return code
+    except LocalctlError as error:
+        print(f"localctl: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("localctl: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1

@@ -1,0 +1,1 @@
+"""One module per CLI verb: ``register(subparsers)`` and ``run(args) -> int``."""

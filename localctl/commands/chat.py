@@ -1,0 +1,18 @@
+"""`localctl chat` (not implemented yet)."""
+
+from __future__ import annotations
+
+import argparse
+
+from localctl.errors import LocalctlError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``chat`` verb."""
+    parser = subparsers.add_parser("chat", help="(not implemented yet)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``localctl chat``."""
+    raise LocalctlError("chat: not implemented yet")

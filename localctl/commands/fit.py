@@ -1,0 +1,18 @@
+"""`localctl fit` (not implemented yet)."""
+
+from __future__ import annotations
+
+import argparse
+
+from localctl.errors import LocalctlError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``fit`` verb."""
+    parser = subparsers.add_parser("fit", help="(not implemented yet)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``localctl fit``."""
+    raise LocalctlError("fit: not implemented yet")

@@ -1,0 +1,18 @@
+"""`localctl hw` (not implemented yet)."""
+
+from __future__ import annotations
+
+import argparse
+
+from localctl.errors import LocalctlError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``hw`` verb."""
+    parser = subparsers.add_parser("hw", help="(not implemented yet)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``localctl hw``."""
+    raise LocalctlError("hw: not implemented yet")

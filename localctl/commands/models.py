@@ -1,0 +1,18 @@
+"""`localctl models` (not implemented yet)."""
+
+from __future__ import annotations
+
+import argparse
+
+from localctl.errors import LocalctlError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``models`` verb."""
+    parser = subparsers.add_parser("models", help="(not implemented yet)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``localctl models``."""
+    raise LocalctlError("models: not implemented yet")

@@ -1,0 +1,231 @@
+"""User configuration: ``config.toml`` read strictly, written atomically.
+
+Unknown keys and wrong types are rejected with the file, line and key in the
+message, so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localctl import paths
+from localctl.errors import ConfigError
+
+DEFAULT_API_MODELS: tuple[str, ...] = (
+    "anthropic:claude-3-5-haiku",
+    "anthropic:claude-sonnet-4-6",
+    "openai:gpt-4o-mini",
+    "openai:gpt-5",
+    "google:gemini-2.5-flash",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """How ``serve`` launches a model server."""
+
+    backend: str = "auto"
+    """``auto`` (native llama-server if found, else llama-cpp-python), ``llama-cpp-python`` or ``llama-server``."""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    llama_server_path: str = ""
+    """Path to a native ``llama-server`` binary; empty means look on PATH."""
+    threads: int = 0
+    """0 means the number of physical cores."""
+    extra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CostConfig:
+    """Inputs of the API-equivalent and local cost meters."""
+
+    api_models: tuple[str, ...] = DEFAULT_API_MODELS
+    """``provider:model`` ids looked up in genai-prices."""
+    electricity_usd_per_kwh: float = 0.15
+    power_w: float = 0.0
+    """Wattage to assume when power cannot be measured; 0 means estimate from the hardware."""
+    hardware_usd: float = 0.0
+    """Price paid for the machine, amortised over ``hardware_months``."""
+    hardware_months: int = 36
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole user configuration."""
+
+    default_ctx: int = 4096
+    kv_type: str = "f16"
+    parallel: int = 1
+    model_folders: tuple[str, ...] = ()
+    """Extra folders scanned for GGUF files besides the Hugging Face cache."""
+    system_prompt: str = ""
+    hf_token_hint: str = ""
+    """Where the user keeps their token; the token itself belongs in ``HF_TOKEN``."""
+    server: ServerConfig = field(default_factory=ServerConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
+    keymap: dict[str, str] = field(default_factory=dict)
+    """Binding id → key, e.g. ``{"download": "ctrl+d"}``."""
+
+
+_SECTIONS: dict[str, type[Any]] = {"server": ServerConfig, "cost": CostConfig}
+_KV_TYPES = ("f16", "q8_0", "q4_0")
+_BACKENDS = ("auto", "llama-cpp-python", "llama-server")
+
+
+def _line_of(text: str, key: str, section: str | None) -> int:
+    """Best line number for ``key`` (inside ``[section]`` when given); 0 if not found."""
+    current: str | None = None
+    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = re.match(r"^\s*\[([^\[\]]+)\]\s*(#.*)?$", line)
+        if header:
+            current = header.group(1).strip()
+            if section is None and current == key:
+                return number
+            continue
+        if current == section and pattern.match(line):
+            return number
+    return 0
+
+
+def _where(path: Path, text: str, key: str, section: str | None) -> str:
+    line = _line_of(text, key, section)
+    dotted = f"{section}.{key}" if section else key
+    return f"{path}:{line}: {dotted}" if line else f"{path}: {dotted}"
+
+
+def _coerce(value: Any, annotation: str, where: str) -> Any:
+    """Check ``value`` against a dataclass field annotation written as a string."""
+
+    def bad(expected: str) -> ConfigError:
+        return ConfigError(f"{where}: expected {expected}, got {type(value).__name__} {value!r}")
+
+    if annotation == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+        return value
+    if annotation == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad("a number")
+        return float(value)
+    if annotation == "str":
+        if not isinstance(value, str):
+            raise bad("a string")
+        return value
+    if annotation == "tuple[str, ...]":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad("a list of strings")
+        return tuple(value)
+    if annotation == "dict[str, str]":
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise bad("a table of strings")
+        return dict(value)
+    raise bad(annotation)
+
+
+def _build(cls: type[Any], table: dict[str, Any], path: Path, text: str, section: str | None) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        where = _where(path, text, key, section)
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(f"{where}: unknown key (known: {known})")
+        if section is None and key in _SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: expected a [{key}] table")
+            values[key] = _build(_SECTIONS[key], value, path, text, key)
+            continue
+        values[key] = _coerce(value, str(fields[key].type), where)
+    return cls(**values)
+
+
+def _validate(config: Config, path: Path, text: str) -> None:
+    if config.kv_type not in _KV_TYPES:
+        where = _where(path, text, "kv_type", None)
+        raise ConfigError(f"{where}: must be one of {', '.join(_KV_TYPES)}")
+    if config.server.backend not in _BACKENDS:
+        where = _where(path, text, "backend", "server")
+        raise ConfigError(f"{where}: must be one of {', '.join(_BACKENDS)}")
+    if not 1 <= config.server.port <= 65535:
+        raise ConfigError(f"{_where(path, text, 'port', 'server')}: must be 1-65535")
+    if config.default_ctx < 1:
+        raise ConfigError(f"{_where(path, text, 'default_ctx', None)}: must be positive")
+    if config.parallel < 1:
+        raise ConfigError(f"{_where(path, text, 'parallel', None)}: must be positive")
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the config file; a missing file gives the defaults.
+
+    Args:
+        path: File to read; defaults to ``paths.config_file()``.
+
+    Returns:
+        The parsed configuration.
+
+    Raises:
+        ConfigError: invalid TOML, an unknown key or a wrong type, naming file and line.
+    """
+    path = path or paths.config_file()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read config: {error}") from error
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from error
+    config: Config = _build(Config, table, path, text, None)
+    _validate(config, path, text)
+    return config
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """A TOML-ready dict of ``config`` (tuples become lists)."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    result: dict[str, Any] = plain(config)
+    return result
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` through a temp file and ``os.replace``; never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_config(config: Config, path: Path | None = None) -> Path:
+    """Write ``config`` as TOML (tomli-w), atomically, mode 0600; return the path."""
+    import tomli_w
+
+    path = path or paths.config_file()
+    atomic_write(path, tomli_w.dumps(config_to_dict(config)).encode("utf-8"))
+    return path

@@ -1,0 +1,1 @@
+"""The terminal UI: a thin Textual app over the localctl engine."""
