@@ -1,18 +1,115 @@
-"""`localctl hw` (not implemented yet)."""
+"""``localctl hw``: the detected machine, or a simulated profile, as a summary or JSON."""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from localctl.errors import LocalctlError
+if TYPE_CHECKING:
+    from localctl.hardware import Hardware
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``hw`` verb."""
-    parser = subparsers.add_parser("hw", help="(not implemented yet)")
+    parser = subparsers.add_parser(
+        "hw",
+        help="show detected hardware (CPU, RAM, GPUs, memory bandwidth)",
+        description="Show this machine's CPU, RAM, GPUs and memory bandwidth, or a "
+        "simulated profile's. The CPU bandwidth is measured once and cached.",
+    )
+    parser.add_argument(
+        "--hw",
+        metavar="PROFILE",
+        help="show a simulated profile (name or .toml file) instead of this machine",
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON document")
+    parser.add_argument(
+        "--profiles", action="store_true", help="list the simulated profiles --hw accepts"
+    )
+    parser.add_argument(
+        "--remeasure", action="store_true", help="measure the CPU memory bandwidth again"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``localctl hw``."""
-    raise LocalctlError("hw: not implemented yet")
+    from localctl import hardware
+    from localctl.output import emit_json
+
+    if args.profiles:
+        return _list_profiles(as_json=args.json)
+    if args.hw:
+        hw = hardware.load_profile(args.hw)
+    else:
+        hw = hardware.detect_hardware(remeasure=args.remeasure)
+    if args.json:
+        emit_json(hardware.hardware_to_dict(hw))
+    else:
+        print(summary(hw))
+    return 0
+
+
+def _gb_s(bytes_s: float) -> str:
+    return f"{bytes_s / 1e9:.0f} GB/s" if bytes_s >= 100e9 else f"{bytes_s / 1e9:.1f} GB/s"
+
+
+def summary(hw: Hardware) -> str:
+    """Human summary of a machine, a few aligned lines plus a GPU table."""
+    from localctl.output import human_bytes, table
+
+    machine = f"profile {hw.profile}" if hw.profile else "this machine"
+    if hw.description:
+        machine += f" ({hw.description})"
+    threads = f", {hw.logical_cores} threads" if hw.logical_cores != hw.physical_cores else ""
+    source = f" ({hw.ram_bandwidth_source})" if hw.ram_bandwidth_source else ""
+    lines = [
+        f"Machine    {machine}",
+        f"CPU        {hw.cpu_name}: {hw.physical_cores} cores{threads}",
+        f"RAM        {human_bytes(hw.ram_available_bytes)} free of "
+        f"{human_bytes(hw.ram_total_bytes)}, {_gb_s(hw.ram_bandwidth_bytes_s)}{source}",
+    ]
+    if not hw.gpus:
+        lines.append("GPUs       none")
+        return "\n".join(lines)
+    if hw.unified_memory:
+        lines.append(
+            f"Unified    the GPU may use {human_bytes(hw.vram_total_bytes)} "
+            f"of {human_bytes(hw.ram_total_bytes)} RAM"
+        )
+    rows = [
+        [
+            str(g.index),
+            g.name,
+            g.vendor,
+            human_bytes(g.free_bytes),
+            human_bytes(g.total_bytes),
+            (_gb_s(g.bandwidth_bytes_s) if g.bandwidth_bytes_s else "unknown")
+            + (f" ({g.bandwidth_source})" if g.bandwidth_source else ""),
+        ]
+        for g in hw.gpus
+    ]
+    lines += ["", table(rows, ["#", "GPU", "vendor", "free", "total", "bandwidth"])]
+    return "\n".join(lines)
+
+
+def _list_profiles(*, as_json: bool) -> int:
+    from localctl import hardware
+    from localctl.errors import HardwareError
+    from localctl.output import emit_json, table
+
+    builtin = set(hardware.builtin_profile_names())
+    entries: list[dict[str, str]] = []
+    for name in hardware.profile_names():
+        try:
+            description = hardware.load_profile(name).description
+        except HardwareError as error:
+            description = f"error: {error}"
+        kind = "built-in" if name in builtin else "user"
+        entries.append({"name": name, "kind": kind, "description": description})
+    if as_json:
+        emit_json(entries)
+    else:
+        rows = [[e["name"], e["kind"], e["description"]] for e in entries]
+        print(table(rows, ["profile", "kind", "description"]))
+    return 0
