@@ -1,0 +1,132 @@
+"""Server fixtures other test modules can reuse.
+
+Import the fixtures you need into a test module (pytest finds them there)::
+
+    from tests.server_helpers import smollm2_server  # noqa: F401
+
+Fixtures:
+
+- ``native_llama_server`` (session): ``Path`` of a native ``llama-server`` binary.
+  Uses ``LOCALCTL_LLAMA_SERVER`` when set, else the cached build in
+  ``~/.cache/localctl-test/llama-server/bin`` (``LOCALCTL_TEST_CACHE`` moves it),
+  building it with ``scripts/build-llama-server.sh`` when missing (minutes).
+- ``smollm2_server`` (session): a *running* ``ModelServer`` (llama-cpp-python
+  backend, SmolLM2, ctx 2048, 127.0.0.1, random port and key). Use ``.url`` (no
+  ``/v1``) and ``.api_key``; do not stop it. Runs started by it are not in the
+  per-test run-file dir: pass the key explicitly or call ``write_run_file`` yourself.
+- ``fake_server_exe`` (function): factory ``(tmp_path, body) -> Path`` writing an
+  executable Python script usable as ``LOCALCTL_LLAMA_SERVER``. ``FAKE_HTTP_SERVER``
+  is a body that serves ``/health`` and echoes its env and argv as JSON at ``/env``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from localctl.server import ModelServer, ServerOptions
+from tests.conftest import fetch_smollm2, test_cache_dir
+
+REPO = Path(__file__).resolve().parent.parent
+BUILD_SCRIPT = REPO / "scripts" / "build-llama-server.sh"
+
+FAKE_HTTP_SERVER = """
+import json, os, sys, threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+args = sys.argv[1:]
+port = int(args[args.index("--port") + 1])
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"env": dict(os.environ), "argv": sys.argv}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+print("load_tensors:   CPU_Mapped model buffer size =    92.10 MiB", flush=True)
+threading.Timer(120, lambda: os._exit(3)).start()
+HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"""
+
+FAKE_SEGV = """
+import os, signal
+print("main: loading model", flush=True)
+os.kill(os.getpid(), signal.SIGSEGV)
+"""
+
+
+def write_fake_exe(folder: Path, body: str, name: str = "llama-server") -> Path:
+    """Write an executable Python script named ``name`` into ``folder``."""
+    path = folder / name
+    path.write_text(f"#!{sys.executable}\n{body}", encoding="utf-8")
+    path.chmod(0o755)
+    return path
+
+
+def native_binary_path() -> Path:
+    """Where the cached native build lives (may not exist yet)."""
+    env = os.environ.get("LOCALCTL_LLAMA_SERVER")
+    if env:
+        return Path(env)
+    return test_cache_dir() / "llama-server" / "bin" / "llama-server"
+
+
+@pytest.fixture(scope="session")
+def native_llama_server() -> Path:
+    """A native llama-server binary, built once into the test cache if missing."""
+    path = native_binary_path()
+    if path.is_file() and os.access(path, os.X_OK):
+        return path
+    result = subprocess.run(
+        ["bash", str(BUILD_SCRIPT), str(path.parent.parent)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
+    if result.returncode != 0 or not path.is_file():
+        pytest.fail(f"building llama-server failed: {result.stderr[-2000:]}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def smollm2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServer]:
+    """A running llama-cpp-python server with SmolLM2 (shared by the whole session)."""
+    from localctl.server import free_port
+
+    server = ModelServer(
+        ServerOptions(
+            model_path=fetch_smollm2(),
+            model_name="smollm2",
+            backend="llama-cpp-python",
+            port=free_port("127.0.0.1"),
+            ctx=2048,
+            threads=os.cpu_count() or 1,
+            log_dir=tmp_path_factory.mktemp("server-logs"),
+        )
+    )
+    server.start_sync(timeout_s=120)
+    try:
+        yield server
+    finally:
+        server.stop_sync()
+
+
+@pytest.fixture
+def fake_server_exe() -> Callable[[Path, str], Path]:
+    """Factory writing a fake ``llama-server`` script (see module docstring)."""
+    return write_fake_exe
