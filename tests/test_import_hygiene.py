@@ -27,15 +27,20 @@ def test_engine_module_does_not_import_ui_libraries(module: str) -> None:
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'tui')); "
         "print(','.join(bad))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == ""
 
 
 def test_cli_help_imports_no_heavy_libraries() -> None:
     code = (
         "import sys; from localctl.cli import build_parser; build_parser(); "
-        "heavy = ('textual', 'rich', 'llama_cpp', 'huggingface_hub', 'numpy', 'gguf', 'httpx', 'psutil'); "
+        "heavy = ('textual', 'rich', 'llama_cpp', 'huggingface_hub', 'numpy', 'gguf', "
+        "'httpx', 'psutil'); "
         "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == ""
