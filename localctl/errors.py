@@ -7,25 +7,19 @@ notification. Never put a traceback or a multi-line message in one.
 
 from __future__ import annotations
 
+from catalog.errors import BadInputError, CatalogError, GgufError, LocalctlError
 
-class LocalctlError(Exception):
-    """A failure the user can act on; ``str(error)`` is one plain line."""
-
-    exit_code: int = 1
-
-
-class BadInputError(LocalctlError):
-    """The user asked for something that cannot be done as asked (exit code 2)."""
-
-    exit_code = 2
-
-
-class CatalogError(BadInputError):
-    """A catalog entry is malformed or a model/quant is unknown."""
-
-
-class GgufError(BadInputError):
-    """A GGUF file is malformed, truncated, hostile or unreadable."""
+__all__ = [
+    "BadInputError",
+    "CatalogError",
+    "ChatError",
+    "ConfigError",
+    "DownloadError",
+    "GgufError",
+    "HardwareError",
+    "LocalctlError",
+    "ServerError",
+]
 
 
 class ConfigError(BadInputError):

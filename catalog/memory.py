@@ -1,0 +1,268 @@
+"""Pure memory arithmetic of model x quant x context, modelled on llama.cpp.
+
+Every figure here is in bytes and follows what llama.cpp allocates (checked
+against its own verbose log for the SmolLM2 test model, see ``docs/fit.md``):
+
+* **Context padding.** llama.cpp rounds the per-sequence context up to a
+  multiple of 256 cells (:data:`CTX_PAD`).
+* **KV cache.** ``cells x layers x n_kv_heads x (key_length + value_length)``
+  elements of the KV type. With ``parallel`` sequences each sequence gets its
+  own ``ctx`` cells. Sliding-window layers hold
+  ``pad256(min(ctx, window + n_ubatch))`` cells. Multi-head latent attention
+  (DeepSeek-V2/V3) caches ``kv_lora_rank + rope_dim`` elements per token and
+  layer (the value is a view of the same rows).
+* **Compute buffer.** The peak of ggml's graph allocator: either the logits of
+  one micro-batch or, without flash attention, the ``KQ`` attention scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from catalog.schema import ArchSpec
+
+CTX_PAD = 256
+"""llama.cpp pads the context (and the SWA cache) to a multiple of 256 cells."""
+DEFAULT_UBATCH = 512
+"""llama.cpp's default physical batch (``n_ubatch``)."""
+MIB = 1 << 20
+
+KV_TYPES: dict[str, tuple[int, int]] = {
+    "f32": (4, 1),
+    "f16": (2, 1),
+    "bf16": (2, 1),
+    "q8_0": (34, 32),
+    "q5_1": (24, 32),
+    "q5_0": (22, 32),
+    "q4_1": (20, 32),
+    "q4_0": (18, 32),
+    "iq4_nl": (18, 32),
+}
+"""KV cache type → (bytes per block, elements per block)."""
+
+
+def kv_type_bytes(kv_type: str, elements: int) -> int:
+    """Bytes of ``elements`` values stored as ``kv_type`` (block-quantized types round up).
+
+    Raises:
+        ValueError: unknown KV type.
+    """
+    try:
+        block_bytes, block = KV_TYPES[kv_type.lower()]
+    except KeyError:
+        raise ValueError(f"unknown KV cache type {kv_type!r}") from None
+    return -(-elements // block) * block_bytes
+
+
+def needs_flash_attention(kv_type: str) -> bool:
+    """True when llama.cpp can only use ``kv_type`` with flash attention (quantized V cache)."""
+    return kv_type.lower() not in ("f32", "f16", "bf16")
+
+
+def pad_ctx(ctx: int) -> int:
+    """Context as llama.cpp allocates it: rounded up to a multiple of :data:`CTX_PAD`."""
+    if ctx < 1:
+        raise ValueError("context must be at least 1 token")
+    return -(-ctx // CTX_PAD) * CTX_PAD
+
+
+def swa_layer_flags(arch: ArchSpec, layers: Sequence[bool] = ()) -> list[bool]:
+    """Which layers use the sliding window (True) rather than the full context.
+
+    Args:
+        arch: the architecture; ``sliding_window``/``swa_pattern`` decide the pattern.
+        layers: explicit per-layer flags from a GGUF file; used when given.
+    """
+    if not arch.sliding_window:
+        return [False] * arch.n_layers
+    if len(layers) == arch.n_layers:
+        return list(layers)
+    pattern = arch.swa_pattern
+    if pattern == 0:
+        return [False] * arch.n_layers
+    if pattern == 1:
+        return [True] * arch.n_layers
+    return [layer % pattern < pattern - 1 for layer in range(arch.n_layers)]
+
+
+def kv_cells(arch: ArchSpec, ctx: int, *, n_ubatch: int = DEFAULT_UBATCH) -> tuple[int, int]:
+    """Cells per sequence of full-attention and of sliding-window layers.
+
+    Returns:
+        ``(full_cells, swa_cells)``; ``swa_cells`` equals ``full_cells`` when
+        the window is no smaller than the context.
+    """
+    full = pad_ctx(ctx)
+    if not arch.sliding_window:
+        return full, full
+    swa = min(full, pad_ctx(arch.sliding_window + min(n_ubatch, ctx)))
+    return full, swa
+
+
+def kv_row_bytes(arch: ArchSpec, kv_type: str, n_kv_heads: int | None = None) -> int:
+    """Bytes one token occupies in one layer's K and V cache.
+
+    Args:
+        arch: the architecture.
+        kv_type: ``f16``, ``q8_0``, ``q4_0`` …
+        n_kv_heads: this layer's KV head count when it differs from ``arch.n_kv_heads``.
+    """
+    if arch.kv_lora_rank:
+        return kv_type_bytes(kv_type, arch.kv_lora_rank + arch.rope_dim)
+    heads = arch.n_kv_heads if n_kv_heads is None else n_kv_heads
+    return kv_type_bytes(kv_type, heads * arch.key_length) + kv_type_bytes(
+        kv_type, heads * arch.value_length
+    )
+
+
+def kv_layer_bytes(
+    arch: ArchSpec,
+    ctx: int,
+    parallel: int = 1,
+    kv_type: str = "f16",
+    *,
+    n_ubatch: int = DEFAULT_UBATCH,
+    kv_heads_per_layer: Sequence[int] = (),
+    swa_layers: Sequence[bool] = (),
+) -> list[int]:
+    """KV cache bytes of each layer (what llama.cpp allocates).
+
+    Args:
+        arch: the architecture.
+        ctx: context per sequence in tokens (padded like llama.cpp does).
+        parallel: number of sequences served at once; each has its own cells.
+        kv_type: KV cache element type.
+        n_ubatch: physical batch; the SWA cache keeps ``window + n_ubatch`` cells.
+        kv_heads_per_layer: per-layer KV head counts when they vary.
+        swa_layers: per-layer sliding-window flags when the file gives them.
+    """
+    if parallel < 1:
+        raise ValueError("parallel must be at least 1")
+    full, swa = kv_cells(arch, ctx, n_ubatch=n_ubatch)
+    flags = swa_layer_flags(arch, swa_layers)
+    sizes = []
+    for layer in range(arch.n_layers):
+        heads = kv_heads_per_layer[layer] if len(kv_heads_per_layer) == arch.n_layers else None
+        cells = swa if flags[layer] else full
+        sizes.append(cells * parallel * kv_row_bytes(arch, kv_type, heads))
+    return sizes
+
+
+def kv_cache_bytes(
+    arch: ArchSpec,
+    ctx: int,
+    parallel: int = 1,
+    kv_type: str = "f16",
+    *,
+    n_ubatch: int = DEFAULT_UBATCH,
+    kv_heads_per_layer: Sequence[int] = (),
+    swa_layers: Sequence[bool] = (),
+) -> int:
+    """Total KV cache bytes; see :func:`kv_layer_bytes` for the arguments.
+
+    SmolLM2-135M at ``ctx=2048``: 30 layers x 2048 cells x 3 heads x (64+64) x 2 B
+    = 45.00 MiB, exactly llama.cpp's ``KV buffer size``.
+    """
+    return sum(
+        kv_layer_bytes(
+            arch,
+            ctx,
+            parallel,
+            kv_type,
+            n_ubatch=n_ubatch,
+            kv_heads_per_layer=kv_heads_per_layer,
+            swa_layers=swa_layers,
+        )
+    )
+
+
+def kv_read_bytes_per_token(
+    arch: ArchSpec,
+    filled: int,
+    kv_type: str = "f16",
+    *,
+    kv_heads_per_layer: Sequence[int] = (),
+    swa_layers: Sequence[bool] = (),
+) -> int:
+    """KV bytes one decode step of one sequence reads when ``filled`` tokens are cached."""
+    flags = swa_layer_flags(arch, swa_layers)
+    total = 0
+    for layer in range(arch.n_layers):
+        heads = kv_heads_per_layer[layer] if len(kv_heads_per_layer) == arch.n_layers else None
+        tokens = min(filled, arch.sliding_window) if flags[layer] else filled
+        total += tokens * kv_row_bytes(arch, kv_type, heads)
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeEstimate:
+    """The two candidate peaks of llama.cpp's compute graph and the one that wins."""
+
+    output_bytes: int
+    """Logits of one micro-batch plus its hidden states."""
+    attention_bytes: int
+    """Attention scores (without flash attention) plus the feed-forward activations."""
+
+    @property
+    def total_bytes(self) -> int:
+        """The compute buffer: the larger peak."""
+        return max(self.output_bytes, self.attention_bytes)
+
+
+def compute_estimate(
+    arch: ArchSpec,
+    ctx: int,
+    *,
+    n_ubatch: int = DEFAULT_UBATCH,
+    flash_attn: bool = False,
+) -> ComputeEstimate:
+    """The compute buffer llama.cpp reserves for the worst-case micro-batch.
+
+    The buffer holds the largest set of live f32 tensors of the graph. Two
+    peaks compete: the output (``n_ubatch x (n_vocab + 4 n_embd)`` floats) and,
+    without flash attention, the attention scores of all heads plus the mask
+    (``n_ubatch x n_kv x (n_heads + 1)`` floats) plus the layer activations
+    (``n_ubatch x (3 n_embd + n_ff x experts used)``). Calibrated on SmolLM2 with
+    llama.cpp's CPU backend; within 5% at n_ctx 512-8192, flash attention on and off.
+
+    Args:
+        arch: the architecture.
+        ctx: requested context per sequence; the batch is clamped to it like
+            llama-cpp-python does.
+        n_ubatch: physical batch size.
+        flash_attn: whether flash attention is on (no ``KQ`` matrix then).
+    """
+    tokens = max(1, min(n_ubatch, ctx))
+    full, swa = kv_cells(arch, ctx, n_ubatch=n_ubatch)
+    flags = swa_layer_flags(arch)
+    n_kv = swa if flags and all(flags) else full
+    output = tokens * (arch.n_vocab + 4 * arch.n_embd) * 4
+    ff = arch.n_ff * max(1, arch.n_experts_used)
+    activations = tokens * (3 * arch.n_embd + ff) * 4
+    scores = 0 if flash_attn else tokens * n_kv * (arch.n_heads + 1) * 4
+    return ComputeEstimate(output_bytes=output, attention_bytes=scores + activations)
+
+
+def compute_buffer_bytes(
+    arch: ArchSpec,
+    ctx: int,
+    *,
+    n_ubatch: int = DEFAULT_UBATCH,
+    flash_attn: bool = False,
+) -> int:
+    """Bytes of llama.cpp's compute buffer; see :func:`compute_estimate`."""
+    return compute_estimate(arch, ctx, n_ubatch=n_ubatch, flash_attn=flash_attn).total_bytes
+
+
+def output_buffer_bytes(arch: ArchSpec, parallel: int = 1) -> int:
+    """llama.cpp's output buffer: one row of f32 logits per sequence."""
+    return arch.n_vocab * 4 * parallel
+
+
+def weights_bytes_from_bpw(params: int, bits_per_weight: float) -> int:
+    """Estimated weight bytes of ``params`` parameters at ``bits_per_weight``."""
+    return int(params * bits_per_weight / 8)

@@ -1,0 +1,155 @@
+"""The curated catalog: required models, sane numbers, split sets, user overrides, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog.errors import CatalogError
+from catalog.loader import SPLIT_LIMIT_BYTES, load_catalog
+from catalog.quants import QUANT_TYPES, bits_per_weight
+
+REQUIRED = [
+    "llama-3.3-70b",
+    "qwen2.5-72b",
+    "qwen2.5-32b",
+    "qwen2.5-coder-32b",
+    "mistral-small-3-24b",
+    "mistral-nemo-12b",
+    "mistral-7b",
+    "phi-4-mini",
+    "deepseek-v3",
+    "llama-3.2-1b",
+    "llama-3.2-3b",
+    "qwen2.5-0.5b",
+    "qwen2.5-1.5b",
+    "qwen2.5-3b",
+    "qwen2.5-7b",
+    "smollm2-135m",
+    "smollm2-360m",
+    "smollm2-1.7b",
+    "gemma-3-12b",
+]
+
+
+@pytest.mark.parametrize("model_id", REQUIRED)
+def test_required_model_is_present_with_consistent_numbers(model_id: str) -> None:
+    model = load_catalog().get(model_id)
+    arch = model.arch
+    assert arch.n_heads % arch.n_kv_heads == 0
+    assert arch.ctx_train >= 2048
+    assert model.license and model.repo.count("/") == 1
+    for quant in model.quants:
+        assert quant.files and all(f.endswith(".gguf") for f in quant.files)
+        if not quant.size_exact:
+            expected = model.params * bits_per_weight(quant.name) / 8
+            assert quant.size_bytes == pytest.approx(expected, rel=0.05, abs=10_000_000)
+
+
+def test_deepseek_is_moe_with_latent_attention() -> None:
+    model = load_catalog().get("deepseek-v3")
+    assert model.active_params == 37_000_000_000
+    assert model.arch.n_experts == 256 and model.arch.kv_lora_rank == 512
+
+
+def test_large_quants_expand_to_ordered_split_sets() -> None:
+    _, quant = load_catalog().resolve("llama-3.3-70b:Q8_0")
+    assert len(quant.files) == 2
+    assert quant.files[0].endswith("-00001-of-00002.gguf")
+    assert quant.files[1].endswith("-00002-of-00002.gguf")
+    _, small = load_catalog().resolve("llama-3.3-70b:Q4_K_M")
+    assert len(small.files) == 1 and small.size_bytes < SPLIT_LIMIT_BYTES
+
+
+def test_test_model_entry_is_exact() -> None:
+    _, quant = load_catalog().resolve("smollm2-135m:q4_1")
+    assert quant.files == ("SmolLM2-135M-Instruct.Q4_1.gguf",)
+    assert quant.size_exact and quant.size_bytes == 98_362_432
+    assert quant.sha256[0].startswith("b179c952")
+
+
+def test_quant_table_has_reference_quality_rows() -> None:
+    assert QUANT_TYPES["Q4_K_M"].mmlu == 85.3 and QUANT_TYPES["Q2_K"].perplexity == 5.87
+    assert bits_per_weight("q8_0") == 8.5
+    for name in ("IQ2_XXS", "IQ3_M", "IQ4_XS", "Q3_K_L", "BF16"):
+        assert name in QUANT_TYPES
+
+
+def test_resolve_defaults_to_q4_k_m_and_lists_quants_when_missing() -> None:
+    catalog = load_catalog()
+    assert catalog.resolve("mistral-7b")[1].name == "Q4_K_M"
+    with pytest.raises(CatalogError, match=r"has no quant Q9_K.*Q4_K_M"):
+        catalog.resolve("mistral-7b:Q9_K")
+
+
+def test_unknown_model_suggests_close_matches() -> None:
+    with pytest.raises(CatalogError, match=r"did you mean llama-3\.3-70b"):
+        load_catalog().get("llama-3.3-70")
+
+
+def test_user_file_overrides_and_extends(tmp_path: Path) -> None:
+    user = tmp_path / "catalog.toml"
+    user.write_text(
+        """
+[[model]]
+id = "mistral-7b"
+notes = "my note"
+
+[[model]]
+id = "my-model"
+name = "Mine"
+family = "llama"
+repo = "me/my-model-GGUF"
+license = "MIT"
+params = 1_000_000_000
+file = "my-model-{quant}.gguf"
+quants = ["Q4_K_M"]
+
+[model.arch]
+architecture = "llama"
+n_layers = 16
+n_embd = 2048
+n_heads = 16
+n_kv_heads = 4
+key_length = 128
+value_length = 128
+n_vocab = 32000
+ctx_train = 4096
+""",
+        encoding="utf-8",
+    )
+    catalog = load_catalog(user)
+    assert catalog.get("mistral-7b").notes == "my note"
+    assert catalog.get("mistral-7b").arch.n_layers == 32
+    mine = catalog.get("my-model")
+    assert mine.source == str(user)
+    assert mine.quant("Q4_K_M") is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "pattern"),
+    [
+        ('[[model]]\nid = "x"\nname = "X"\n', r"model 'x', field 'family': missing"),
+        (
+            '[[model]]\nid = "mistral-7b"\nparams = "lots"\n',
+            r"catalog.toml:3: model 'mistral-7b', field 'params': expected int",
+        ),
+        ('[[model]]\nid = "mistral-7b"\ncolour = "red"\n', r"field 'colour': unknown field"),
+        (
+            '[[model]]\nid = "mistral-7b"\n[model.arch]\nn_kv_heads = 7\n',
+            r"field 'arch.n_kv_heads': must divide n_heads",
+        ),
+        ('[[model]]\nid = "mistral-7b"\nfile = "../../etc/x.gguf"\n', r"unsafe file name"),
+        ("[[model]\nid = 1\n", r"catalog.toml: invalid TOML: .*line 1"),
+    ],
+)
+def test_malformed_user_entry_names_file_entry_and_field(
+    tmp_path: Path, body: str, pattern: str
+) -> None:
+    user = tmp_path / "catalog.toml"
+    user.write_text(body, encoding="utf-8")
+    with pytest.raises(CatalogError, match=pattern) as caught:
+        load_catalog(user)
+    assert "\n" not in str(caught.value)
+    assert str(user) in str(caught.value)
