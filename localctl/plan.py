@@ -1,17 +1,72 @@
-"""The fit plan: memory needed by a model at a context, and where it goes on a machine."""
+"""The fit plan: memory needed by a model at a context, and where it goes on a machine.
+
+The arithmetic of sizes lives in :mod:`catalog.memory`; this module adds the
+machine: which layers go to the GPU(s), what stays in RAM, and the decode
+speed that memory bandwidth allows. The formula is documented in ``docs/fit.md``.
+
+Placement follows llama.cpp's layer offload (``-ngl``):
+
+* the token embedding always stays in RAM (llama.cpp looks rows up on the CPU);
+* ``gpu``: every block, the output head (a copy of the embedding when the
+  model ties them), the KV cache and the compute buffer fit in free VRAM
+  (summed across GPUs, one CUDA/ROCm context per GPU);
+* ``partial``: the last ``gpu_layers`` blocks and their KV cache go to the GPU,
+  the rest and the output head stay in RAM (the largest count that fits);
+* ``cpu``: everything in RAM;
+* ``none``: not even that fits.
+
+MoE models must hold every expert in memory, but a decode step reads only the
+experts in use, so the speed is computed from active bytes.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from catalog import memory
+
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from catalog.schema import ModelSpec
+    from catalog.gguf import GgufInfo, GgufSet
+    from catalog.schema import ArchSpec, ModelSpec
     from localctl.hardware import Hardware
 
 Placement = Literal["gpu", "partial", "cpu", "none"]
+
+MIB = 1 << 20
+CPU_OVERHEAD_BYTES = 100 * MIB
+"""Resident memory of a model server process besides llama.cpp's buffers: the
+interpreter with llama-cpp-python and its web server imported (68 MiB RSS
+measured here) plus llama.cpp's vocabulary, output buffer and graph metadata."""
+GPU_OVERHEAD_BYTES = {"nvidia": 512 * MIB, "amd": 512 * MIB, "apple": 128 * MIB}
+"""Memory taken per GPU before any buffer: the CUDA/ROCm context with ggml's
+kernels loaded and the cuBLAS/hipBLAS workspace (300-500 MiB is what
+``nvidia-smi`` shows for an idle llama.cpp process); Metal needs only its command
+queues and residency sets."""
+CPU_BANDWIDTH_EFFICIENCY = 0.60
+"""Share of the RAM bandwidth a memory-bound CPU decode step reaches (enough
+cores to saturate memory). Not measurable on a 2-core machine; 0.5-0.7 is what
+llama.cpp reaches on desktop and server CPUs."""
+CPU_CORE_BYTES_S = 8.5e9
+"""Weight bytes one physical core streams through llama.cpp's quantized
+mat-vec kernels per second. Calibrated on this machine (2 cores, AMD EPYC) with
+SmolLM2-135M Q4_1 (``python -m tests.fit_helpers``): a decode step with an empty
+context takes 5.65 ms for 96.6 MB of weights, 17.1 GB/s over 2 cores. A CPU
+decode streams at ``min(efficiency x bandwidth, cores x this)``."""
+CPU_KV_COST = 1.5
+"""A byte of KV cache costs this many weight bytes of time on the CPU (attention
+without flash attention is partly compute-bound). Calibrated with the same
+model: each token of filled context adds 2.06 us, i.e. 23 kB of KV at 11.2 GB/s."""
+GPU_EFFICIENCY = 0.70
+"""Share of a GPU's rated memory bandwidth llama.cpp's decode reaches on models
+larger than a few GB (published llama.cpp results sit between 0.6 and 0.8 on
+CUDA and Apple Silicon)."""
+SHORT_CONTEXT = 256
+"""Tokens of context behind ``predicted_tok_s_short``."""
+DEFAULT_CPU_BANDWIDTH = 20e9
+"""Assumed when the hardware cannot tell (a dual-channel DDR4 desktop)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +92,14 @@ class MemoryPlan:
     """Part of ``total_bytes`` placed in RAM."""
     reason: str = ""
     """One line explaining the verdict (why partial, why it won't fit)."""
+    flash_attn: bool = False
+    """Whether the plan assumes flash attention (required by a quantized KV cache)."""
+    predicted_tok_s_short: float = 0.0
+    """Decode speed with a nearly empty context (``predicted_tok_s`` is with ``ctx`` filled)."""
+    bytes_per_token: int = 0
+    """Bytes a decode step reads with the context full (active weights + KV)."""
+    n_ctx_alloc: int = 0
+    """Cells per sequence llama.cpp allocates (``ctx`` rounded up to 256)."""
 
     def verdict(self) -> str:
         """Short label for tables: ``GPU``, ``partial 40/80``, ``CPU`` or ``won't fit``."""
@@ -49,6 +112,89 @@ class MemoryPlan:
         return "won't fit"
 
 
+@dataclass(frozen=True, slots=True)
+class ModelShape:
+    """Where a model's bytes sit, as the placement needs them."""
+
+    arch: ArchSpec
+    layer_bytes: tuple[int, ...]
+    """Weights of each block."""
+    layer_active_bytes: tuple[int, ...]
+    """Weights of each block one decode step reads (less than ``layer_bytes`` for MoE)."""
+    embd_bytes: int
+    """Token embedding (always in RAM)."""
+    output_bytes: int
+    """Output head and other non-block tensors."""
+    tied_output: bool = False
+    """The output head is the embedding matrix (llama.cpp copies it to the GPU)."""
+    kv_heads_per_layer: tuple[int, ...] = ()
+    swa_layers: tuple[bool, ...] = ()
+
+    @property
+    def weights_bytes(self) -> int:
+        """All weights as stored in the file(s)."""
+        return sum(self.layer_bytes) + self.embd_bytes + self.output_bytes
+
+
+def shape_from_gguf(info: GgufInfo, extra: tuple[GgufInfo, ...] = ()) -> ModelShape:
+    """The :class:`ModelShape` of a GGUF file (plus the other parts of a split set)."""
+    arch = info.arch
+    layers = [0] * arch.n_layers
+    active = [0] * arch.n_layers
+    ratio = arch.n_experts_used / arch.n_experts if arch.n_experts else 1.0
+    embd = output = 0
+    has_output = False
+    for tensor in (t for part in (info, *extra) for t in part.tensors):
+        layer = tensor.layer
+        if layer is not None and 0 <= layer < arch.n_layers:
+            layers[layer] += tensor.n_bytes
+            active[layer] += int(tensor.n_bytes * ratio) if tensor.is_expert else tensor.n_bytes
+        elif tensor.name == "token_embd.weight":
+            embd += tensor.n_bytes
+        else:
+            output += tensor.n_bytes
+            has_output = has_output or tensor.name == "output.weight"
+    return ModelShape(
+        arch=arch,
+        layer_bytes=tuple(layers),
+        layer_active_bytes=tuple(active),
+        embd_bytes=embd,
+        output_bytes=output,
+        tied_output=not has_output,
+        kv_heads_per_layer=info.n_kv_heads_per_layer,
+        swa_layers=info.swa_layers,
+    )
+
+
+def shape_from_catalog(model: ModelSpec, size_bytes: int) -> ModelShape:
+    """A :class:`ModelShape` estimated from catalog numbers and the quant's file size.
+
+    The embedding and output head are each ``n_vocab x n_embd`` weights at the
+    file's average bits per weight; the rest is spread evenly over the blocks.
+    """
+    arch = model.arch
+    n_layers = max(1, arch.n_layers)
+    bits = size_bytes * 8 / model.params if model.params else 8.0
+    embd = min(size_bytes // 4, int(arch.n_vocab * arch.n_embd * bits / 8))
+    output = embd
+    per_layer = max(0, size_bytes - embd - output) // n_layers
+    remainder = max(0, size_bytes - embd - output) - per_layer * n_layers
+    layers = [per_layer] * n_layers
+    layers[-1] += remainder
+    if model.active_params and model.active_params < model.params:
+        active_total = model.active_params * bits / 8 - embd - output
+        fraction = min(1.0, max(0.0, active_total / max(1, sum(layers))))
+    else:
+        fraction = 1.0
+    return ModelShape(
+        arch=arch,
+        layer_bytes=tuple(layers),
+        layer_active_bytes=tuple(int(b * fraction) for b in layers),
+        embd_bytes=embd,
+        output_bytes=output,
+    )
+
+
 def plan_for_model(
     model: ModelSpec,
     quant: str,
@@ -57,9 +203,33 @@ def plan_for_model(
     ctx: int,
     parallel: int = 1,
     kv_type: str = "f16",
+    flash_attn: bool | None = None,
 ) -> MemoryPlan:
-    """Plan a catalog model x quant. Implemented by the fit engine owner."""
-    raise NotImplementedError
+    """Plan a catalog model x quant; the weights are the quant's file size.
+
+    Args:
+        model: the catalog entry.
+        quant: quant name (case-insensitive), e.g. ``Q4_K_M``.
+        hw: the machine (detected or a profile).
+        ctx: context per sequence in tokens.
+        parallel: sequences served at once (each gets ``ctx`` cells of KV cache).
+        kv_type: ``f16``, ``q8_0`` or ``q4_0``.
+        flash_attn: None picks what the server will use (on for a quantized KV cache).
+
+    Raises:
+        CatalogError: the model has no such quant.
+        BadInputError: ``ctx``, ``parallel`` or ``kv_type`` is invalid.
+    """
+    from localctl.errors import CatalogError
+
+    spec = model.quant(quant)
+    if spec is None:
+        names = ", ".join(q.name for q in model.quants) or "none"
+        raise CatalogError(f"{model.id} has no quant {quant} (available: {names})")
+    shape = shape_from_catalog(model, spec.size_bytes)
+    return plan_for_shape(
+        shape, hw, ctx=ctx, parallel=parallel, kv_type=kv_type, flash_attn=flash_attn
+    )
 
 
 def plan_for_file(
@@ -69,6 +239,270 @@ def plan_for_file(
     ctx: int,
     parallel: int = 1,
     kv_type: str = "f16",
+    flash_attn: bool | None = None,
 ) -> MemoryPlan:
-    """Plan a local GGUF file (reads its header). Implemented by the fit engine owner."""
-    raise NotImplementedError
+    """Plan a local GGUF file (reads its header; a split set's other parts too).
+
+    Args:
+        path: the ``.gguf`` file (first part of a split set).
+        hw: the machine.
+        ctx: context per sequence in tokens.
+        parallel: sequences served at once.
+        kv_type: KV cache type.
+        flash_attn: None picks what the server will use (on for a quantized KV cache).
+
+    Raises:
+        GgufError: the file is malformed or a part of the set is missing.
+        BadInputError: ``ctx``, ``parallel`` or ``kv_type`` is invalid.
+    """
+    from catalog.gguf import read_gguf_set
+
+    return plan_for_gguf(
+        read_gguf_set(path), hw, ctx=ctx, parallel=parallel, kv_type=kv_type, flash_attn=flash_attn
+    )
+
+
+def plan_for_gguf(
+    gguf_set: GgufSet,
+    hw: Hardware,
+    *,
+    ctx: int,
+    parallel: int = 1,
+    kv_type: str = "f16",
+    flash_attn: bool | None = None,
+) -> MemoryPlan:
+    """Plan from GGUF headers already read (a local file or a remote one).
+
+    Args:
+        gguf_set: every part of the model (see :func:`catalog.gguf.read_gguf_set`).
+        hw: the machine.
+        ctx: context per sequence in tokens.
+        parallel: sequences served at once.
+        kv_type: KV cache type.
+        flash_attn: None picks what the server will use (on for a quantized KV cache).
+
+    Raises:
+        BadInputError: ``ctx``, ``parallel`` or ``kv_type`` is invalid.
+    """
+    shape = shape_from_gguf(gguf_set.first, gguf_set.parts[1:])
+    return plan_for_shape(
+        shape, hw, ctx=ctx, parallel=parallel, kv_type=kv_type, flash_attn=flash_attn
+    )
+
+
+def _check_inputs(ctx: int, parallel: int, kv_type: str) -> None:
+    from localctl.errors import BadInputError
+
+    if not 1 <= ctx <= 1 << 24:
+        raise BadInputError(f"context {ctx} is out of range (1 to {1 << 24} tokens)")
+    if not 1 <= parallel <= 1024:
+        raise BadInputError(f"parallel {parallel} is out of range (1 to 1024)")
+    if kv_type.lower() not in memory.KV_TYPES:
+        raise BadInputError(f"unknown KV type {kv_type} (use f16, q8_0 or q4_0)")
+
+
+def plan_for_shape(
+    shape: ModelShape,
+    hw: Hardware,
+    *,
+    ctx: int,
+    parallel: int = 1,
+    kv_type: str = "f16",
+    flash_attn: bool | None = None,
+) -> MemoryPlan:
+    """Place a :class:`ModelShape` on ``hw``; the core of the two ``plan_for_*`` functions."""
+    _check_inputs(ctx, parallel, kv_type)
+    kv_type = kv_type.lower()
+    arch = shape.arch
+    n = arch.n_layers
+    fa = memory.needs_flash_attention(kv_type) if flash_attn is None else flash_attn
+    kv_layers = memory.kv_layer_bytes(
+        arch,
+        ctx,
+        parallel,
+        kv_type,
+        kv_heads_per_layer=shape.kv_heads_per_layer,
+        swa_layers=shape.swa_layers,
+    )
+    kv_total = sum(kv_layers)
+    estimate = memory.compute_estimate(arch, ctx, flash_attn=fa)
+    compute = estimate.total_bytes
+    weights = shape.weights_bytes
+    kv_read_full, kv_read_short = (
+        memory.kv_read_bytes_per_token(
+            arch,
+            filled,
+            kv_type,
+            kv_heads_per_layer=shape.kv_heads_per_layer,
+            swa_layers=shape.swa_layers,
+        )
+        for filled in (ctx, min(ctx, SHORT_CONTEXT))
+    )
+    beyond = (
+        f" (beyond the {arch.ctx_train}-token context it was trained for)"
+        if arch.ctx_train and ctx > arch.ctx_train
+        else ""
+    )
+
+    def make(
+        placement: Placement,
+        gpu_layers: int,
+        *,
+        weights_bytes: int,
+        compute_bytes: int,
+        overhead_bytes: int,
+        gpu_bytes: int,
+        reason: str,
+    ) -> MemoryPlan:
+        total = weights_bytes + kv_total + compute_bytes + overhead_bytes
+        fits = placement != "none"
+        return MemoryPlan(
+            weights_bytes=weights_bytes,
+            kv_bytes=kv_total,
+            compute_bytes=compute_bytes,
+            overhead_bytes=overhead_bytes,
+            total_bytes=total,
+            placement=placement,
+            gpu_layers=gpu_layers,
+            n_layers=n,
+            ctx=ctx,
+            parallel=parallel,
+            kv_type=kv_type,
+            predicted_tok_s=_decode_tok_s(shape, hw, gpu_layers, kv_read_full, kv_layers)
+            if fits
+            else 0.0,
+            gpu_bytes=gpu_bytes if fits else 0,
+            cpu_bytes=total - gpu_bytes if fits else 0,
+            reason=reason + beyond,
+            flash_attn=fa,
+            predicted_tok_s_short=_decode_tok_s(shape, hw, gpu_layers, kv_read_short, kv_layers)
+            if fits
+            else 0.0,
+            bytes_per_token=_bytes_per_token(shape, kv_read_full),
+            n_ctx_alloc=memory.pad_ctx(ctx),
+        )
+
+    ram_budget = hw.ram_available_bytes
+    gpus = hw.gpus
+    gpu_budget = gpu_overhead = 0
+    if gpus:
+        if hw.unified_memory:
+            gpu_budget = min(gpus[0].total_bytes, gpus[0].free_bytes or gpus[0].total_bytes)
+        else:
+            gpu_budget = sum(g.free_bytes for g in gpus)
+        gpu_overhead = sum(GPU_OVERHEAD_BYTES.get(g.vendor, 512 * MIB) for g in gpus)
+    cpu_overhead = CPU_OVERHEAD_BYTES
+
+    if gpus:
+        # Full offload: blocks, output head (a copy of a tied embedding), KV and compute on GPU.
+        output_gpu = shape.output_bytes + (shape.embd_bytes if shape.tied_output else 0)
+        gpu_need = sum(shape.layer_bytes) + output_gpu + kv_total + compute + gpu_overhead
+        cpu_need = shape.embd_bytes + cpu_overhead
+        if _fits(hw, gpu_need, cpu_need, gpu_budget, ram_budget):
+            return make(
+                "gpu",
+                n,
+                weights_bytes=weights + output_gpu - shape.output_bytes,
+                compute_bytes=compute,
+                overhead_bytes=gpu_overhead + cpu_overhead,
+                gpu_bytes=gpu_need,
+                reason=f"all {n} layers fit in {_gib(gpu_budget)} of free GPU memory",
+            )
+        # Partial offload: the last k blocks and their KV on the GPU; the host keeps a
+        # compute buffer for the output head.
+        host_compute = estimate.output_bytes
+        # gpu_parts[k]: weights + KV of the last k blocks
+        gpu_parts = [0] * (n + 1)
+        for k in range(1, n + 1):
+            gpu_parts[k] = gpu_parts[k - 1] + shape.layer_bytes[n - k] + kv_layers[n - k]
+        for k in range(n - 1, 0, -1):
+            gpu_part = gpu_parts[k]
+            gpu_need = gpu_part + compute + gpu_overhead
+            cpu_need = weights + kv_total - gpu_part + host_compute + cpu_overhead
+            if _fits(hw, gpu_need, cpu_need, gpu_budget, ram_budget):
+                return make(
+                    "partial",
+                    k,
+                    weights_bytes=weights,
+                    compute_bytes=compute + host_compute,
+                    overhead_bytes=gpu_overhead + cpu_overhead,
+                    gpu_bytes=gpu_need,
+                    reason=(
+                        f"{k} of {n} layers fit in {_gib(gpu_budget)} of free GPU memory; "
+                        "the rest run on the CPU"
+                    ),
+                )
+    cpu_total = weights + kv_total + compute + cpu_overhead
+    if cpu_total <= ram_budget:
+        why = "no GPU" if not gpus else f"not one layer fits in {_gib(gpu_budget)} of GPU memory"
+        return make(
+            "cpu",
+            0,
+            weights_bytes=weights,
+            compute_bytes=compute,
+            overhead_bytes=cpu_overhead,
+            gpu_bytes=0,
+            reason=f"runs on the CPU ({why}); needs {_gib(cpu_total)} of {_gib(ram_budget)} RAM",
+        )
+    room = ram_budget + (0 if hw.unified_memory else gpu_budget)
+    return make(
+        "none",
+        0,
+        weights_bytes=weights,
+        compute_bytes=compute,
+        overhead_bytes=cpu_overhead,
+        gpu_bytes=0,
+        reason=(
+            f"needs {_gib(cpu_total)} but only {_gib(room)} of memory is free; "
+            "try a smaller quant or context"
+        ),
+    )
+
+
+def _fits(hw: Hardware, gpu_need: int, cpu_need: int, gpu_budget: int, ram_budget: int) -> bool:
+    if hw.unified_memory:
+        return gpu_need <= gpu_budget and gpu_need + cpu_need <= ram_budget
+    return gpu_need <= gpu_budget and cpu_need <= ram_budget
+
+
+def _bytes_per_token(shape: ModelShape, kv_read: int) -> int:
+    output = shape.embd_bytes if shape.tied_output else shape.output_bytes
+    return sum(shape.layer_active_bytes) + output + kv_read
+
+
+def _decode_tok_s(
+    shape: ModelShape, hw: Hardware, gpu_layers: int, kv_read: int, kv_layers: list[int]
+) -> float:
+    """Tokens/s one sequence decodes at: ``1 / sum(bytes on device / (efficiency x bandwidth))``.
+
+    Layers are split as llama.cpp does (the last ``gpu_layers`` blocks on the GPU,
+    the output head too when every block is there); each device reads its
+    active weights and its share of the KV cache once per token.
+    """
+    n = shape.arch.n_layers
+    total_kv = sum(kv_layers) or 1
+    output = shape.embd_bytes if shape.tied_output else shape.output_bytes
+    gpu_read = sum(shape.layer_active_bytes[n - gpu_layers :]) if gpu_layers else 0
+    gpu_kv = kv_read * sum(kv_layers[n - gpu_layers :]) // total_kv if gpu_layers else 0
+    cpu_read = sum(shape.layer_active_bytes[: n - gpu_layers]) + CPU_KV_COST * (kv_read - gpu_kv)
+    if gpu_layers == n:
+        gpu_read += output
+    else:
+        cpu_read += output
+    gpu_read += gpu_kv
+    seconds = cpu_read / cpu_read_rate(hw)
+    if gpu_read and hw.gpus:
+        gpu_bw = hw.gpus[0].bandwidth_bytes_s or hw.ram_bandwidth_bytes_s or DEFAULT_CPU_BANDWIDTH
+        seconds += gpu_read / (gpu_bw * GPU_EFFICIENCY)
+    return round(1.0 / seconds, 2) if seconds > 0 else 0.0
+
+
+def cpu_read_rate(hw: Hardware) -> float:
+    """Bytes/s a CPU decode streams: memory-bound or core-bound, whichever is lower."""
+    memory_bound = (hw.ram_bandwidth_bytes_s or DEFAULT_CPU_BANDWIDTH) * CPU_BANDWIDTH_EFFICIENCY
+    core_bound = CPU_CORE_BYTES_S * max(1, hw.physical_cores)
+    return min(memory_bound, core_bound)
+
+
+def _gib(count: int) -> str:
+    return f"{count / (1 << 30):.1f} GiB"

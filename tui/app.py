@@ -1,22 +1,347 @@
-"""The localctl Textual app (placeholder until the TUI lands)."""
+"""The localctl Textual app: wires the screens and runs the download → serve → chat flow."""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+import threading
+import traceback
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.worker import Worker, WorkerState
+
+from tui import engine, logsink
+from tui.commands import LocalctlCommands
+from tui.context import TuiContext
+from tui.messages import (
+    DownloadFailed,
+    DownloadFinished,
+    DownloadProgressed,
+    LogRecorded,
+    ServerCrashed,
+    ServerStarted,
+    ServerStopped,
+)
+from tui.screens.catalog import CatalogScreen
+from tui.screens.chat import ChatScreen
+from tui.screens.help import HelpModal, binding_rows
+from tui.screens.log import LogModal
+from tui.widgets.catalog_table import CatalogTable
+from tui.widgets.chat_pane import ChatPane, HistoryInput
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from localctl.config import Config
+    from localctl.hub import PullProgress
+    from tui.engine import ServerHandle
+    from tui.rows import CatalogRow
+
+LOG_LINES = 5000
 
 
 class LocalctlApp(App[int]):
-    """The localctl control panel."""
+    """The localctl control panel: catalog, downloads, server, chat, meters."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))
+    TITLE = "localctl"
+    COMMANDS = App.COMMANDS | {LocalctlCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("f1", "show_catalog", "Catalog", id="show_catalog"),
+        Binding("f2", "show_chat", "Chat", id="show_chat"),
+        Binding("s", "stop_server", "Stop server", id="stop_server"),
+        Binding("l", "server_log", "Log", id="server_log"),
+        Binding("comma,f3", "settings", "Settings", id="settings"),
+        Binding("ctrl+p", "command_palette", "Palette", id="command_palette", show=False),
+    ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("localctl")
-        yield Footer()
+    def __init__(self, context: TuiContext) -> None:
+        super().__init__()
+        self.context = context
+        self.catalog_screen = CatalogScreen(context)
+        self.chat_screen = ChatScreen(context)
+        self.add_mode("catalog", lambda: self.catalog_screen)
+        self.add_mode("chat", lambda: self.chat_screen)
+        self.server: ServerHandle | None = None
+        """The server this app started (stopped on quit)."""
+        self.log_lines: deque[str] = deque(maxlen=LOG_LINES)
+        self._download_cancel: threading.Event | None = None
+        self._stopping_server = False
+        self._undo_logging: Callable[[], None] = lambda: None
+
+    # -- life cycle -----------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        self._undo_logging = logsink.install(self._log_from_any_thread)
+        if self.context.config.keymap:
+            self.set_keymap(self.context.config.keymap)
+        await self.switch_mode("catalog")
+
+    def on_unmount(self) -> None:
+        self._undo_logging()
+
+    async def action_quit(self) -> None:
+        """Stop the server this app started, then leave."""
+        if self._download_cancel is not None:
+            self._download_cancel.set()
+        await self._stop_server()
+        self.exit(0)
+
+    # -- logging --------------------------------------------------------------
+
+    def _log_from_any_thread(self, line: str, level: str) -> None:
+        if self.is_running:
+            self.post_message(LogRecorded(line, level))
+
+    def on_log_recorded(self, message: LogRecorded) -> None:
+        self.log_lines.append(message.line)
+        if isinstance(self.screen, LogModal):
+            self.screen.write_line(message.line)
+
+    def record(self, line: str, level: str = "INFO") -> None:
+        """Add a line to the log pane (UI thread)."""
+        self.on_log_recorded(LogRecorded(line, level))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            for line in traceback.format_exception(error):
+                for part in line.rstrip().splitlines():
+                    self.record(part, "ERROR")
+            self.notify(
+                f"{event.worker.name or 'task'} failed: {error} (details: l)",
+                severity="error",
+                timeout=10,
+            )
+
+    # -- screens --------------------------------------------------------------
+
+    async def action_show_catalog(self) -> None:
+        """Show the catalog."""
+        await self.switch_mode("catalog")
+
+    async def action_show_chat(self) -> None:
+        """Show the chat."""
+        await self.switch_mode("chat")
+        self.chat_screen.query_one(ChatPane).focus_prompt()
+
+    def action_help(self) -> None:
+        """Show every key binding."""
+        owners = (
+            ("app", LocalctlApp),
+            ("catalog", CatalogScreen),
+            ("catalog table", CatalogTable),
+            ("chat", ChatScreen),
+            ("prompt", HistoryInput),
+        )
+        self.push_screen(HelpModal(binding_rows(owners, self.context.config.keymap)))
+
+    def action_server_log(self) -> None:
+        """Show the log pane with the server's log tail."""
+        tail = self.server.log_tail(200) if self.server is not None else ""
+        self.push_screen(LogModal(list(self.log_lines), tail))
+
+    def action_settings(self) -> None:
+        """Edit the configuration."""
+        from tui.screens.settings import SettingsModal
+
+        self.push_screen(SettingsModal(self.context.config), self._settings_saved)
+
+    def _settings_saved(self, config: Config | None) -> None:
+        if config is None:
+            return
+        old = self.context.config
+        self.context.config = config
+        self.notify("Settings saved.")
+        if config.keymap != old.keymap:
+            self.set_keymap(config.keymap)
+        self.chat_screen.meters.configure(config)
+        if (config.default_ctx, config.kv_type) != (old.default_ctx, old.kv_type):
+            self.catalog_screen.replan(config.default_ctx)
+
+    # -- download → serve → chat ----------------------------------------------
+
+    def run_row(self, row: CatalogRow, serve: bool) -> None:
+        """Download ``row`` if needed and, when ``serve``, start it and open the chat."""
+        self._run_row(row, serve=serve)
+
+    def on_catalog_table_run_requested(self, message: CatalogTable.RunRequested) -> None:
+        self._run_row(message.row, serve=True)
+
+    def on_catalog_table_download_requested(self, message: CatalogTable.DownloadRequested) -> None:
+        if message.row.local_path is not None:
+            self.notify(f"{message.row.key} is already on disk.")
+            return
+        self._run_row(message.row, serve=False)
+
+    def on_catalog_screen_cancel_download_requested(
+        self, message: CatalogScreen.CancelDownloadRequested
+    ) -> None:
+        if self._download_cancel is not None:
+            self._download_cancel.set()
+
+    @work(group="flow", exclusive=True, exit_on_error=False, name="run model")
+    async def _run_row(self, row: CatalogRow, serve: bool) -> None:
+        """Download ``row`` if needed, then (when ``serve``) start its server and open the chat."""
+        path = row.local_path
+        if path is None:
+            path = await self._download(row)
+        if path is not None and serve:
+            await self._serve(row, path)
+
+    async def _download(self, row: CatalogRow) -> Path | None:
+        """Run the pull in a thread; progress arrives as messages. None when it failed."""
+        cancel = threading.Event()
+        self._download_cancel = cancel
+        self.catalog_screen.download_began(row.key)
+        worker = self.run_worker(
+            lambda: self._pull_thread(row.key, cancel),
+            name=f"download {row.key}",
+            group="download",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+        path: Path | None = await worker.wait()
+        self._download_cancel = None
+        return path
+
+    def _pull_thread(self, ref: str, cancel: threading.Event) -> Path | None:
+        """Thread: pull ``ref``; reports only through messages."""
+        from localctl.errors import LocalctlError
+
+        def progress(update: PullProgress) -> None:
+            self.post_message(DownloadProgressed(ref, update))
+
+        try:
+            result = engine.pull(ref, progress=progress, cancel=cancel)
+        except LocalctlError as error:
+            self.post_message(DownloadFailed(ref, str(error), cancelled=cancel.is_set()))
+            return None
+        except OSError as error:
+            self.post_message(DownloadFailed(ref, engine.describe_os_error(error)))
+            return None
+        self.post_message(DownloadFinished(ref, result))
+        return result.path
+
+    def on_download_progressed(self, message: DownloadProgressed) -> None:
+        self.catalog_screen.download_progressed(message.progress)
+
+    def on_download_finished(self, message: DownloadFinished) -> None:
+        result = message.result
+        line = f"Downloaded {message.ref}: {len(result.files)} file(s) in {result.seconds:.1f} s"
+        self.record(line)
+        self.catalog_screen.download_ended(line, message.ref, result.path)
+
+    def on_download_failed(self, message: DownloadFailed) -> None:
+        if message.cancelled:
+            line = f"Download of {message.ref} cancelled (it resumes next time)."
+            self.notify(line, severity="warning")
+        else:
+            line = f"Download of {message.ref} failed: {message.reason}"
+            self.notify(line, title="Download", severity="error", timeout=15)
+        self.record(line, "WARNING")
+        self.catalog_screen.download_ended(line)
+
+    async def _serve(self, row: CatalogRow, path: Path) -> None:
+        """Start the server with the row's plan and switch to the chat."""
+        from localctl.errors import LocalctlError
+
+        await self._stop_server()
+        plan = row.plan if row.plan is not None else None
+        summary = engine.server_args_summary(plan, self.context.config)
+        self.notify(f"Starting {row.key} ({summary})…")
+        self.record(f"Starting server for {path} ({summary})")
+        try:
+            server = await engine.start_server(path, row, plan, self.context.config)
+        except LocalctlError as error:
+            self.post_message(ServerCrashed(str(error), getattr(error, "log_tail", "")))
+            return
+        self.server = server
+        self.post_message(ServerStarted(server.url, row.key))
+        self.chat_screen.connect(
+            engine.ChatEndpoint(server.url, server.api_key, row.key),
+            f"{row.key} · {server.url} · {summary}",
+        )
+        await self.switch_mode("chat")
+        self.chat_screen.query_one(ChatPane).focus_prompt()
+        self._watch_server(server, row, path)
+
+    @work(group="watch", exclusive=True, exit_on_error=False, name="watch server")
+    async def _watch_server(self, server: ServerHandle, row: CatalogRow, path: Path) -> None:
+        """Wait for the server process to end; an unexpected end offers a restart."""
+        from tui.screens.modals import ConfirmModal
+
+        code = await server.wait_exit()
+        if self._stopping_server or self.server is not server:
+            return
+        self.server = None
+        tail = server.log_tail(20)
+        self.post_message(ServerCrashed(f"the server exited with code {code}", tail))
+        self.chat_screen.connect(None, f"server crashed (exit {code}) - see the log (l)")
+        again = await self.push_screen_wait(
+            ConfirmModal(f"The server for {row.key} crashed. Restart it?", tail, "Restart", "No")
+        )
+        if again:
+            self._run_row(row, serve=True)
+
+    def on_server_started(self, message: ServerStarted) -> None:
+        self.record(f"Server for {message.model} answers at {message.url}")
+
+    def on_server_stopped(self, message: ServerStopped) -> None:
+        self.record(f"Server at {message.url} stopped")
+
+    def on_server_crashed(self, message: ServerCrashed) -> None:
+        self.record(f"Server failed: {message.reason}", "ERROR")
+        for line in message.log_tail.splitlines():
+            self.record(f"  {line}", "ERROR")
+        line = f"Server failed: {message.reason} (log: l)"
+        self.notify(line, title="Server", severity="error", timeout=15)
+
+    async def _stop_server(self) -> None:
+        server, self.server = self.server, None
+        if server is None:
+            return
+        self._stopping_server = True
+        try:
+            await server.stop()
+        finally:
+            self._stopping_server = False
+        self.chat_screen.connect(None, "server stopped - pick a model in the catalog (F1)")
+        self.post_message(ServerStopped(server.url))
+
+    async def action_stop_server(self) -> None:
+        """Stop the model server."""
+        if self.server is None:
+            self.notify("No server is running.")
+            return
+        await self._stop_server()
+        self.notify("Server stopped.")
 
 
-def make_app(*, hw_profile: str | None = None, ctx: int | None = None) -> LocalctlApp:
-    """Build the app; shared by the CLI, the tests and the screenshot script."""
-    return LocalctlApp()
+def make_app(
+    *,
+    hw_profile: str | None = None,
+    ctx: int | None = None,
+    config: Config | None = None,
+) -> LocalctlApp:
+    """Build the app; shared by the CLI, the tests and the screenshot script.
+
+    Args:
+        hw_profile: Simulated hardware profile name or path; None detects this machine.
+        ctx: Context length for the verdicts; None uses the config's ``default_ctx``.
+        config: Configuration to use; None reads ``config.toml``.
+
+    Raises:
+        ConfigError: the config file is invalid.
+    """
+    from localctl.config import load_config
+
+    config = config if config is not None else load_config()
+    context = TuiContext(config=config, hw_profile=hw_profile, ctx=ctx or config.default_ctx)
+    return LocalctlApp(context)

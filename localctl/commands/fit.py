@@ -1,18 +1,175 @@
-"""`localctl fit` (not implemented yet)."""
+"""`localctl fit`: memory plan, placement and predicted speed of one model on a machine."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from localctl.errors import LocalctlError
+if TYPE_CHECKING:
+    from localctl.hardware import Hardware
+    from localctl.plan import MemoryPlan
+
+KV_TYPE_CHOICES = ("f16", "q8_0", "q4_0")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``fit`` verb."""
-    parser = subparsers.add_parser("fit", help="(not implemented yet)")
+    parser = subparsers.add_parser(
+        "fit",
+        help="will a model fit, where, and how fast",
+        description=(
+            "Memory plan (weights + KV cache + compute + overhead), placement "
+            "(GPU / partial / CPU / won't fit) and predicted decode speed of a catalog "
+            "model or a local GGUF file."
+        ),
+    )
+    parser.add_argument(
+        "model",
+        metavar="MODEL[:QUANT]|FILE.gguf",
+        help="catalog id, GGUF path, or a GGUF URL (read with range requests)",
+    )
+    add_plan_arguments(parser)
+    parser.add_argument("--parallel", type=int, metavar="N", help="sequences served at once")
+    parser.add_argument("--kv-type", choices=KV_TYPE_CHOICES, help="KV cache type")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.set_defaults(run=run)
+
+
+def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--ctx`` and ``--hw``, shared by ``fit`` and ``models``."""
+    parser.add_argument("--ctx", type=int, metavar="N", help="context per sequence (tokens)")
+    parser.add_argument("--hw", metavar="PROFILE", help="simulate a hardware profile or TOML file")
+
+
+def is_gguf_path(ref: str) -> bool:
+    """True when ``ref`` names a GGUF file rather than a catalog model."""
+    return ref.lower().endswith(".gguf") or Path(ref).expanduser().is_file()
+
+
+def hardware_summary(hw: Hardware) -> dict[str, Any]:
+    """The part of the machine a plan depends on, for JSON output."""
+    return {
+        "profile": hw.profile,
+        "cpu": hw.cpu_name,
+        "physical_cores": hw.physical_cores,
+        "ram_total_bytes": hw.ram_total_bytes,
+        "ram_available_bytes": hw.ram_available_bytes,
+        "ram_bandwidth_bytes_s": hw.ram_bandwidth_bytes_s,
+        "unified_memory": hw.unified_memory,
+        "gpus": [
+            {
+                "name": g.name,
+                "vendor": g.vendor,
+                "total_bytes": g.total_bytes,
+                "free_bytes": g.free_bytes,
+                "bandwidth_bytes_s": g.bandwidth_bytes_s,
+            }
+            for g in hw.gpus
+        ],
+    }
+
+
+def plan_document(plan: MemoryPlan) -> dict[str, Any]:
+    """The stable JSON fields of a plan."""
+    return {
+        "weights_bytes": plan.weights_bytes,
+        "kv_bytes": plan.kv_bytes,
+        "compute_bytes": plan.compute_bytes,
+        "overhead_bytes": plan.overhead_bytes,
+        "total_bytes": plan.total_bytes,
+        "placement": plan.placement,
+        "verdict": plan.verdict(),
+        "gpu_layers": plan.gpu_layers,
+        "n_layers": plan.n_layers,
+        "ctx": plan.ctx,
+        "n_ctx_alloc": plan.n_ctx_alloc,
+        "parallel": plan.parallel,
+        "kv_type": plan.kv_type,
+        "flash_attn": plan.flash_attn,
+        "predicted_tok_s": plan.predicted_tok_s,
+        "predicted_tok_s_short": plan.predicted_tok_s_short,
+        "bytes_per_token": plan.bytes_per_token,
+        "gpu_bytes": plan.gpu_bytes,
+        "cpu_bytes": plan.cpu_bytes,
+        "reason": plan.reason,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``localctl fit``."""
-    raise LocalctlError("fit: not implemented yet")
+    from localctl.config import load_config
+    from localctl.errors import BadInputError
+    from localctl.hardware import resolve_hardware
+    from localctl.output import emit_json
+    from localctl.plan import plan_for_file, plan_for_model
+
+    config = load_config()
+    ctx = args.ctx if args.ctx is not None else config.default_ctx
+    parallel = args.parallel if args.parallel is not None else config.parallel
+    kv_type = args.kv_type or config.kv_type
+    if ctx < 1 or parallel < 1:
+        raise BadInputError("--ctx and --parallel must be at least 1")
+    ref: str = args.model
+    if ref.startswith(("http://", "https://")):
+        from localctl.plan import plan_for_gguf
+        from localctl.remote_gguf import read_remote_gguf_set
+
+        gguf_set = read_remote_gguf_set(ref)
+        hw = resolve_hardware(args.hw)
+        plan = plan_for_gguf(gguf_set, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
+        model_name, quant_name = (
+            gguf_set.first.name or ref.rsplit("/", 1)[-1],
+            gguf_set.first.file_type,
+        )
+        source = ref
+    elif is_gguf_path(ref):
+        from catalog.gguf import read_gguf
+
+        path = Path(ref).expanduser()
+        info = read_gguf(path)
+        hw = resolve_hardware(args.hw)
+        plan = plan_for_file(path, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
+        model_name, quant_name = info.name or path.name, info.file_type
+        source = str(path)
+    else:
+        from localctl.commands.models import load_user_catalog
+
+        model, quant = load_user_catalog().resolve(ref)
+        hw = resolve_hardware(args.hw)
+        plan = plan_for_model(model, quant.name, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
+        model_name, quant_name, source = model.id, quant.name, model.repo
+    if args.json:
+        document = plan_document(plan)
+        document.update(
+            {"model": model_name, "quant": quant_name, "source": source},
+            hardware=hardware_summary(hw),
+        )
+        emit_json(document)
+        return 0
+    print(render_plan(plan, model_name, quant_name, hw))
+    return 0
+
+
+def render_plan(plan: MemoryPlan, model: str, quant: str, hw: Hardware) -> str:
+    """Human-readable plan."""
+    from localctl.output import human_bytes
+
+    machine = hw.profile or "this machine"
+    fa = ", flash attention" if plan.flash_attn else ""
+    lines = [
+        f"{model} {quant} on {machine}: ctx {plan.ctx} x {plan.parallel}, KV {plan.kv_type}{fa}",
+        f"  weights   {human_bytes(plan.weights_bytes):>11}",
+        f"  KV cache  {human_bytes(plan.kv_bytes):>11}",
+        f"  compute   {human_bytes(plan.compute_bytes):>11}",
+        f"  overhead  {human_bytes(plan.overhead_bytes):>11}",
+        f"  total     {human_bytes(plan.total_bytes):>11}"
+        f"  (GPU {human_bytes(plan.gpu_bytes)}, RAM {human_bytes(plan.cpu_bytes)})",
+        f"verdict: {plan.verdict()} - {plan.reason}",
+    ]
+    if plan.placement != "none":
+        lines.append(
+            f"predicted decode: {plan.predicted_tok_s:.1f} tok/s with the context full, "
+            f"{plan.predicted_tok_s_short:.1f} tok/s with a short one"
+        )
+    return "\n".join(lines)

@@ -1,18 +1,102 @@
-"""`localctl models` (not implemented yet)."""
+"""`localctl models`: the catalog with a fit verdict and predicted speed per quant."""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
-from localctl.errors import LocalctlError
+if TYPE_CHECKING:
+    from catalog.loader import Catalog
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``models`` verb."""
-    parser = subparsers.add_parser("models", help="(not implemented yet)")
+    from localctl.commands.fit import add_plan_arguments
+
+    parser = subparsers.add_parser(
+        "models",
+        help="catalog models with fit verdicts for this machine",
+        description="Every catalog model x quant: size, quality, fit verdict and predicted speed.",
+    )
+    add_plan_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.set_defaults(run=run)
+
+
+def load_user_catalog() -> Catalog:
+    """The built-in catalog extended by the user's catalog file."""
+    from catalog.loader import load_catalog
+
+    from localctl import paths
+
+    return load_catalog(paths.user_catalog_file())
+
+
+def _quality(name: str) -> str:
+    try:
+        from catalog.quants import QUANT_TYPES
+    except ImportError:
+        return ""
+    quant = QUANT_TYPES.get(name.upper())
+    return quant.quality if quant is not None else ""
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``localctl models``."""
-    raise LocalctlError("models: not implemented yet")
+    from localctl.commands.fit import hardware_summary, plan_document
+    from localctl.config import load_config
+    from localctl.errors import BadInputError
+    from localctl.hardware import resolve_hardware
+    from localctl.inventory import find_local
+    from localctl.output import emit_json, human_bytes, table
+    from localctl.plan import plan_for_model
+
+    config = load_config()
+    ctx = args.ctx if args.ctx is not None else config.default_ctx
+    if ctx < 1:
+        raise BadInputError("--ctx must be at least 1")
+    catalog = load_user_catalog()
+    hw = resolve_hardware(args.hw)
+    rows: list[dict[str, Any]] = []
+    for model in catalog.models:
+        for quant in model.quants:
+            plan = plan_for_model(
+                model,
+                quant.name,
+                hw,
+                ctx=ctx,
+                parallel=config.parallel,
+                kv_type=config.kv_type,
+            )
+            local = find_local(model, quant)
+            row = plan_document(plan)
+            row.update(
+                model=model.id,
+                name=model.name,
+                quant=quant.name,
+                size_bytes=quant.size_bytes,
+                size_exact=quant.size_exact,
+                quality=_quality(quant.name),
+                downloaded=local is not None,
+                path=str(local) if local is not None else None,
+            )
+            rows.append(row)
+    if args.json:
+        emit_json({"ctx": ctx, "hardware": hardware_summary(hw), "models": rows})
+        return 0
+    header = ["model", "quant", "size", "quality", "fit", "tok/s", "local"]
+    body = [
+        [
+            r["model"],
+            r["quant"],
+            human_bytes(r["size_bytes"], decimal=True) + ("" if r["size_exact"] else "~"),
+            r["quality"],
+            r["verdict"],
+            f"{r['predicted_tok_s']:.1f}" if r["placement"] != "none" else "-",
+            "yes" if r["downloaded"] else "",
+        ]
+        for r in rows
+    ]
+    print(f"ctx {ctx} on {hw.profile or 'this machine'}")
+    print(table(body, header))
+    return 0

@@ -1,0 +1,139 @@
+"""Produce the README screenshots (SVG) from a real run of the TUI.
+
+States: ``catalog.svg`` (verdicts for a simulated RTX 4090 box), ``detail.svg`` (the memory
+plan of a partially offloaded model), ``download.svg`` (a download from the loopback fake
+hub, mid-way) and ``chat.svg`` (a reply streamed by the real SmolLM2-135M server, with
+the meters). Everything runs in a throwaway home folder; nothing leaves 127.0.0.1.
+
+Usage: ``python scripts/screenshots.py [--out screenshots]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SIZE = (150, 42)
+TRICKLE_BYTES_S = 12 << 20
+
+
+async def _wait(pilot: object, condition: Callable[[], bool], timeout_s: float = 60) -> None:
+    from textual.pilot import Pilot
+
+    assert isinstance(pilot, Pilot)
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not reach the expected state")
+        await pilot.pause(0.05)
+
+
+def _save(app: object, out: Path, name: str) -> Path:
+    from textual.app import App
+
+    assert isinstance(app, App)
+    path = out / name
+    app.save_screenshot(filename=name, path=str(out))
+    print(f"wrote {path}")
+    return path
+
+
+async def shoot_catalog(out: Path) -> None:
+    """Catalog and detail states on a simulated RTX 4090 machine."""
+    from localctl.config import Config
+
+    from tui.app import make_app
+    from tui.widgets.catalog_table import CatalogTable
+
+    app = make_app(hw_profile="rtx4090", ctx=8192, config=Config())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.catalog_screen
+        await _wait(pilot, lambda: bool(screen.all_rows) and screen.planned_ctx == 8192)
+        await pilot.pause(0.3)
+        _save(app, out, "catalog.svg")
+        await pilot.press("slash", *"70b")
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        table = screen.query_one(CatalogTable)
+        for index, row in enumerate(screen.shown_rows):
+            if row.plan is not None and row.plan.placement == "partial":
+                table.move_cursor(row=index)
+                break
+        await pilot.pause(0.3)
+        _save(app, out, "detail.svg")
+
+
+async def shoot_flow(out: Path, hub: object) -> None:
+    """Download from the fake hub, serve SmolLM2 on this machine, chat with it."""
+    from localctl.config import Config
+
+    from tests.tui_flow import FLOW_MODEL_ID, prompt_and_wait
+    from tui.app import make_app
+
+    app = make_app(config=Config())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.catalog_screen
+        await _wait(pilot, lambda: bool(screen.all_rows) and bool(screen.planned_ctx))
+        await pilot.press("slash", *FLOW_MODEL_ID, "enter")
+        await pilot.pause(0.2)
+        hub.faults.trickle_bytes_s = TRICKLE_BYTES_S  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await _wait(pilot, lambda: screen.download_fraction >= 0.4)
+        _save(app, out, "download.svg")
+        hub.faults.trickle_bytes_s = None  # type: ignore[attr-defined]
+        await _wait(pilot, lambda: app.chat_screen.endpoint is not None, timeout_s=180)
+        await prompt_and_wait(app, pilot, "Name three uses of a terminal UI, briefly.")
+        await prompt_and_wait(app, pilot, "Now say it as a haiku.")
+        await pilot.pause(1.2)
+        _save(app, out, "chat.svg")
+        await pilot.press("escape")
+        await app.action_quit()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    parser.add_argument("--only", choices=("catalog", "flow"), default=None)
+    args = parser.parse_args(argv)
+    out: Path = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+
+    from tests.conftest import fetch_smollm2
+    from tests.fakehub import FakeHub, smollm2_repo
+    from tests.tui_flow import write_flow_catalog
+
+    with tempfile.TemporaryDirectory(prefix="localctl-shots-") as folder:
+        home = Path(folder)
+        os.environ.update(
+            {
+                "LOCALCTL_HOME": str(home / "localctl"),
+                "HF_HOME": str(home / "hf"),
+                "XDG_CONFIG_HOME": str(home / "xdg-config"),
+                "XDG_DATA_HOME": str(home / "xdg-data"),
+                "XDG_CACHE_HOME": str(home / "xdg-cache"),
+                "HF_HUB_DISABLE_TELEMETRY": "1",
+            }
+        )
+        os.environ.pop("HF_TOKEN", None)
+        if args.only in (None, "catalog"):
+            asyncio.run(shoot_catalog(out))
+        if args.only in (None, "flow"):
+            model = fetch_smollm2()
+            with FakeHub([smollm2_repo(model)], lifetime_s=600) as hub:
+                os.environ["HF_ENDPOINT"] = hub.url
+                write_flow_catalog()
+                asyncio.run(shoot_flow(out, hub))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""`localctl fit` / `localctl models` and the placement rules of the fit plan."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from catalog.schema import ArchSpec, ModelSpec, QuantSpec
+from localctl.cli import main
+from localctl.hardware import load_profile
+from localctl.plan import plan_for_file, plan_for_model
+from tests.fit_helpers import TinyModel, llama_buffers
+
+MIB = 1 << 20
+SMOL_KV_2048 = 45 * MIB
+
+LLAMA_70B = ModelSpec(
+    id="llama-3.3-70b",
+    name="Llama 3.3 70B Instruct",
+    family="llama",
+    repo="bartowski/Llama-3.3-70B-Instruct-GGUF",
+    params=70_553_706_496,
+    arch=ArchSpec("llama", 80, 8192, 64, 8, 128, 128, 128256, 131072, n_ff=28672),
+    license="llama3.3",
+    quants=(
+        QuantSpec("Q4_K_M", ("Llama-3.3-70B-Instruct-Q4_K_M.gguf",), 42_520_395_584),
+        QuantSpec("Q8_0", ("Llama-3.3-70B-Instruct-Q8_0.gguf",), 74_975_068_256),
+    ),
+)
+DEEPSEEK_V3 = ModelSpec(
+    id="deepseek-v3",
+    name="DeepSeek V3",
+    family="deepseek",
+    repo="unsloth/DeepSeek-V3-GGUF",
+    params=671_000_000_000,
+    active_params=37_000_000_000,
+    arch=ArchSpec(
+        "deepseek2",
+        61,
+        7168,
+        128,
+        128,
+        192,
+        128,
+        129280,
+        163840,
+        n_ff=2048,
+        n_experts=256,
+        n_experts_used=8,
+        kv_lora_rank=512,
+        rope_dim=64,
+    ),
+    license="deepseek",
+    quants=(QuantSpec("Q4_K_M", ("x.gguf",), 404_000_000_000),),
+)
+
+
+def run_cli(*args: str) -> tuple[int, str, str, float]:
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "localctl", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        check=False,
+    )
+    return result.returncode, result.stdout, result.stderr, time.perf_counter() - start
+
+
+def test_fit_json_kv_equals_llama_cpp_buffer(smollm2_path: Path) -> None:
+    code, out, err, _ = run_cli("fit", str(smollm2_path), "--ctx", "2048", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    reported = llama_buffers(smollm2_path, 2048, "f16", flash_attn=doc["flash_attn"])
+    assert doc["kv_bytes"] == SMOL_KV_2048 == round(reported["kv"] * MIB)
+    assert doc["weights_bytes"] / MIB == pytest.approx(reported["model"], rel=0.05)
+    assert doc["compute_bytes"] / MIB == pytest.approx(reported["compute"], rel=0.05)
+    for key in (
+        "weights_bytes",
+        "kv_bytes",
+        "compute_bytes",
+        "overhead_bytes",
+        "total_bytes",
+        "placement",
+        "gpu_layers",
+        "n_layers",
+        "ctx",
+        "predicted_tok_s",
+        "parallel",
+        "kv_type",
+        "gpu_bytes",
+        "cpu_bytes",
+        "reason",
+        "model",
+        "quant",
+        "hardware",
+    ):
+        assert key in doc
+    assert doc["total_bytes"] == sum(
+        doc[k] for k in ("weights_bytes", "kv_bytes", "compute_bytes", "overhead_bytes")
+    )
+    assert doc["total_bytes"] == doc["gpu_bytes"] + doc["cpu_bytes"]
+    assert (doc["quant"], doc["n_layers"], doc["ctx"]) == ("Q4_1", 30, 2048)
+    assert doc["placement"] == "cpu" and doc["predicted_tok_s"] > 0
+
+
+def test_fit_human_output_and_options(
+    smollm2_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["fit", str(smollm2_path), "--ctx", "1000", "--kv-type", "q8_0", "--hw", "rtx4090"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "verdict: GPU" in out and "flash attention" in out and "tok/s" in out
+    assert main(["fit", str(smollm2_path), "--ctx", "512", "--parallel", "4", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["kv_bytes"] == 4 * round(11.25 * MIB)
+    assert doc["n_ctx_alloc"] == 512
+
+
+def test_partial_offload_on_a_small_gpu(smollm2_path: Path, tmp_path: Path) -> None:
+    profile = tmp_path / "tiny-gpu.toml"
+    profile.write_text(
+        'cpu_name = "Test CPU"\nphysical_cores = 4\nram_gib = 8\nram_bandwidth_gb_s = 50\n'
+        '[[gpus]]\nname = "Test GPU"\nvendor = "nvidia"\nvram_gib = 0.7\nbandwidth_gb_s = 400\n'
+    )
+    hw = load_profile(str(profile))
+    plan = plan_for_file(smollm2_path, hw, ctx=2048)
+    assert plan.placement == "partial"
+    assert 0 < plan.gpu_layers < 30
+    assert plan.gpu_bytes <= hw.vram_free_bytes
+    bigger = plan_for_file(smollm2_path, load_profile("rtx4090"), ctx=2048)
+    assert bigger.placement == "gpu" and bigger.gpu_layers == 30
+    cpu = plan_for_file(smollm2_path, load_profile("cpu-64"), ctx=2048)
+    assert plan.predicted_tok_s > cpu.predicted_tok_s
+    assert bigger.predicted_tok_s > plan.predicted_tok_s
+
+
+@pytest.mark.parametrize("profile", ["cpu-64", "m3-ultra-192", "rtx4090", "a100-80"])
+def test_llama_70b_q4_k_m_at_4096_by_8_totals_50_to_55_gb(profile: str) -> None:
+    plan = plan_for_model(LLAMA_70B, "Q4_K_M", load_profile(profile), ctx=4096, parallel=8)
+    assert 50e9 <= plan.total_bytes <= 55e9, plan
+    assert plan.kv_bytes == 10 << 30
+
+
+def test_llama_70b_q8_0_on_m3_ultra_stays_under_bandwidth_limit() -> None:
+    hw = load_profile("m3-ultra-192")
+    plan = plan_for_model(LLAMA_70B, "Q8_0", hw, ctx=4096)
+    assert plan.placement == "gpu"
+    limit = hw.gpus[0].bandwidth_bytes_s / 74_975_068_256
+    assert 0 < plan.predicted_tok_s < plan.predicted_tok_s_short < limit < 11.0
+
+
+def test_placements_from_gpu_to_none() -> None:
+    assert plan_for_model(LLAMA_70B, "Q4_K_M", load_profile("a100-80"), ctx=4096).placement == "gpu"
+    partial = plan_for_model(LLAMA_70B, "Q4_K_M", load_profile("rtx4090"), ctx=4096)
+    assert partial.placement == "partial" and 20 < partial.gpu_layers < 60
+    assert "layers fit" in partial.reason
+    none = plan_for_model(LLAMA_70B, "Q8_0", load_profile("laptop-16"), ctx=4096)
+    assert none.placement == "none" and none.verdict() == "won't fit"
+    assert none.predicted_tok_s == 0.0
+
+
+def test_moe_keeps_all_experts_resident_but_reads_only_active_ones() -> None:
+    hw = load_profile("cpu-64")
+    big = load_profile("h100-80x8")
+    plan = plan_for_model(DEEPSEEK_V3, "Q4_K_M", big, ctx=4096)
+    assert plan.weights_bytes >= 404_000_000_000
+    assert plan.bytes_per_token < 404_000_000_000 * 0.1
+    # MLA: 61 layers x 4096 x 576 values x 2 bytes
+    assert plan.kv_bytes == 61 * 4096 * 576 * 2
+    assert plan_for_model(DEEPSEEK_V3, "Q4_K_M", hw, ctx=4096).placement == "none"
+
+
+def test_bad_plan_inputs_are_one_line_errors(smollm2_path: Path) -> None:
+    code, _, err, _ = run_cli("fit", str(smollm2_path), "--ctx", "0")
+    assert code == 2 and err.count("\n") == 1 and err.startswith("localctl: ")
+    code, _, err, _ = run_cli("fit", str(smollm2_path), "--hw", "no-such-machine")
+    assert code == 2 and err.count("\n") == 1
+
+
+HOSTILE = {
+    "bad-magic.gguf": b"GGML" + TinyModel().build()[4:],
+    "truncated.gguf": TinyModel().build()[:150],
+    "huge-counts.gguf": b"GGUF" + (3).to_bytes(4, "little") + (1 << 62).to_bytes(8, "little") * 2,
+    "empty.gguf": b"",
+    "beyond-eof.gguf": TinyModel().build()[:-64],
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_malformed_gguf_via_cli_exits_2_with_one_line_fast(name: str, tmp_path: Path) -> None:
+    path = tmp_path / name
+    path.write_bytes(HOSTILE[name])
+    code, out, err, seconds = run_cli("fit", str(path), "--json")
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("localctl: ") and "Traceback" not in err
+    assert seconds < 1.0
+
+
+def test_missing_gguf_file(tmp_path: Path) -> None:
+    code, _, err, _ = run_cli("fit", str(tmp_path / "nope.gguf"))
+    assert code == 2 and "no such GGUF file" in err
+
+
+def test_catalog_model_fit_and_models_table(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("catalog.loader")
+    assert (
+        main(
+            [
+                "fit",
+                "llama-3.3-70b:Q4_K_M",
+                "--ctx",
+                "4096",
+                "--parallel",
+                "8",
+                "--hw",
+                "cpu-64",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert 50e9 <= doc["total_bytes"] <= 55e9
+    assert main(["fit", "llama-3.3-70b:Q8_0", "--hw", "m3-ultra-192", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["predicted_tok_s"] < 11
+    assert main(["models", "--hw", "m3-ultra-192", "--ctx", "8192", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["models"]
+    assert any(r["model"] == "llama-3.3-70b" for r in rows)
+    assert all(r["verdict"] for r in rows)
+    assert main(["models", "--hw", "rtx4090"]) == 0
+    assert "won't fit" in capsys.readouterr().out
+
+
+def test_unknown_catalog_model_exits_2() -> None:
+    pytest.importorskip("catalog.loader")
+    code, _, err, _ = run_cli("fit", "no-such-model:Q4_K_M")
+    assert code == 2 and err.count("\n") == 1
+
+
+class _TwoModelCatalog:
+    models = (LLAMA_70B, DEEPSEEK_V3)
+
+
+def test_models_table_and_json_rows(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from localctl.commands import models
+
+    monkeypatch.setattr(models, "load_user_catalog", _TwoModelCatalog)
+    assert main(["models", "--hw", "m3-ultra-192", "--ctx", "8192", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ctx"] == 8192 and doc["hardware"]["profile"] == "m3-ultra-192"
+    rows = {(r["model"], r["quant"]): r for r in doc["models"]}
+    assert set(rows) == {
+        ("llama-3.3-70b", "Q4_K_M"),
+        ("llama-3.3-70b", "Q8_0"),
+        ("deepseek-v3", "Q4_K_M"),
+    }
+    assert rows["llama-3.3-70b", "Q8_0"]["verdict"] == "GPU"
+    assert rows["deepseek-v3", "Q4_K_M"]["verdict"] == "won't fit"
+    assert rows["llama-3.3-70b", "Q4_K_M"]["downloaded"] is False
+    assert main(["models", "--hw", "rtx4090"]) == 0
+    out = capsys.readouterr().out
+    assert "partial" in out and "won't fit" in out and "llama-3.3-70b" in out

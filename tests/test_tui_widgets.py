@@ -1,0 +1,143 @@
+"""Single widgets of the TUI in a harness app."""
+
+from __future__ import annotations
+
+from textual.widgets import Markdown
+
+from tests.tui_helpers import Harness, hardware, plan, rows
+from tui.engine import ReplyFigures, SessionMeters
+from tui.widgets.catalog_table import CatalogTable
+from tui.widgets.chat_pane import ChatPane, HistoryInput
+from tui.widgets.detail_pane import DetailPane
+from tui.widgets.meters_pane import MetersPane
+from tui.widgets.plan_bar import PlanBar
+
+SIZE = (120, 36)
+
+
+def _cell_texts(table: CatalogTable) -> list[list[str]]:
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_catalog_table_shows_each_verdict_with_its_own_style():
+    table = CatalogTable()
+    app = Harness(table)
+    async with app.run_test(size=SIZE) as pilot:
+        table.show_rows(rows())
+        await pilot.pause()
+        cells = _cell_texts(table)
+        assert [row[3] for row in cells] == ["GPU", "partial 20/32", "CPU", "won't fit"]
+        assert cells[0][4] == "42.5"
+        assert cells[3][4] == "-"
+        styles = {str(table.get_row_at(i)[3].style) for i in range(4)}
+        assert len(styles) == 4, "every placement has its own colour"
+
+
+async def test_catalog_table_enter_and_d_post_requests_for_the_current_row():
+    table = CatalogTable()
+    app = Harness(table)
+    async with app.run_test(size=SIZE) as pilot:
+        table.show_rows(rows())
+        table.focus()
+        await pilot.press("down", "enter")
+        await pilot.press("d")
+        await pilot.pause()
+        runs = [m for m in app.messages if isinstance(m, CatalogTable.RunRequested)]
+        downloads = [m for m in app.messages if isinstance(m, CatalogTable.DownloadRequested)]
+        assert [m.row.key for m in runs] == ["llama-3.1-8b:Q8_0"]
+        assert [m.row.key for m in downloads] == ["llama-3.1-8b:Q8_0"]
+
+
+async def test_plan_bar_draws_vram_and_ram_bars_with_a_legend():
+    bar = PlanBar()
+    app = Harness(bar)
+    async with app.run_test(size=SIZE) as pilot:
+        bar.hardware = hardware(gpu=True)
+        bar.plan = plan("partial")
+        await pilot.pause()
+        lines = bar.render().plain.splitlines()
+        assert lines[0].startswith("VRAM") and "4.0 GiB / 8.0 GiB" in lines[0]
+        assert lines[1].startswith("RAM") and "2.0 GiB / 24.0 GiB" in lines[1]
+        assert "weights 5.0 GiB" in lines[2] and "KV 1.0 GiB" in lines[2]
+        assert "compute 512.0 MiB" in lines[3]
+        assert "█" in lines[0] and "░" in lines[0]
+
+
+async def test_detail_pane_describes_the_plan_as_plain_text():
+    pane = DetailPane()
+    app = Harness(pane)
+    async with app.run_test(size=SIZE) as pilot:
+        pane.hardware = hardware()
+        pane.row = rows()[1]
+        await pilot.pause()
+        text = str(pane.query_one("#detail-text").render())
+        assert "Fit: partial 20/32" in text
+        assert "GPU layers: 20/32" in text
+        assert "Predicted speed: 42.5 tok/s" in text
+        assert "Licence: llama3.1" in text
+        assert "Repo: example/llama-3.1-8b-GGUF" in text
+        assert "llama-3.1-8b-Q8_0.gguf" in text
+        assert "[bold]not markup[/bold]" in text
+
+
+async def test_history_input_recalls_earlier_prompts_with_up_and_down():
+    pane = ChatPane()
+    app = Harness(pane)
+    async with app.run_test(size=SIZE) as pilot:
+        pane.focus_prompt()
+        for prompt in ("first", "second"):
+            await pilot.press(*prompt, "enter")
+        await pilot.press(*"draft")
+        prompt_input = pane.query_one(HistoryInput)
+        await pilot.press("up")
+        assert prompt_input.value == "second"
+        await pilot.press("up", "up")
+        assert prompt_input.value == "first"
+        await pilot.press("down", "down")
+        assert prompt_input.value == "draft"
+        submitted = [m.text for m in app.messages if isinstance(m, ChatPane.Submitted)]
+        assert submitted == ["first", "second"]
+
+
+async def test_streamed_reply_renders_completely_and_never_as_markup():
+    pane = ChatPane()
+    app = Harness(pane)
+    async with app.run_test(size=SIZE) as pilot:
+        writer = await pane.begin_reply()
+        tokens = ["tok "] * 2000 + ["[@click=app.quit]boom[/] ", "[bold]x[/bold]"]
+        for token in tokens:
+            await writer.write(token)
+        await writer.close()
+        await pilot.pause()
+        markdown = pane.query_one(Markdown)
+        assert markdown.source == "".join(tokens)
+        assert app.is_running
+        text = "".join(str(block._content) for block in markdown.children)
+        assert "[@click=app.quit]boom[/]" in text
+
+
+async def test_meters_pane_shows_session_figures_and_costs():
+    from localctl.config import Config
+
+    meters_widget = MetersPane()
+    app = Harness(meters_widget)
+    async with app.run_test(size=SIZE) as pilot:
+        meters = SessionMeters(Config())
+        figures = ReplyFigures(20, 100, 0.25, 400.0, 55.5, 2.0)
+        meters_widget.snapshot = meters.add(figures)
+        await pilot.pause()
+        speed = str(meters_widget.query_one("#speed").render())
+        tokens = str(meters_widget.query_one("#tokens").render())
+        assert "55.5 tok/s" in speed and "250 ms" in speed
+        assert "100 tok" in tokens
+        assert meters_widget.snapshot.energy_usd > 0
+
+
+def test_progress_line_names_part_size_speed_and_eta():
+    from localctl.hub import PullProgress
+    from tui.widgets.download_panel import progress_line
+
+    line = progress_line(
+        PullProgress(1, 2, "m-00001-of-00002.gguf", 512, 1024, 512 * 2**20, 2**30, 2**20, 65.0)
+    )
+    assert line == "file 1/2 m-00001-of-00002.gguf  512.0 MiB/1.0 GiB  1.0 MiB/s  ETA 1m05s"

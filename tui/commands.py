@@ -1,0 +1,61 @@
+"""Command palette provider: app actions and "run MODEL:QUANT" for every catalog row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, cast
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from tui.app import LocalctlApp
+
+ACTIONS: tuple[tuple[str, str, str], ...] = (
+    ("Catalog", "show_catalog", "Browse models and fit verdicts"),
+    ("Chat", "show_chat", "Chat with the served model"),
+    ("Settings", "settings", "Edit config.toml"),
+    ("Help: keys", "help", "Every key binding"),
+    ("Server log", "server_log", "Log pane with the server's log tail"),
+    ("Stop server", "stop_server", "Stop the model server"),
+    ("Quit", "quit", "Stop the server and leave"),
+)
+
+
+class LocalctlCommands(Provider):
+    """App actions, then one "Run" and one "Download" command per catalog row."""
+
+    @property
+    def _app(self) -> LocalctlApp:
+        return cast("LocalctlApp", self.app)
+
+    def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
+        app = self._app
+        commands: list[tuple[str, Callable[[], object], str]] = [
+            (name, partial(app.run_action, action), help_text)
+            for name, action, help_text in ACTIONS
+        ]
+        for row in app.catalog_screen.all_rows:
+            commands.append(
+                (
+                    f"Run {row.key}",
+                    partial(app.run_row, row, True),
+                    f"{row.verdict} · download if needed, serve, chat",
+                )
+            )
+            if not row.downloaded:
+                commands.append(
+                    (f"Download {row.key}", partial(app.run_row, row, False), "download only")
+                )
+        return commands
+
+    async def discover(self) -> Hits:
+        for name, command, help_text in self._commands()[: len(ACTIONS)]:
+            yield DiscoveryHit(name, command, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, command, help_text in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), command, text=name, help=help_text)

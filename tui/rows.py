@@ -1,0 +1,138 @@
+"""Catalog rows as the TUI shows them: one model x quant with its plan, filtered and sorted.
+
+Pure functions over plain values, so they are tested without a running app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from catalog.schema import ModelSpec, QuantSpec
+    from localctl.plan import MemoryPlan
+
+SORT_KEYS: tuple[str, ...] = ("fit", "speed", "size", "name")
+"""Orders the catalog table knows, the first being the default."""
+
+CTX_CHOICES: tuple[int, ...] = (2048, 4096, 8192, 16384, 32768, 65536, 131072)
+"""Context lengths offered by the context control."""
+
+_PLACEMENT_ORDER = {"gpu": 0, "partial": 1, "cpu": 2, "none": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogRow:
+    """One model x quant row of the catalog table."""
+
+    model: ModelSpec
+    quant: QuantSpec
+    quality: str = ""
+    """Quality note of the quant type."""
+    plan: MemoryPlan | None = None
+    """Fit plan at the current context; None while computing or when planning failed."""
+    plan_error: str = ""
+    """One line saying why there is no plan."""
+    local_path: Path | None = None
+    """First file when every part is on disk."""
+
+    @property
+    def key(self) -> str:
+        """``model-id:QUANT``, the row key and the pull reference."""
+        return f"{self.model.id}:{self.quant.name}"
+
+    @property
+    def verdict(self) -> str:
+        """``GPU``, ``partial N/M``, ``CPU``, ``won't fit``, ``…`` (computing) or ``?``."""
+        if self.plan is not None:
+            return self.plan.verdict()
+        return "?" if self.plan_error else "…"
+
+    @property
+    def placement(self) -> str:
+        """Plan placement, ``pending`` or ``error``."""
+        if self.plan is not None:
+            return self.plan.placement
+        return "error" if self.plan_error else "pending"
+
+    @property
+    def fits(self) -> bool:
+        """True when the plan places the model somewhere."""
+        return self.plan is not None and self.plan.placement != "none"
+
+    @property
+    def downloaded(self) -> bool:
+        """True when every file is on disk."""
+        return self.local_path is not None
+
+
+def matches(row: CatalogRow, query: str) -> bool:
+    """True when every word of ``query`` appears in the row's id, name, family, quant or notes."""
+    haystack = " ".join(
+        (row.model.id, row.model.name, row.model.family, row.quant.name, row.model.repo)
+    ).lower()
+    return all(word in haystack for word in query.lower().split())
+
+
+def select_rows(
+    rows: list[CatalogRow],
+    *,
+    query: str = "",
+    fits_only: bool = False,
+    downloaded_only: bool = False,
+    family: str = "",
+    sort: str = "fit",
+) -> list[CatalogRow]:
+    """Rows kept by the filters, in ``sort`` order (``fit``, ``speed``, ``size`` or ``name``)."""
+    kept = [
+        row
+        for row in rows
+        if (not query or matches(row, query))
+        and (not fits_only or row.fits)
+        and (not downloaded_only or row.downloaded)
+        and (not family or row.model.family == family)
+    ]
+    if sort == "speed":
+        kept.sort(key=lambda r: (-(r.plan.predicted_tok_s if r.plan else -1.0), r.key))
+    elif sort == "size":
+        kept.sort(key=lambda r: (r.quant.size_bytes, r.key))
+    elif sort == "name":
+        kept.sort(key=lambda r: r.key)
+    else:
+        kept.sort(
+            key=lambda r: (
+                _PLACEMENT_ORDER.get(r.placement, 4),
+                -(r.plan.predicted_tok_s if r.plan else 0.0),
+                r.key,
+            )
+        )
+    return kept
+
+
+def families(rows: list[CatalogRow]) -> list[str]:
+    """Distinct model families, sorted."""
+    return sorted({row.model.family for row in rows})
+
+
+def human_bytes(n: float) -> str:
+    """``1.5 GiB`` style size."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def human_duration(seconds: float | None) -> str:
+    """``1m05s`` style duration; ``--`` when unknown."""
+    if seconds is None or seconds < 0 or seconds != seconds:
+        return "--"
+    whole = int(seconds + 0.5)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"

@@ -1,0 +1,1 @@
+"""Screens of the localctl TUI: one per area, plus modals."""

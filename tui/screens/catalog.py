@@ -1,0 +1,264 @@
+"""The catalog screen: hardware line, filters, table of verdicts, detail pane, download bar."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Checkbox, Footer, Input, Select
+
+from tui import engine
+from tui.rows import SORT_KEYS, CatalogRow, families, select_rows
+from tui.widgets.catalog_table import CatalogTable
+from tui.widgets.detail_pane import DetailPane
+from tui.widgets.download_panel import DownloadPanel
+from tui.widgets.filter_bar import FilterBar
+from tui.widgets.hardware_bar import HardwareBar
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from localctl.hardware import Hardware
+    from localctl.hub import PullProgress
+    from tui.context import TuiContext
+
+PLAN_BATCH = 64
+"""Rows planned between two table updates."""
+
+
+class CatalogScreen(Screen[None]):
+    """Browse models and quants with fit verdicts for this machine."""
+
+    AUTO_FOCUS = "#catalog"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "Search", id="search"),
+        Binding("f", "toggle_fits", "Fits only", id="fits_only"),
+        Binding("o", "cycle_sort", "Sort", id="sort"),
+        Binding("plus,right_square_bracket", "ctx(1)", "Ctx+", id="ctx_up"),
+        Binding("minus,left_square_bracket", "ctx(-1)", "Ctx-", id="ctx_down"),
+        Binding("escape", "escape", "Cancel download", id="cancel_download", show=False),
+    ]
+
+    @dataclass
+    class HardwareReady(Message):
+        """The machine was detected (or the profile loaded)."""
+
+        hardware: Hardware
+
+    @dataclass
+    class RowsReady(Message):
+        """Rows (planned or not yet) for context ``ctx``."""
+
+        rows: list[CatalogRow]
+        ctx: int
+        planned: bool
+
+    @dataclass
+    class LoadFailed(Message):
+        """Catalog or hardware could not be loaded."""
+
+        reason: str
+
+    @dataclass
+    class CancelDownloadRequested(Message):
+        """The user pressed escape while a download runs."""
+
+    def __init__(self, context: TuiContext) -> None:
+        super().__init__(id="catalog-screen")
+        self.context = context
+        self.hardware: Hardware | None = None
+        self.all_rows: list[CatalogRow] = []
+        self.planned_ctx = 0
+        """Context the current verdicts were computed for (0 until the first plan)."""
+        self.downloading = False
+        """True while the app runs a download (escape then cancels it)."""
+        self.download_fraction = 0.0
+        """Share of the running (or last) download on disk, 0 to 1."""
+        self._plan_cancel = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        yield HardwareBar(id="hardware")
+        yield FilterBar(ctx=self.context.ctx, id="filters")
+        with Horizontal(id="catalog-main"):
+            yield CatalogTable(id="catalog")
+            yield DetailPane(id="detail")
+        panel = DownloadPanel(id="download")
+        panel.display = False
+        yield panel
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(CatalogTable).loading = True
+        self._load(self.context.hw_profile, self.context.ctx)
+
+    # -- loading and planning -------------------------------------------------
+
+    def _load(self, profile: str | None, ctx: int) -> None:
+        self._plan_cancel.set()
+        self._plan_cancel = cancel = threading.Event()
+        config = self.context.config
+        self.run_worker(
+            lambda: self._load_rows(profile, ctx, config.kv_type, config.parallel, cancel),
+            name="load catalog",
+            group="plan",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _load_rows(
+        self, profile: str | None, ctx: int, kv_type: str, parallel: int, cancel: threading.Event
+    ) -> None:
+        """Thread: hardware, catalog, then plans in batches; only posts messages."""
+        from localctl.errors import LocalctlError
+
+        try:
+            hardware = self.hardware or engine.resolve_hardware(profile)
+            self.post_message(self.HardwareReady(hardware))
+            rows = self.all_rows or engine.build_rows(engine.load_models())
+        except (LocalctlError, NotImplementedError, ImportError) as error:
+            self.post_message(self.LoadFailed(str(error) or type(error).__name__))
+            return
+        if not self.all_rows:
+            self.post_message(self.RowsReady(rows, ctx, planned=False))
+        planned: list[CatalogRow] = []
+        for start in range(0, len(rows), PLAN_BATCH):
+            if cancel.is_set():
+                return
+            batch = rows[start : start + PLAN_BATCH]
+            planned += engine.plan_rows(
+                batch, hardware, ctx=ctx, kv_type=kv_type, parallel=parallel, cancel=cancel
+            )
+            if cancel.is_set():
+                return
+            done = len(planned) == len(rows)
+            self.post_message(self.RowsReady(planned + rows[len(planned) :], ctx, planned=done))
+
+    def replan(self, ctx: int | None = None) -> None:
+        """Re-compute every verdict (at ``ctx`` when given, e.g. after settings changed)."""
+        if ctx is not None:
+            self.context.ctx = ctx
+            self.query_one(FilterBar).set_ctx(ctx)
+        self._load(self.context.hw_profile, self.context.ctx)
+
+    def on_catalog_screen_hardware_ready(self, message: HardwareReady) -> None:
+        self.hardware = message.hardware
+        self.query_one(HardwareBar).text = engine.hardware_line(message.hardware)
+        self.query_one(DetailPane).hardware = message.hardware
+
+    def on_catalog_screen_rows_ready(self, message: RowsReady) -> None:
+        if message.ctx != self.context.ctx:
+            return
+        first = not self.all_rows
+        first_plan = not self.planned_ctx
+        self.all_rows = message.rows
+        if message.planned:
+            self.planned_ctx = message.ctx
+        if first:
+            self.query_one(FilterBar).set_families(families(message.rows))
+        self.query_one(CatalogTable).loading = False
+        self._show(keep_cursor=not first_plan)
+
+    def on_catalog_screen_load_failed(self, message: LoadFailed) -> None:
+        self.query_one(CatalogTable).loading = False
+        self.notify(message.reason, title="Catalog", severity="error", timeout=10)
+
+    # -- filters --------------------------------------------------------------
+
+    def _show(self, *, keep_cursor: bool = True) -> None:
+        filters = self.query_one(FilterBar).filters
+        rows = select_rows(
+            self.all_rows,
+            query=filters.query,
+            fits_only=filters.fits_only,
+            downloaded_only=filters.downloaded_only,
+            family=filters.family,
+            sort=filters.sort,
+        )
+        table = self.query_one(CatalogTable)
+        table.show_rows(rows, keep_cursor=keep_cursor)
+        if not rows:
+            self.query_one(DetailPane).row = None
+
+    @property
+    def shown_rows(self) -> list[CatalogRow]:
+        """Rows currently in the table, in order."""
+        table = self.query_one(CatalogTable)
+        keys = [key.value for key in table.rows]
+        by_key = {row.key: row for row in self.all_rows}
+        return [by_key[key] for key in keys if key in by_key]
+
+    def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
+        self._show()
+
+    def on_filter_bar_context_changed(self, message: FilterBar.ContextChanged) -> None:
+        self.context.ctx = message.ctx
+        self._load(self.context.hw_profile, message.ctx)
+
+    def on_catalog_table_row_focused(self, message: CatalogTable.RowFocused) -> None:
+        self.query_one(DetailPane).row = message.row
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "search":
+            event.stop()
+            self.query_one(CatalogTable).focus()
+
+    # -- actions --------------------------------------------------------------
+
+    def action_search(self) -> None:
+        """Focus the search box."""
+        self.query_one("#search", Input).focus()
+
+    def action_toggle_fits(self) -> None:
+        """Show only rows that fit, or all rows."""
+        box = self.query_one("#fits-only", Checkbox)
+        box.value = not box.value
+
+    def action_cycle_sort(self) -> None:
+        """Sort by the next key (fit, speed, size, name)."""
+        select = self.query_one("#sort", Select)
+        current = select.value if isinstance(select.value, str) else SORT_KEYS[0]
+        select.value = SORT_KEYS[(SORT_KEYS.index(current) + 1) % len(SORT_KEYS)]
+
+    def action_ctx(self, direction: int) -> None:
+        """Step the context length up or down."""
+        self.query_one(FilterBar).step_ctx(direction)
+
+    def action_escape(self) -> None:
+        """Cancel the running download, or leave the search box."""
+        if self.downloading:
+            self.post_message(self.CancelDownloadRequested())
+        else:
+            self.query_one(CatalogTable).focus()
+
+    # -- download feedback (called by the app) ----------------------------------
+
+    def download_began(self, ref: str) -> None:
+        """Show the download bar for ``ref``."""
+        self.downloading = True
+        self.download_fraction = 0.0
+        self.query_one(DownloadPanel).begin(ref)
+
+    def download_progressed(self, progress: PullProgress) -> None:
+        """Move the download bar."""
+        self.download_fraction = progress.total_done / max(progress.total_bytes, 1)
+        self.query_one(DownloadPanel).show_progress(progress)
+
+    def download_ended(
+        self, message: str, key: str | None = None, path: Path | None = None
+    ) -> None:
+        """Hide the download bar; mark ``key`` as on disk at ``path`` when given."""
+        self.downloading = False
+        self.query_one(DownloadPanel).finish(message)
+        if key is not None and path is not None:
+            self.all_rows = [
+                replace(row, local_path=path) if row.key == key else row for row in self.all_rows
+            ]
+            self._show()

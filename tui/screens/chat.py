@@ -1,0 +1,218 @@
+"""The chat screen: streamed replies beside live meters."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tui import engine
+from tui.widgets.chat_pane import ChatPane
+from tui.widgets.meters_pane import MetersPane
+
+if TYPE_CHECKING:
+    from textual.worker import Worker
+
+    from tui.context import TuiContext
+    from tui.engine import ChatEndpoint, ModelSettings, ReplyFigures
+    from tui.values import MeterSnapshot, SystemReading
+
+SYSTEM_REFRESH_S = 1.0
+
+
+class ChatScreen(Screen[None]):
+    """Chat with the served model while the meters run."""
+
+    AUTO_FOCUS = "#prompt"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "stop_generation", "Stop", id="stop_generation"),
+        Binding("ctrl+n", "new_conversation", "New chat", id="new_conversation"),
+        Binding("ctrl+o", "load_conversation", "Load chat", id="load_conversation"),
+        Binding("ctrl+e", "model_settings", "Model settings", id="model_settings"),
+    ]
+
+    @dataclass
+    class ReplyStreamed(Message):
+        """A reply finished streaming (or was stopped) with these figures."""
+
+        figures: ReplyFigures | None
+        text: str
+        stopped: bool = False
+
+    def __init__(self, context: TuiContext) -> None:
+        super().__init__(id="chat-screen")
+        self.context = context
+        self.endpoint: ChatEndpoint | None = None
+        """Where replies come from; set by the app once a server answers."""
+        self.history: list[dict[str, str]] = []
+        """The conversation so far, as OpenAI-style messages (without the system prompt)."""
+        self.settings: ModelSettings = engine.default_model_settings(context.config)
+        self.conversation_id: str | None = None
+        self.meters = engine.SessionMeters(context.config)
+        self._reply_worker: Worker[None] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("no server - pick a model in the catalog (F1)"), id="server-status")
+        with Horizontal(id="chat-main"):
+            yield ChatPane(id="chat")
+            yield MetersPane(id="meters")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(SYSTEM_REFRESH_S, self._sample_system)
+        self._sample_system()
+
+    def on_screen_resume(self) -> None:
+        self.query_one(ChatPane).focus_prompt()
+
+    # -- server ---------------------------------------------------------------
+
+    def connect(self, endpoint: ChatEndpoint | None, status: str) -> None:
+        """Talk to ``endpoint`` from now on (None: no server) and show ``status``."""
+        self.endpoint = endpoint
+        self.query_one("#server-status", Static).update(Text(status))
+        if endpoint is not None:
+            self.settings = engine.model_settings_for(self.context.config, endpoint.model)
+
+    # -- replies --------------------------------------------------------------
+
+    async def on_chat_pane_submitted(self, message: ChatPane.Submitted) -> None:
+        pane = self.query_one(ChatPane)
+        if self.endpoint is None:
+            await pane.add_note("No server is running: press F1 and enter on a model.")
+            return
+        if self._reply_worker is not None and self._reply_worker.is_running:
+            await pane.add_note("Still replying: escape stops the reply first.")
+            return
+        self.history.append({"role": "user", "content": message.text})
+        await pane.add_user(message.text)
+        self._reply_worker = self._stream_reply(self.endpoint, list(self.history))
+
+    @work(group="reply", exclusive=True, exit_on_error=False)
+    async def _stream_reply(self, endpoint: ChatEndpoint, messages: list[dict[str, str]]) -> None:
+        """Stream one reply into the transcript; the MarkdownStream batches widget updates."""
+        from localctl.errors import LocalctlError
+
+        pane = self.query_one(ChatPane)
+        writer = await pane.begin_reply()
+        parts: list[str] = []
+        figures: ReplyFigures | None = None
+        stopped = False
+        try:
+            async for event in engine.stream_reply(endpoint, messages, self.settings):
+                if isinstance(event, str):
+                    parts.append(event)
+                    await writer.write(event)
+                else:
+                    figures = event
+        except asyncio.CancelledError:
+            stopped = True
+        except LocalctlError as error:
+            await writer.close()
+            await pane.add_note(f"Reply failed: {error}")
+            self.post_message(self.ReplyStreamed(None, "".join(parts), stopped=True))
+            return
+        await writer.close()
+        if stopped:
+            await pane.add_note("(stopped)")
+        self.post_message(self.ReplyStreamed(figures, "".join(parts), stopped=stopped))
+
+    def on_chat_screen_reply_streamed(self, message: ReplyStreamed) -> None:
+        if message.text:
+            self.history.append({"role": "assistant", "content": message.text})
+        if message.figures is not None:
+            self.query_one(MetersPane).snapshot = self.meters.add(message.figures)
+        from localctl.errors import LocalctlError
+
+        try:
+            self.conversation_id = engine.save_conversation(
+                self.conversation_id, self.endpoint, self.settings, self.history
+            )
+        except (LocalctlError, OSError) as error:
+            self.notify(f"Conversation not saved: {error}", severity="warning")
+
+    def action_stop_generation(self) -> None:
+        """Stop the reply being streamed."""
+        if self._reply_worker is not None and self._reply_worker.is_running:
+            self._reply_worker.cancel()
+
+    # -- conversations and settings -----------------------------------------------
+
+    async def action_new_conversation(self) -> None:
+        """Start an empty conversation (the current one stays saved)."""
+        self.action_stop_generation()
+        self.history = []
+        self.conversation_id = None
+        await self.query_one(ChatPane).clear()
+
+    def action_load_conversation(self) -> None:
+        """Pick a saved conversation and show it."""
+        from tui.screens.modals import ConversationModal
+
+        self.app.push_screen(ConversationModal(engine.list_conversations()), self._load_picked)
+
+    async def _load_picked(self, conversation_id: str | None) -> None:
+        if conversation_id is None:
+            return
+        from localctl.errors import LocalctlError
+
+        try:
+            messages = engine.load_conversation(conversation_id)
+        except LocalctlError as error:
+            self.notify(str(error), severity="error")
+            return
+        await self.action_new_conversation()
+        self.conversation_id = conversation_id
+        self.history = [m for m in messages if m["role"] in ("user", "assistant")]
+        pane = self.query_one(ChatPane)
+        for item in self.history:
+            if item["role"] == "user":
+                await pane.add_user(item["content"])
+            else:
+                await pane.add_assistant(item["content"])
+
+    def action_model_settings(self) -> None:
+        """Edit the system prompt and sampling settings of this model."""
+        from tui.screens.modals import ModelSettingsModal
+
+        self.app.push_screen(ModelSettingsModal(self.settings), self._settings_picked)
+
+    def _settings_picked(self, settings: ModelSettings | None) -> None:
+        if settings is not None:
+            self.settings = settings
+            engine.remember_model_settings(replace(settings))
+
+    # -- meters ---------------------------------------------------------------
+
+    def _sample_system(self) -> None:
+        self.run_worker(
+            self._read_system,
+            name="system meters",
+            group="system",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _read_system(self) -> None:
+        reading = engine.read_system()
+        self.app.call_from_thread(self._show_system, reading)
+
+    def _show_system(self, reading: SystemReading) -> None:
+        if self.is_mounted:
+            self.query_one(MetersPane).system = reading
+
+    @property
+    def snapshot(self) -> MeterSnapshot:
+        """The meters shown now."""
+        return self.query_one(MetersPane).snapshot

@@ -1,0 +1,128 @@
+"""Small typed modals: confirm, pick a conversation, per-model chat settings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
+
+from tui.engine import ModelSettings
+
+if TYPE_CHECKING:
+    from tui.engine import ConversationInfo
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """A yes/no question with optional detail text (shown as plain text)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,n", "answer(False)", "No", id="confirm_no"),
+        Binding("y", "answer(True)", "Yes", id="confirm_yes"),
+    ]
+
+    def __init__(self, question: str, detail: str = "", yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self._question, self._detail, self._yes, self._no = question, detail, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box", classes="modal-box"):
+            yield Label(Text(self._question), classes="modal-title")
+            if self._detail:
+                yield Static(Text(self._detail), id="confirm-detail")
+            with Horizontal(classes="modal-buttons"):
+                yield Button(self._yes, variant="primary", id="yes")
+                yield Button(self._no, id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        """Close with ``answer``."""
+        self.dismiss(answer)
+
+
+class ConversationModal(ModalScreen[str | None]):
+    """Pick one saved conversation."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss_none", "Cancel", id="cancel_pick"),
+    ]
+
+    def __init__(self, conversations: list[ConversationInfo]) -> None:
+        super().__init__()
+        self._conversations = conversations
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="conversation-box", classes="modal-box"):
+            yield Label("Load a conversation", classes="modal-title")
+            options = [Option(Text(c.title), id=c.id) for c in self._conversations]
+            yield OptionList(*options, id="conversations")
+            if not options:
+                yield Label("No saved conversations yet.")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_dismiss_none(self) -> None:
+        """Close without a choice."""
+        self.dismiss(None)
+
+
+class ModelSettingsModal(ModalScreen[ModelSettings | None]):
+    """System prompt, temperature and reply length for one model."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss_none", "Cancel", id="cancel_model_settings"),
+        Binding("ctrl+s", "save", "Save", id="save_model_settings"),
+    ]
+
+    def __init__(self, settings: ModelSettings) -> None:
+        super().__init__()
+        self._settings = settings
+
+    def compose(self) -> ComposeResult:
+        s = self._settings
+        with Vertical(id="model-settings-box", classes="modal-box"):
+            yield Label(Text(f"Chat settings for {s.model or 'this model'}"), classes="modal-title")
+            yield Label("System prompt")
+            yield TextArea(s.system_prompt, id="system-prompt")
+            yield Label("Temperature")
+            yield Input(str(s.temperature), id="temperature", type="number")
+            yield Label("Max tokens per reply (0 = no limit)")
+            yield Input(str(s.max_tokens), id="max-tokens", type="integer")
+            with Horizontal(classes="modal-buttons"):
+                yield Button("Save", variant="primary", id="save")
+                yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.dismiss(None)
+
+    def action_save(self) -> None:
+        """Validate and close with the new settings."""
+        try:
+            temperature = float(self.query_one("#temperature", Input).value or 0)
+            max_tokens = int(self.query_one("#max-tokens", Input).value or 0)
+        except ValueError:
+            self.notify("Temperature must be a number, max tokens an integer.", severity="error")
+            return
+        self.dismiss(
+            ModelSettings(
+                model=self._settings.model,
+                system_prompt=self.query_one("#system-prompt", TextArea).text,
+                temperature=max(0.0, temperature),
+                max_tokens=max(0, max_tokens),
+            )
+        )
+
+    def action_dismiss_none(self) -> None:
+        """Close without saving."""
+        self.dismiss(None)

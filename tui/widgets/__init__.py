@@ -1,0 +1,1 @@
+"""Widgets of the localctl TUI; each one usable on its own in a harness app."""

@@ -1,0 +1,146 @@
+"""The chat transcript (streamed Markdown) and the prompt input with history."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+FLUSH_INTERVAL_S = 1 / 30
+"""How often streamed text reaches the Markdown widget: tokens are batched in between."""
+
+
+class HistoryInput(Input):
+    """An input that recalls earlier prompts with up and down."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "history(-1)", "Previous prompt", show=False, id="history_previous"),
+        Binding("down", "history(1)", "Next prompt", show=False, id="history_next"),
+    ]
+
+    def __init__(self, *, placeholder: str = "", id: str | None = None) -> None:
+        super().__init__(placeholder=placeholder, id=id)
+        self.history: list[str] = []
+        """Earlier prompts, oldest first."""
+        self._cursor = 0
+        self._draft = ""
+
+    def remember(self, text: str) -> None:
+        """Add ``text`` to the history and reset the recall position."""
+        if text and (not self.history or self.history[-1] != text):
+            self.history.append(text)
+        self._cursor = len(self.history)
+        self._draft = ""
+
+    def action_history(self, step: int) -> None:
+        """Show the previous (``-1``) or next (``1``) prompt of the history."""
+        if not self.history:
+            return
+        if self._cursor == len(self.history):
+            self._draft = self.value
+        self._cursor = max(0, min(len(self.history), self._cursor + step))
+        at_end = self._cursor == len(self.history)
+        self.value = self._draft if at_end else self.history[self._cursor]
+        self.cursor_position = len(self.value)
+
+
+class ReplyWriter:
+    """Feeds streamed text to a Markdown widget in batches, never one UI update per token."""
+
+    def __init__(self, stream: MarkdownStream, interval_s: float = FLUSH_INTERVAL_S) -> None:
+        self._stream = stream
+        self._interval_s = interval_s
+        self._pending: list[str] = []
+        self._last_flush = 0.0
+        self.chars = 0
+        """Characters written so far."""
+
+    async def write(self, text: str) -> None:
+        """Queue ``text``; hand the batch to the widget when the interval has passed."""
+        if not text:
+            return
+        self._pending.append(text)
+        self.chars += len(text)
+        now = time.monotonic()
+        if now - self._last_flush >= self._interval_s:
+            self._last_flush = now
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if self._pending:
+            batch = "".join(self._pending)
+            self._pending.clear()
+            await self._stream.write(batch)
+
+    async def close(self) -> None:
+        """Write what is left and wait until the widget shows all of it."""
+        await self._flush()
+        await self._stream.stop()
+
+
+class ChatPane(Vertical):
+    """Transcript above, prompt below; posts `Submitted` with the prompt text."""
+
+    @dataclass
+    class Submitted(Message):
+        """The user sent a prompt."""
+
+        text: str
+
+    def compose(self) -> ComposeResult:
+        yield VerticalScroll(id="transcript")
+        yield HistoryInput(placeholder="Message (enter sends, escape stops)", id="prompt")
+
+    @property
+    def transcript(self) -> VerticalScroll:
+        """The scrolling transcript container."""
+        return self.query_one("#transcript", VerticalScroll)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        if not text:
+            return
+        prompt = self.query_one(HistoryInput)
+        prompt.remember(text)
+        prompt.value = ""
+        self.post_message(self.Submitted(text))
+
+    async def add_user(self, text: str) -> None:
+        """Show a user message (plain text, never markup)."""
+        await self.transcript.mount(Static(Text(text), classes="message user"))
+        self.transcript.scroll_end(animate=False)
+
+    async def add_note(self, text: str) -> None:
+        """Show a one-line note (errors, stops) in the transcript."""
+        await self.transcript.mount(Static(Text(text), classes="message note"))
+        self.transcript.scroll_end(animate=False)
+
+    async def add_assistant(self, text: str) -> Markdown:
+        """Show a finished assistant message."""
+        widget = Markdown(text, classes="message assistant")
+        await self.transcript.mount(widget)
+        self.transcript.scroll_end(animate=False)
+        return widget
+
+    async def begin_reply(self) -> ReplyWriter:
+        """Mount an empty assistant message and return a writer streaming into it."""
+        widget = await self.add_assistant("")
+        self.transcript.anchor()
+        return ReplyWriter(Markdown.get_stream(widget))
+
+    async def clear(self) -> None:
+        """Remove every message."""
+        await self.transcript.remove_children()
+
+    def focus_prompt(self) -> None:
+        """Put the keyboard focus on the prompt."""
+        self.query_one(HistoryInput).focus()

@@ -1,0 +1,87 @@
+"""Everything about the selected catalog row: plan, speed, licence, repo, files."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from tui.rows import CatalogRow, human_bytes
+from tui.widgets.plan_bar import PlanBar
+
+if TYPE_CHECKING:
+    from localctl.hardware import Hardware
+
+
+def describe(row: CatalogRow) -> Text:
+    """The text part of the detail pane for ``row`` (plain text, never markup)."""
+    model, quant, plan = row.model, row.quant, row.plan
+    text = Text()
+    text.append(f"{model.name}", style="bold")
+    text.append(f"  {model.id}:{quant.name}\n")
+    params = model.params / 1e9
+    active = f" ({model.active_params / 1e9:.1f}B active)" if model.active_params else ""
+    text.append(f"{params:.1f}B params{active} · {model.family} · {model.arch.architecture}\n")
+    if plan is not None:
+        text.append(f"Fit: {plan.verdict()}", style="bold")
+        text.append(f" at ctx {plan.ctx:,} (kv {plan.kv_type}, parallel {plan.parallel})\n")
+        text.append(f"GPU layers: {plan.gpu_layers}/{plan.n_layers}\n")
+        text.append(f"Predicted speed: {plan.predicted_tok_s:.1f} tok/s\n")
+        text.append(
+            f"Total {human_bytes(plan.total_bytes)}: GPU {human_bytes(plan.gpu_bytes)},"
+            f" RAM {human_bytes(plan.cpu_bytes)}\n"
+        )
+        if plan.reason:
+            text.append(f"{plan.reason}\n", style="italic")
+    elif row.plan_error:
+        text.append(f"No plan: {row.plan_error}\n", style="italic")
+    else:
+        text.append("Computing the plan…\n", style="italic")
+    if row.quality:
+        text.append(f"Quality: {row.quality}\n")
+    text.append(f"Licence: {model.license}\n")
+    text.append(f"Repo: {model.repo}\n")
+    size = human_bytes(quant.size_bytes) + ("" if quant.size_exact else " (estimated)")
+    text.append(f"Files ({size}):\n")
+    for name in quant.files:
+        text.append(f"  {name}\n")
+    if row.local_path is not None:
+        text.append(f"On disk: {row.local_path}\n")
+    if model.notes:
+        text.append(f"\n{model.notes}\n", style="italic")
+    return text
+
+
+class DetailPane(VerticalScroll):
+    """Memory plan bars and facts about one catalog row."""
+
+    row: reactive[CatalogRow | None] = reactive(None)
+    """The row described."""
+    hardware: reactive[Hardware | None] = reactive(None)
+    """The machine the plan was computed for."""
+
+    def compose(self) -> ComposeResult:
+        yield PlanBar()
+        yield Static(id="detail-text")
+
+    def watch_row(self, row: CatalogRow | None) -> None:
+        self._refresh_contents()
+
+    def watch_hardware(self, hardware: Hardware | None) -> None:
+        self._refresh_contents()
+
+    def _refresh_contents(self) -> None:
+        if not self.is_mounted:
+            return
+        bar = self.query_one(PlanBar)
+        bar.hardware = self.hardware
+        bar.plan = self.row.plan if self.row is not None else None
+        text = describe(self.row) if self.row is not None else Text("Select a model.")
+        self.query_one("#detail-text", Static).update(text)
+
+    def on_mount(self) -> None:
+        self._refresh_contents()

@@ -1,0 +1,60 @@
+"""Download progress: a bar with bytes, speed and ETA; escape cancels."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Label, ProgressBar
+
+from tui.rows import human_bytes, human_duration
+
+if TYPE_CHECKING:
+    from localctl.hub import PullProgress
+
+
+def progress_line(progress: PullProgress) -> str:
+    """``file 1/2 name  1.2/4.0 GiB  35.1 MiB/s  ETA 1m20s``."""
+    verb = "verifying" if getattr(progress, "phase", "download") == "verify" else "file"
+    return (
+        f"{verb} {progress.file_index}/{progress.file_count} {progress.filename}  "
+        f"{human_bytes(progress.total_done)}/{human_bytes(progress.total_bytes)}  "
+        f"{human_bytes(progress.speed_bytes_s)}/s  ETA {human_duration(progress.eta_s)}"
+    )
+
+
+class DownloadPanel(Horizontal):
+    """Progress of the running download; hidden when none runs."""
+
+    def compose(self) -> ComposeResult:
+        yield Label(id="download-title")
+        yield ProgressBar(show_eta=False, id="download-bar")
+        yield Label(id="download-info")
+
+    _generation = 0
+
+    def begin(self, ref: str) -> None:
+        """Show the panel for a download of ``ref``."""
+        self._generation += 1
+        self.query_one("#download-title", Label).update(Text(f"⬇ {ref} "))
+        self.query_one("#download-info", Label).update(Text("starting…  (escape cancels)"))
+        self.query_one(ProgressBar).update(total=None, progress=0)
+        self.display = True
+
+    def show_progress(self, progress: PullProgress) -> None:
+        """Move the bar to ``progress``."""
+        bar = self.query_one(ProgressBar)
+        bar.update(total=max(progress.total_bytes, 1), progress=progress.total_done)
+        self.query_one("#download-info", Label).update(Text(progress_line(progress)))
+
+    def finish(self, message: str) -> None:
+        """Leave a final line, then hide."""
+        self.query_one("#download-info", Label).update(Text(message))
+        generation = self._generation
+        self.set_timer(4.0, lambda: self._hide(generation))
+
+    def _hide(self, generation: int) -> None:
+        if generation == self._generation:
+            self.display = False

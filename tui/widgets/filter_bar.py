@@ -1,0 +1,114 @@
+"""Search box, filters, sort order and context length of the catalog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Checkbox, Input, Select
+
+from tui.rows import CTX_CHOICES, SORT_KEYS
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What the catalog table keeps and in which order."""
+
+    query: str = ""
+    fits_only: bool = False
+    downloaded_only: bool = False
+    family: str = ""
+    sort: str = "fit"
+
+
+class FilterBar(Horizontal):
+    """Catalog controls; posts `Changed` for filters and `ContextChanged` for the context length."""
+
+    @dataclass
+    class Changed(Message):
+        """Search text, a filter or the sort order changed."""
+
+        filters: Filters
+
+    @dataclass
+    class ContextChanged(Message):
+        """The context length changed; every verdict must be re-computed."""
+
+        ctx: int
+
+    def __init__(self, *, ctx: int, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._ctx = ctx
+
+    def compose(self) -> ComposeResult:
+        choices = sorted({*CTX_CHOICES, self._ctx})
+        yield Input(placeholder="/ search", id="search")
+        yield Checkbox("fits", id="fits-only")
+        yield Checkbox("local", id="downloaded-only")
+        yield Select[str]([], prompt="family", id="family")
+        yield Select[str](
+            [(f"sort: {key}", key) for key in SORT_KEYS],
+            value=SORT_KEYS[0],
+            allow_blank=False,
+            id="sort",
+        )
+        yield Select[int](
+            [(f"ctx {ctx:,}", ctx) for ctx in choices], value=self._ctx, allow_blank=False, id="ctx"
+        )
+
+    @property
+    def filters(self) -> Filters:
+        """The current filter values."""
+        family = self.query_one("#family", Select).value
+        sort = self.query_one("#sort", Select).value
+        return Filters(
+            query=self.query_one("#search", Input).value,
+            fits_only=self.query_one("#fits-only", Checkbox).value,
+            downloaded_only=self.query_one("#downloaded-only", Checkbox).value,
+            family=family if isinstance(family, str) else "",
+            sort=sort if isinstance(sort, str) else SORT_KEYS[0],
+        )
+
+    @property
+    def ctx(self) -> int:
+        """The chosen context length."""
+        value = self.query_one("#ctx", Select).value
+        return value if isinstance(value, int) else self._ctx
+
+    def set_families(self, families: list[str]) -> None:
+        """Offer these families in the family filter."""
+        self.query_one("#family", Select).set_options([(name, name) for name in families])
+
+    def set_ctx(self, ctx: int) -> None:
+        """Select context length ``ctx`` (adding it to the choices when missing)."""
+        select = self.query_one("#ctx", Select)
+        choices = sorted({*CTX_CHOICES, self._ctx, ctx})
+        select.set_options([(f"ctx {c:,}", c) for c in choices])
+        select.value = ctx
+
+    def step_ctx(self, direction: int) -> None:
+        """Move the context length one choice up (``1``) or down (``-1``)."""
+        choices = sorted({*CTX_CHOICES, self._ctx})
+        current = self.ctx
+        index = choices.index(current) if current in choices else 0
+        index = max(0, min(len(choices) - 1, index + direction))
+        self.query_one("#ctx", Select).value = choices[index]
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.post_message(self.Changed(self.filters))
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        self.post_message(self.Changed(self.filters))
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.select.id == "ctx":
+            if isinstance(event.value, int) and event.value != self._ctx:
+                self._ctx = event.value
+                self.post_message(self.ContextChanged(event.value))
+        else:
+            self.post_message(self.Changed(self.filters))

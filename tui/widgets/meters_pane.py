@@ -1,0 +1,85 @@
+"""Live meters beside the chat: throughput, TTFT, tokens, API and energy cost, CPU/RAM/VRAM."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import Label, ProgressBar, Sparkline, Static
+
+from tui.values import MeterSnapshot, SystemReading
+
+
+def _money(usd: float) -> str:
+    return f"${usd:.4f}" if usd < 1 else f"${usd:,.2f}"
+
+
+class MetersPane(Vertical):
+    """Throughput, cost and load meters; attributes in, nothing out."""
+
+    snapshot: reactive[MeterSnapshot] = reactive(MeterSnapshot, always_update=True)
+    """Session figures shown."""
+    system: reactive[SystemReading] = reactive(SystemReading, always_update=True)
+    """Latest machine load shown."""
+
+    def compose(self) -> ComposeResult:
+        yield Label("Throughput", classes="meters-title")
+        yield Static(id="speed")
+        yield Sparkline([], id="speed-spark")
+        yield Label("Session", classes="meters-title")
+        yield Static(id="tokens")
+        yield Label("API-equivalent cost", classes="meters-title")
+        yield Static(id="costs")
+        yield Label("Machine", classes="meters-title")
+        for name in ("cpu", "ram", "vram"):
+            yield Label(name.upper(), id=f"{name}-label", classes="meter-label")
+            yield ProgressBar(total=100, show_eta=False, id=f"{name}-bar")
+
+    def on_mount(self) -> None:
+        self.watch_snapshot(self.snapshot)
+        self.watch_system(self.system)
+
+    def watch_snapshot(self, snap: MeterSnapshot) -> None:
+        if not self.is_mounted:
+            return
+        speed = Text()
+        speed.append(f"gen    {snap.gen_tok_s:8.1f} tok/s\n")
+        speed.append(f"prompt {snap.prompt_tok_s:8.1f} tok/s\n")
+        speed.append(f"TTFT   {snap.ttft_s * 1000:8.0f} ms")
+        self.query_one("#speed", Static).update(speed)
+        self.query_one("#speed-spark", Sparkline).data = list(snap.gen_tok_s_history[-60:])
+        tokens = Text(
+            f"{snap.replies} replies\n"
+            f"prompt     {snap.session_prompt_tokens:>8,} tok\n"
+            f"completion {snap.session_completion_tokens:>8,} tok"
+        )
+        self.query_one("#tokens", Static).update(tokens)
+        costs = Text()
+        for model, usd in sorted(snap.api_equivalent_usd.items()):
+            costs.append(f"{model:<30.30} {_money(usd):>9}\n")
+        costs.append(f"{'local energy':<30} {_money(snap.energy_usd):>9}")
+        costs.append(f"\n({snap.energy_wh:.2f} Wh)")
+        self.query_one("#costs", Static).update(costs)
+
+    def watch_system(self, reading: SystemReading) -> None:
+        if not self.is_mounted:
+            return
+        gib = 1024**3
+        ram_pct = 100 * reading.ram_used_bytes / max(reading.ram_total_bytes, 1)
+        self.query_one("#cpu-bar", ProgressBar).update(progress=reading.cpu_percent)
+        self.query_one("#cpu-label", Label).update(f"CPU {reading.cpu_percent:.0f}%")
+        self.query_one("#ram-bar", ProgressBar).update(progress=ram_pct)
+        self.query_one("#ram-label", Label).update(
+            f"RAM {reading.ram_used_bytes / gib:.1f}/{reading.ram_total_bytes / gib:.1f} GiB"
+        )
+        vram_bar = self.query_one("#vram-bar", ProgressBar)
+        vram_label = self.query_one("#vram-label", Label)
+        if reading.vram_total_bytes:
+            vram_bar.update(progress=100 * reading.vram_used_bytes / reading.vram_total_bytes)
+            vram_label.update(
+                f"VRAM {reading.vram_used_bytes / gib:.1f}/{reading.vram_total_bytes / gib:.1f} GiB"
+            )
+        else:
+            vram_bar.update(progress=0)
+            vram_label.update("VRAM (no GPU)")
