@@ -78,7 +78,7 @@ def _assert_stops_cleanly(server: ModelServer) -> None:
 
 @pytest.mark.slow
 def test_llama_cpp_python_backend_serves_with_key(
-    smollm2_server: ModelServer,  # noqa: F811
+    smollm2_server: ModelServer,
 ) -> None:
     server = smollm2_server
     assert server.status is ServerStatus.READY
@@ -93,7 +93,7 @@ def test_llama_cpp_python_backend_serves_with_key(
 
 @pytest.fixture(scope="module")
 def native_server(
-    native_llama_server: Path,  # noqa: F811
+    native_llama_server: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ModelServer]:
     from tests.conftest import fetch_smollm2
@@ -284,7 +284,7 @@ async def test_async_start_from_a_short_lived_thread_keeps_the_child(tmp_path: P
 
 
 @pytest.mark.slow
-def test_attach_mode_starts_nothing(smollm2_server: ModelServer) -> None:  # noqa: F811
+def test_attach_mode_starts_nothing(smollm2_server: ModelServer) -> None:
     attached = ModelServer(
         ServerOptions(attach_url=smollm2_server.url + "/v1", api_key=smollm2_server.api_key)
     )
