@@ -1,96 +1,127 @@
-"""A fake OpenAI-compatible streaming server on 127.0.0.1 for chat edge cases.
+"""A fake OpenAI-compatible SSE server on loopback, for chat edge cases.
 
-``serve_fake_sse(mode, tokens=N)`` is a context manager yielding the base URL. Modes:
-``normal`` (N tokens then finish_reason ``stop`` and ``[DONE]``), ``ping`` (ping
-comments between chunks), ``error`` (an error chunk after 2 tokens), ``malformed``
-(a broken JSON chunk among good ones), ``die`` (closes the connection after 3
-tokens), ``no_finish`` (``[DONE]`` without a finish_reason), ``slow`` (20 ms per
-token). ``/extras/tokenize`` counts whitespace-separated words. The server stops
-itself after ``lifetime_s``.
+Usage::
+
+    with serve_fake_sse("normal", tokens=20) as url:
+        reply = chat_once(url, [{"role": "user", "content": "hi"}], api_key="k")
+
+Token i is the text ``"w{i} "``.
+
+Modes (``FakeSSE(mode=...)``): ``normal`` (``tokens`` tokens, ``delay_s`` apart,
+finish ``stop``), ``fast`` (``tokens`` tokens with no delay, for UI stress tests),
+``ping`` (``: ping`` comments between tokens), ``error`` (an error chunk after two
+tokens), ``malformed`` (a bad JSON chunk among good ones), ``die`` (the connection
+is cut after half the tokens), ``no_finish`` (``[DONE]`` without a finish reason),
+``slow`` (20 ms between tokens). Also serves ``GET /v1/models`` and
+``POST /extras/tokenize`` (whitespace tokens). The server thread is a daemon and
+stops by itself after ``lifetime_s``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
-def _chunk(text: str | None = None, finish: str | None = None) -> bytes:
-    delta = {"content": text} if text is not None else {}
-    body = {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-    return f"data: {json.dumps(body)}\n\n".encode()
+def _chunk(content: str | None = None, finish: str | None = None) -> bytes:
+    delta = {"content": content} if content is not None else {}
+    doc = {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return f"data: {json.dumps(doc)}\n\n".encode()
 
 
-def _handler(mode: str, tokens: int) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class FakeSSE:
+    """The fake server; a context manager giving ``.url``."""
 
-        def log_message(self, *args: object) -> None:
-            pass
+    def __init__(
+        self, mode: str = "normal", tokens: int = 10, delay_s: float = 0.005, lifetime_s: float = 60
+    ) -> None:
+        self.mode, self.tokens, self.delay_s, self.lifetime_s = mode, tokens, delay_s, lifetime_s
+        fake = self
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length) or b"{}")
-            if self.path == "/extras/tokenize":
-                payload = json.dumps({"tokens": list(range(len(body["input"].split())))}).encode()
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _json(self, doc: object) -> None:
+                body = json.dumps(doc).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(payload)
-                return
-            if self.path != "/v1/chat/completions":
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                self._json({"data": [{"id": "fake", "object": "model"}]})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path == "/extras/tokenize":
+                    self._json({"tokens": list(range(len(str(body.get("input", "")).split())))})
+                    return
+                if self.path != "/v1/chat/completions":
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
                 self.end_headers()
+                fake._stream(self)
+                self.close_connection = True
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def _stream(self, h: BaseHTTPRequestHandler) -> None:
+        mode, w = self.mode, h.wfile
+        delay = 0.0 if mode == "fast" else 0.02 if mode == "slow" else self.delay_s
+        for i in range(self.tokens):
+            if mode == "die" and i == self.tokens // 2:
+                w.flush()
+                h.connection.shutdown(2)
                 return
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            for i in range(tokens):
-                if mode == "die" and i == 3:
-                    self.wfile.flush()
-                    self.connection.shutdown(2)
-                    return
-                if mode == "error" and i == 2:
-                    self.wfile.write(b'data: {"error": {"message": "model exploded"}}\n\n')
-                    return
-                if mode == "malformed" and i == 1:
-                    self.wfile.write(b"data: {not json\n\n")
-                if mode == "ping":
-                    self.wfile.write(b": ping\n\n")
-                if mode == "slow":
-                    time.sleep(0.02)
-                self.wfile.write(_chunk(f"w{i} "))
-                self.wfile.flush()
-            if mode != "no_finish":
-                self.wfile.write(_chunk(finish="stop"))
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
+            if mode == "error" and i == 2:
+                w.write(b'data: {"error": {"message": "model exploded", "code": 500}}\n\n')
+                w.flush()
+                return
+            if mode == "malformed" and i == 1:
+                w.write(b"data: {not json\n\n")
+            if mode == "ping":
+                w.write(b": ping\n\n")
+            w.write(_chunk(f"w{i} "))
+            w.flush()
+            if delay:
+                time.sleep(delay)
+        if mode not in ("nofinish", "no_finish"):
+            w.write(_chunk(finish="stop"))
+        w.write(b"data: [DONE]\n\n")
+        w.flush()
 
-    return Handler
+    def __enter__(self) -> FakeSSE:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._timer = threading.Timer(self.lifetime_s, self._server.shutdown)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        self._server.shutdown()
+        self._server.server_close()
 
 
-@contextlib.contextmanager
-def serve_fake_sse(
-    mode: str = "normal", tokens: int = 10, lifetime_s: float = 60.0
-) -> Iterator[str]:
-    """Run the fake server in a daemon thread; yield its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(mode, tokens))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    timer = threading.Timer(lifetime_s, server.shutdown)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        timer.cancel()
-        server.shutdown()
-        server.server_close()
+@contextmanager
+def serve_fake_sse(mode: str = "normal", tokens: int = 10, **options: Any) -> Iterator[str]:
+    """Run a :class:`FakeSSE` for the ``with`` block; yields its base URL."""
+    with FakeSSE(mode=mode, tokens=tokens, **options) as fake:
+        yield fake.url
