@@ -102,7 +102,7 @@ async def test_broken_stream_is_interrupted_and_keeps_text(mode: str) -> None:
 
 
 async def test_very_fast_stream_loses_nothing() -> None:
-    with serve_fake_sse("normal", tokens=10_000) as url:
+    with serve_fake_sse("fast", tokens=10_000) as url:
         pieces, reply = await _collect(url, api_key="k")
     assert len(pieces) == 10_000 and reply.metrics.completion_tokens == 10_000
 
