@@ -106,8 +106,7 @@ def run() -> list[dict[str, Any]]:
     median = statistics.median(times)
     rows.append(
         {
-            "measure": "first frame of `localctl` (pty 120x40, median of "
-            f"{FIRST_FRAME_RUNS})",
+            "measure": f"first frame of `localctl` (pty 120x40, median of {FIRST_FRAME_RUNS})",
             "value": f"{median:.3f} s (min {min(times):.3f}, max {max(times):.3f})",
             "target": "< 1 s",
             "verdict": "met" if median < 1 else "MISSED",

@@ -134,3 +134,45 @@ def export_markdown(conversation: Conversation) -> str:
     for message in conversation.messages:
         out += [f"**{message['role']}**", "", message["content"], ""]
     return "\n".join(out)
+
+
+def save_messages(
+    conversation_id: str | None, messages: list[dict[str, str]], model: str = ""
+) -> str:
+    """Write a whole conversation at once (atomically, 0600); return its id.
+
+    Used by callers that keep the history themselves (the TUI saves after each reply).
+    """
+    from localctl.config import atomic_write
+
+    folder = paths.ensure_private_dir(paths.conversations_dir())
+    if conversation_id is None:
+        conversation_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+    title = next((m["content"] for m in messages if m.get("role") == "user"), "")[:60]
+    header = {"type": "conversation", "id": conversation_id, "created": time.time(), "title": title}
+    if model:
+        header["model"] = model
+    lines = [json.dumps(header)]
+    lines += [
+        json.dumps({"type": "message", "role": m["role"], "content": m["content"]})
+        for m in messages
+    ]
+    atomic_write(folder / f"{conversation_id}.jsonl", ("\n".join(lines) + "\n").encode("utf-8"))
+    return conversation_id
+
+
+def load_messages(conversation_id: str) -> list[dict[str, str]]:
+    """The messages of conversation ``conversation_id``.
+
+    Raises:
+        ChatError: no such conversation, or it is unreadable.
+    """
+    from localctl.errors import ChatError
+
+    path = paths.conversations_dir() / f"{conversation_id}.jsonl"
+    if "/" in conversation_id or not path.is_file():
+        raise ChatError(f"no saved conversation {conversation_id!r}")
+    try:
+        return load(path).messages
+    except (OSError, ValueError, KeyError) as error:
+        raise ChatError(f"cannot read conversation {conversation_id}: {error}") from error

@@ -50,7 +50,6 @@ def _save(app: object, out: Path, name: str) -> Path:
 async def shoot_catalog(out: Path) -> None:
     """Catalog and detail states on a simulated RTX 4090 machine."""
     from localctl.config import Config
-
     from tui.app import make_app
     from tui.widgets.catalog_table import CatalogTable
 
@@ -75,7 +74,6 @@ async def shoot_catalog(out: Path) -> None:
 async def shoot_flow(out: Path, hub: object) -> None:
     """Download from the fake hub, serve SmolLM2 on this machine, chat with it."""
     from localctl.config import Config
-
     from tests.tui_flow import FLOW_MODEL_ID, prompt_and_wait
     from tui.app import make_app
 

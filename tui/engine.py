@@ -65,7 +65,6 @@ def load_models() -> list[ModelSpec]:
         CatalogError: a malformed catalog entry.
     """
     from catalog.loader import load_catalog
-
     from localctl import paths
 
     return list(load_catalog(paths.user_catalog_file()).models)
@@ -279,7 +278,7 @@ async def stream_reply(
             yield item
         return
 
-    async for event in chat.stream_chat_events(
+    async for event in chat.stream_chat(
         endpoint.url,
         request_messages(messages, settings),
         api_key=endpoint.api_key,
@@ -287,16 +286,22 @@ async def stream_reply(
         temperature=settings.temperature,
         max_tokens=settings.max_tokens or None,
     ):
-        if isinstance(event, str):
-            yield event
+        if isinstance(event, chat.TokenDelta):
+            yield event.text
         else:
+            reply = event.reply
+            if reply.status == "interrupted" and not reply.text:
+                from localctl.errors import ChatError
+
+                raise ChatError(reply.error or "the server closed the stream")
+            metrics = reply.metrics
             yield ReplyFigures(
-                prompt_tokens=event.prompt_tokens,
-                completion_tokens=event.completion_tokens,
-                ttft_s=event.ttft_s,
-                prompt_tok_s=event.prompt_tok_s,
-                gen_tok_s=event.gen_tok_s,
-                total_s=event.total_s,
+                prompt_tokens=metrics.prompt_tokens,
+                completion_tokens=metrics.completion_tokens,
+                ttft_s=metrics.ttft_s,
+                prompt_tok_s=metrics.prompt_tok_s,
+                gen_tok_s=metrics.gen_tok_s,
+                total_s=metrics.total_s,
             )
 
 
@@ -476,7 +481,8 @@ def list_conversations() -> list[ConversationInfo]:
     except ImportError:
         return []
 
-    return [ConversationInfo(c.id, c.title) for c in conversations.list_conversations()]
+    found, _warnings = conversations.list_conversations()
+    return [ConversationInfo(c.id, c.title) for c in found]
 
 
 def load_conversation(conversation_id: str) -> list[dict[str, str]]:

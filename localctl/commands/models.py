@@ -26,7 +26,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def load_user_catalog() -> Catalog:
     """The built-in catalog extended by the user's catalog file."""
     from catalog.loader import load_catalog
-
     from localctl import paths
 
     return load_catalog(paths.user_catalog_file())
