@@ -107,7 +107,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from tests.conftest import fetch_smollm2
     from tests.fakehub import FakeHub, smollm2_repo
-    from tests.tui_flow import write_flow_catalog
 
     with tempfile.TemporaryDirectory(prefix="localctl-shots-") as folder:
         home = Path(folder)
@@ -128,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             model = fetch_smollm2()
             with FakeHub([smollm2_repo(model)], lifetime_s=600) as hub:
                 os.environ["HF_ENDPOINT"] = hub.url
+                from tests.tui_flow import write_flow_catalog
+
                 write_flow_catalog()
                 asyncio.run(shoot_flow(out, hub))
     return 0
