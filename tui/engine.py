@@ -271,12 +271,7 @@ async def stream_reply(
     Raises:
         ChatError: the request failed or the stream broke.
     """
-    try:
-        from localctl import chat
-    except ImportError:
-        async for item in _stream_reply_interim(endpoint, messages, settings):
-            yield item
-        return
+    from localctl import chat
 
     async for event in chat.stream_chat(
         endpoint.url,
@@ -303,68 +298,6 @@ async def stream_reply(
                 gen_tok_s=metrics.gen_tok_s,
                 total_s=metrics.total_s,
             )
-
-
-async def _stream_reply_interim(
-    endpoint: ChatEndpoint, messages: list[dict[str, str]], settings: ModelSettings
-) -> AsyncIterator[str | ReplyFigures]:
-    """Bare SSE client used until ``localctl.chat`` is importable."""
-    import json
-    import time
-
-    import httpx
-
-    from localctl.errors import ChatError
-
-    body: dict[str, object] = {
-        "model": endpoint.model,
-        "messages": request_messages(messages, settings),
-        "stream": True,
-        "temperature": settings.temperature,
-    }
-    if settings.max_tokens:
-        body["max_tokens"] = settings.max_tokens
-    headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
-    started = time.perf_counter()
-    first = 0.0
-    count = 0
-    usage: dict[str, int] = {}
-    try:
-        async with (
-            httpx.AsyncClient(timeout=httpx.Timeout(600, connect=10)) as client,
-            client.stream(
-                "POST", f"{endpoint.url}/v1/chat/completions", json=body, headers=headers
-            ) as response,
-        ):
-            if response.status_code != 200:
-                raise ChatError(f"the server answered HTTP {response.status_code}")
-            async for line in response.aiter_lines():
-                if not line.startswith("data: ") or line == "data: [DONE]":
-                    continue
-                event = json.loads(line[6:])
-                usage = event.get("usage") or usage
-                for choice in event.get("choices", []):
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        if not first:
-                            first = time.perf_counter()
-                        count += 1
-                        yield text
-    except httpx.HTTPError as error:
-        raise ChatError(f"chat request failed: {error}") from error
-    total = time.perf_counter() - started
-    completion = int(usage.get("completion_tokens", count))
-    gen_s = max(total - (first - started if first else 0.0), 1e-9)
-    ttft = (first - started) if first else total
-    prompt = int(usage.get("prompt_tokens", 0))
-    yield ReplyFigures(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        ttft_s=ttft,
-        prompt_tok_s=prompt / ttft if ttft else 0.0,
-        gen_tok_s=max(completion - 1, 0) / gen_s,
-        total_s=total,
-    )
 
 
 # -- meters ---------------------------------------------------------------------
