@@ -74,18 +74,17 @@ async def shoot_catalog(out: Path) -> None:
 async def shoot_flow(out: Path, hub: object) -> None:
     """Download from the fake hub, serve SmolLM2 on this machine, chat with it."""
     from localctl.config import Config
-    from tests.tui_flow import FLOW_MODEL_ID, prompt_and_wait
+    from tests.tui_flow import FLOW_CTX, prompt_and_wait, select_flow_row
     from tui.app import make_app
 
-    app = make_app(config=Config())
+    app = make_app(config=Config(default_ctx=FLOW_CTX))
     async with app.run_test(size=SIZE) as pilot:
         screen = app.catalog_screen
-        await _wait(pilot, lambda: bool(screen.all_rows) and bool(screen.planned_ctx))
-        await pilot.press("slash", *FLOW_MODEL_ID, "enter")
-        await pilot.pause(0.2)
+        await select_flow_row(app, pilot)
         hub.faults.trickle_bytes_s = TRICKLE_BYTES_S  # type: ignore[attr-defined]
         await pilot.press("enter")
         await _wait(pilot, lambda: screen.download_fraction >= 0.4)
+        await pilot.pause(0.3)
         _save(app, out, "download.svg")
         hub.faults.trickle_bytes_s = None  # type: ignore[attr-defined]
         await _wait(pilot, lambda: app.chat_screen.endpoint is not None, timeout_s=180)
@@ -93,7 +92,6 @@ async def shoot_flow(out: Path, hub: object) -> None:
         await prompt_and_wait(app, pilot, "Now say it as a haiku.")
         await pilot.pause(1.2)
         _save(app, out, "chat.svg")
-        await pilot.press("escape")
         await app.action_quit()
 
 
@@ -106,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     from tests.conftest import fetch_smollm2
-    from tests.fakehub import FakeHub, smollm2_repo
+    from tests.fakehub import FakeHub
 
     with tempfile.TemporaryDirectory(prefix="localctl-shots-") as folder:
         home = Path(folder)
@@ -124,12 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, "catalog"):
             asyncio.run(shoot_catalog(out))
         if args.only in (None, "flow"):
-            model = fetch_smollm2()
-            with FakeHub([smollm2_repo(model)], lifetime_s=600) as hub:
-                os.environ["HF_ENDPOINT"] = hub.url
-                from tests.tui_flow import write_flow_catalog
+            from tests.tui_flow import flow_repo
 
-                write_flow_catalog()
+            with FakeHub([flow_repo(fetch_smollm2())], lifetime_s=600) as hub:
+                os.environ["HF_ENDPOINT"] = hub.url
                 asyncio.run(shoot_flow(out, hub))
     return 0
 

@@ -258,11 +258,17 @@ class LocalctlApp(App[int]):
         self.notify(f"Starting {row.key} ({summary})…")
         self.record(f"Starting server for {path} ({summary})")
         try:
-            server = await engine.start_server(path, row, plan, self.context.config)
+            server = await engine.start_server(
+                path, row, plan, self.context.config, self.catalog_screen.hardware
+            )
         except LocalctlError as error:
-            self.post_message(ServerCrashed(str(error), getattr(error, "log_tail", "")))
+            self.post_message(ServerCrashed(str(error), ""))
             return
         self.server = server
+        self.chat_screen.server_pid = server.pid
+        self.record(f"Server backend {server.backend}, pid {server.pid}")
+        if server.port_note:
+            self.record(server.port_note, "WARNING")
         self.post_message(ServerStarted(server.url, row.key))
         self.chat_screen.connect(
             engine.ChatEndpoint(server.url, server.api_key, row.key),
@@ -277,13 +283,14 @@ class LocalctlApp(App[int]):
         """Wait for the server process to end; an unexpected end offers a restart."""
         from tui.screens.modals import ConfirmModal
 
-        code = await server.wait_exit()
+        reason = await server.wait_exit()
         if self._stopping_server or self.server is not server:
             return
         self.server = None
+        self.chat_screen.server_pid = None
         tail = server.log_tail(20)
-        self.post_message(ServerCrashed(f"the server exited with code {code}", tail))
-        self.chat_screen.connect(None, f"server crashed (exit {code}) - see the log (l)")
+        self.post_message(ServerCrashed(reason, tail))
+        self.chat_screen.connect(None, f"server crashed ({reason}) - see the log (l)")
         again = await self.push_screen_wait(
             ConfirmModal(f"The server for {row.key} crashed. Restart it?", tail, "Restart", "No")
         )
@@ -308,6 +315,7 @@ class LocalctlApp(App[int]):
         if server is None:
             return
         self._stopping_server = True
+        self.chat_screen.server_pid = None
         try:
             await server.stop()
         finally:

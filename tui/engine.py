@@ -7,8 +7,6 @@ means an engine API change touches one file of the UI.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
@@ -25,6 +23,7 @@ if TYPE_CHECKING:
     from localctl.hardware import Hardware
     from localctl.hub import PullProgress, PullResult
     from localctl.plan import MemoryPlan
+    from localctl.server import ModelServer, ServerOptions
 
 
 def resolve_hardware(profile: str | None) -> Hardware:
@@ -72,10 +71,8 @@ def load_models() -> list[ModelSpec]:
 
 def quality_note(quant: QuantSpec) -> str:
     """The quant table's quality note for ``quant``, or an empty string."""
-    try:
-        from catalog.quants import QUANT_TYPES
-    except ImportError:
-        return ""
+    from catalog.quants import QUANT_TYPES
+
     spec = QUANT_TYPES.get(quant.name.upper())
     return spec.quality if spec is not None else ""
 
@@ -304,73 +301,105 @@ async def stream_reply(
 
 
 class SessionMeters:
-    """Session totals and the derived costs shown by the meters pane."""
+    """Session totals (``localctl.meters``) and the derived costs shown by the meters pane."""
 
     def __init__(self, config: Config) -> None:
+        from localctl.meters import SessionMeters as Totals
+
         self._config = config
-        self._snapshot = MeterSnapshot()
-        self._gen_s = 0.0
+        self._totals = Totals()
+        self._energy_wh = 0.0
+        self._power_source = ""
 
     def configure(self, config: Config) -> None:
         """Use ``config``'s API models and prices from the next reply on."""
         self._config = config
 
-    def add(self, figures: ReplyFigures) -> MeterSnapshot:
-        """Fold one reply into the session; returns what the meters show now."""
-        snap = self._snapshot
-        prompt = snap.session_prompt_tokens + figures.prompt_tokens
-        completion = snap.session_completion_tokens + figures.completion_tokens
-        self._gen_s += figures.total_s
-        watts = self._config.cost.power_w or ESTIMATED_POWER_W
-        energy_wh = watts * self._gen_s / 3600
-        self._snapshot = MeterSnapshot(
+    def add(self, figures: ReplyFigures, power: PowerFigure | None = None) -> MeterSnapshot:
+        """Fold one reply into the session; returns what the meters show now.
+
+        Args:
+            figures: The reply's measured figures.
+            power: Watts drawn while it was generated (measured or configured);
+                None uses the configured wattage, else ``ESTIMATED_POWER_W``.
+        """
+        from localctl.chat import ReplyMetrics
+
+        totals = self._totals
+        totals.add(
+            ReplyMetrics(
+                ttft_s=figures.ttft_s,
+                prompt_tokens=figures.prompt_tokens,
+                prompt_tok_s=figures.prompt_tok_s,
+                completion_tokens=figures.completion_tokens,
+                gen_tok_s=figures.gen_tok_s,
+                total_s=figures.total_s,
+            )
+        )
+        if power is None:
+            configured = self._config.cost.power_w
+            source = "config" if configured else "estimate"
+            power = PowerFigure(configured or ESTIMATED_POWER_W, source)
+        self._energy_wh += power.watts * figures.total_s / 3600
+        self._power_source = power.source
+        cost = self._config.cost
+        return MeterSnapshot(
             gen_tok_s=figures.gen_tok_s,
             prompt_tok_s=figures.prompt_tok_s,
             ttft_s=figures.ttft_s,
-            session_prompt_tokens=prompt,
-            session_completion_tokens=completion,
-            replies=snap.replies + 1,
-            gen_tok_s_history=(*snap.gen_tok_s_history, figures.gen_tok_s)[-120:],
-            api_equivalent_usd=api_equivalent(prompt, completion, self._config.cost.api_models),
-            energy_usd=energy_wh / 1000 * self._config.cost.electricity_usd_per_kwh,
-            energy_wh=energy_wh,
+            session_prompt_tokens=totals.prompt_tokens,
+            session_completion_tokens=totals.completion_tokens,
+            replies=totals.replies,
+            gen_tok_s_history=tuple(totals.gen_tok_s_series),
+            api_equivalent_usd=totals.api_equivalent_usd(cost.api_models),
+            energy_usd=self._energy_wh / 1000 * cost.electricity_usd_per_kwh,
+            energy_wh=self._energy_wh,
+            energy_source=power.source,
+            price_source=price_source(),
         )
-        return self._snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class PowerFigure:
+    """Watts and where they came from (``nvml``, ``rapl``, ``config``, ``estimate``…)."""
+
+    watts: float
+    source: str
 
 
 ESTIMATED_POWER_W = 65.0
-"""Wattage assumed for the energy meter when the config gives none."""
+"""Wattage assumed for the energy meter when nothing is measured and the config gives none."""
+
+
+def price_source() -> str:
+    """Where the API prices come from, with their date."""
+    from localctl import cost
+
+    return cost.price_source()
 
 
 def api_equivalent(prompt: int, completion: int, models: tuple[str, ...]) -> dict[str, float]:
     """What ``prompt`` + ``completion`` tokens would cost on each API model, in USD."""
-    try:
-        from localctl import cost
-    except ImportError:
-        return {}
+    from localctl import cost
+
     return dict(cost.api_equivalent(prompt, completion, models=list(models)))
 
 
-def read_system() -> SystemReading:
-    """CPU, RAM and VRAM use now (blocking; call from a thread)."""
-    import psutil
+def read_system(server_pid: int | None = None) -> SystemReading:
+    """CPU, RAM, the server's RSS and VRAM use now (blocking; call from a thread)."""
+    from localctl.meters import system_snapshot
 
-    memory = psutil.virtual_memory()
-    vram_used = vram_total = 0
-    try:
-        from localctl.hardware import gpu_usage
-
-        for gpu in gpu_usage():
-            vram_used += gpu.used_bytes
-            vram_total += gpu.total_bytes
-    except (ImportError, NotImplementedError, AttributeError):
-        pass
+    snap = system_snapshot(server_pid)
+    gpu_power = [g.power_w for g in snap.gpus if g.power_w is not None]
     return SystemReading(
-        cpu_percent=psutil.cpu_percent(interval=None),
-        ram_used_bytes=memory.total - memory.available,
-        ram_total_bytes=memory.total,
-        vram_used_bytes=vram_used,
-        vram_total_bytes=vram_total,
+        cpu_percent=snap.cpu_percent,
+        ram_used_bytes=snap.ram_used_bytes,
+        ram_total_bytes=snap.ram_total_bytes,
+        vram_used_bytes=sum(g.used_bytes for g in snap.gpus),
+        vram_total_bytes=sum(g.total_bytes for g in snap.gpus),
+        server_rss_bytes=snap.server_rss_bytes or 0,
+        gpu_util_percent=max((g.utilisation_pct for g in snap.gpus), default=0.0),
+        gpu_power_w=sum(gpu_power) if gpu_power else None,
     )
 
 
@@ -395,10 +424,7 @@ def save_conversation(
     """Save ``history`` (0600 file); returns the conversation id (None when nothing to save)."""
     if not history:
         return conversation_id
-    try:
-        from localctl import conversations
-    except ImportError:
-        return conversation_id
+    from localctl import conversations
 
     return conversations.save_messages(
         conversation_id,
@@ -409,10 +435,7 @@ def save_conversation(
 
 def list_conversations() -> list[ConversationInfo]:
     """Saved conversations, newest first."""
-    try:
-        from localctl import conversations
-    except ImportError:
-        return []
+    from localctl import conversations
 
     found, _warnings = conversations.list_conversations()
     return [ConversationInfo(c.id, c.title) for c in found]
@@ -443,109 +466,116 @@ class ServerHandle(Protocol):
     def api_key(self) -> str | None:
         """Key the server requires."""
 
+    @property
+    def pid(self) -> int | None:
+        """Process id of the server (None when attached to a remote one)."""
+
     def log_tail(self, n: int) -> str:
         """Last ``n`` lines of the server log."""
 
     async def stop(self) -> None:
         """Stop the server and wait until it is gone."""
 
-    async def wait_exit(self) -> int | None:
-        """Return the exit code once the process ends."""
+    async def wait_exit(self) -> str:
+        """Return, in plain words, why the process ended, once it has."""
+
+
+class TuiServer:
+    """A ``localctl.server.ModelServer`` seen through ``ServerHandle``; keeps the run file."""
+
+    def __init__(self, server: ModelServer) -> None:
+        self._server = server
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    @property
+    def api_key(self) -> str | None:
+        return self._server.api_key
+
+    @property
+    def pid(self) -> int | None:
+        return self._server.pid
+
+    @property
+    def backend(self) -> str:
+        """Backend actually used (``llama-server`` or ``llama-cpp-python``)."""
+        return self._server.backend
+
+    @property
+    def port_note(self) -> str:
+        """Why the port differs from the configured one (empty when it does not)."""
+        return self._server.port_note
+
+    def log_tail(self, n: int) -> str:
+        return "\n".join(self._server.log_tail(n))
+
+    async def stop(self) -> None:
+        from localctl.runfile import remove_run_file
+
+        await self._server.stop()
+        remove_run_file(self._server.url)
+
+    async def wait_exit(self) -> str:
+        reason = await self._server.wait_exit()
+        if self._server.status.value == "crashed":
+            from localctl.runfile import remove_run_file
+
+            remove_run_file(self._server.url)
+        return reason
+
+
+def server_options(
+    path: Path, name: str, plan: MemoryPlan | None, config: Config, hw: Hardware | None = None
+) -> ServerOptions:
+    """What to launch for ``path``: context and GPU layers from the plan, the rest from config."""
+    from localctl.server import ServerOptions
+
+    threads = config.server.threads or None
+    if threads is None and hw is not None and not hw.profile:
+        threads = hw.physical_cores  # a simulated profile's cores are not this machine's
+    return ServerOptions(
+        model_path=path,
+        model_name=name,
+        backend=config.server.backend,
+        host="127.0.0.1",
+        port=config.server.port,
+        ctx=plan.ctx if plan is not None else config.default_ctx,
+        gpu_layers=plan.gpu_layers if plan is not None else 0,
+        threads=threads,
+        parallel=plan.parallel if plan is not None else config.parallel,
+        kv_type=plan.kv_type if plan is not None else config.kv_type,
+        extra_args=tuple(config.server.extra_args),
+        llama_server_path=config.server.llama_server_path,
+    )
 
 
 async def start_server(
-    path: Path, row: CatalogRow, plan: MemoryPlan | None, config: Config
-) -> ServerHandle:
+    path: Path,
+    row: CatalogRow,
+    plan: MemoryPlan | None,
+    config: Config,
+    hw: Hardware | None = None,
+    timeout_s: float = 300.0,
+) -> TuiServer:
     """Start a server for ``path`` with arguments from ``plan``; returns once it answers.
 
+    The server always binds 127.0.0.1 with a random key; a run file lets
+    ``localctl chat --url`` find that key.
+
     Raises:
-        ServerError: it could not start (the message carries the cause).
+        ServerError: it could not start (the message carries the cause and log tail).
+        BadInputError: the file is missing or the configured backend is unavailable.
     """
-    try:
-        from localctl import server
-    except ImportError:
-        return await _InterimServer.start(path, plan, config)
-    return await server.start_for_tui(path, row.key, plan, config)  # type: ignore[attr-defined,no-any-return]
+    import time
 
+    from localctl.runfile import RunInfo, write_run_file
+    from localctl.server import ModelServer
 
-class _InterimServer:
-    """``python -m llama_cpp.server`` in its own process group; used until localctl.server lands."""
-
-    def __init__(self, process: asyncio.subprocess.Process, url: str, key: str, log: Path) -> None:
-        self._process = process
-        self.url = url
-        self.api_key: str | None = key
-        self._log = log
-
-    @classmethod
-    async def start(cls, path: Path, plan: MemoryPlan | None, config: Config) -> _InterimServer:
-        import os
-        import secrets
-        import socket
-        import sys
-        import time
-
-        import httpx
-
-        from localctl import paths
-        from localctl.errors import ServerError
-
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        key = secrets.token_urlsafe(24)
-        threads = config.server.threads or max(1, (os.cpu_count() or 2))
-        argv = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(path),
-            "--host", "127.0.0.1", "--port", str(port), "--api_key", key,
-            "--n_ctx", str(plan.ctx if plan else config.default_ctx),
-            "--n_gpu_layers", str(plan.gpu_layers if plan else 0),
-            "--n_threads", str(threads), "--logits_all", "false",
-        ]  # fmt: skip
-        log = paths.ensure_private_dir(paths.logs_dir()) / f"tui-server-{port}.log"
-        handle = log.open("wb")
-        process = await asyncio.create_subprocess_exec(
-            *argv, stdout=handle, stderr=handle, stdin=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-        handle.close()
-        server = cls(process, f"http://127.0.0.1:{port}", key, log)
-        deadline = time.monotonic() + 120
-        async with httpx.AsyncClient(timeout=2) as client:
-            while time.monotonic() < deadline:
-                if process.returncode is not None:
-                    raise ServerError(f"the server exited with code {process.returncode}")
-                try:
-                    answer = await client.get(
-                        f"{server.url}/v1/models", headers={"Authorization": f"Bearer {key}"}
-                    )
-                    if answer.status_code == 200:
-                        return server
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
-        await server.stop()
-        raise ServerError("the server did not answer within 120 s")
-
-    def log_tail(self, n: int) -> str:
-        try:
-            return "\n".join(self._log.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-    async def stop(self) -> None:
-        import os
-        import signal
-
-        if self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self._process.wait(), 10)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self._process.pid, signal.SIGKILL)
-                await self._process.wait()
-
-    async def wait_exit(self) -> int | None:
-        return await self._process.wait()
+    server = ModelServer(server_options(path, row.key, plan, config, hw))
+    await server.start(timeout_s)
+    write_run_file(
+        RunInfo(server.url, server.api_key, server.pid or 0, row.key, server.backend, time.time())
+    )
+    return TuiServer(server)

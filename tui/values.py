@@ -22,6 +22,10 @@ class MeterSnapshot:
     energy_usd: float = 0.0
     """Local electricity cost of the session's generation time."""
     energy_wh: float = 0.0
+    energy_source: str = ""
+    """Where the wattage behind ``energy_usd`` came from (``rapl``, ``nvml``, ``config``…)."""
+    price_source: str = ""
+    """Where the API prices come from, with their date."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +37,7 @@ class SystemReading:
     ram_total_bytes: int = 1
     vram_used_bytes: int = 0
     vram_total_bytes: int = 0
+    server_rss_bytes: int = 0
+    """Resident memory of the model server (0 when none runs)."""
+    gpu_util_percent: float = 0.0
+    gpu_power_w: float | None = None

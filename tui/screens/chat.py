@@ -59,10 +59,15 @@ class ChatScreen(Screen[None]):
         self.settings: ModelSettings = engine.default_model_settings(context.config)
         self.conversation_id: str | None = None
         self.meters = engine.SessionMeters(context.config)
+        self.server_pid: int | None = None
+        """Process of the served model, for its RSS in the meters (set by the app)."""
         self._reply_worker: Worker[None] | None = None
+        self.replies_finished = 0
+        self._status = "no server - pick a model in the catalog (F1)"
+        """Replies that ended (done, stopped or failed) since the app started."""
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("no server - pick a model in the catalog (F1)"), id="server-status")
+        yield Static(Text(self._status), id="server-status")
         with Horizontal(id="chat-main"):
             yield ChatPane(id="chat")
             yield MetersPane(id="meters")
@@ -80,7 +85,9 @@ class ChatScreen(Screen[None]):
     def connect(self, endpoint: ChatEndpoint | None, status: str) -> None:
         """Talk to ``endpoint`` from now on (None: no server) and show ``status``."""
         self.endpoint = endpoint
-        self.query_one("#server-status", Static).update(Text(status))
+        self._status = status
+        if self.is_mounted:
+            self.query_one("#server-status", Static).update(Text(status))
         if endpoint is not None:
             self.settings = engine.model_settings_for(self.context.config, endpoint.model)
 
@@ -128,6 +135,7 @@ class ChatScreen(Screen[None]):
         self.post_message(self.ReplyStreamed(figures, "".join(parts), stopped=stopped))
 
     def on_chat_screen_reply_streamed(self, message: ReplyStreamed) -> None:
+        self.replies_finished += 1
         if message.text:
             self.history.append({"role": "assistant", "content": message.text})
         if message.figures is not None:
@@ -205,7 +213,7 @@ class ChatScreen(Screen[None]):
         )
 
     def _read_system(self) -> None:
-        reading = engine.read_system()
+        reading = engine.read_system(self.server_pid)
         self.app.call_from_thread(self._show_system, reading)
 
     def _show_system(self, reading: SystemReading) -> None:

@@ -59,7 +59,11 @@ class MetersPane(Vertical):
         for model, usd in sorted(snap.api_equivalent_usd.items()):
             costs.append(f"{model:<30.30} {_money(usd):>9}\n")
         costs.append(f"{'local energy':<30} {_money(snap.energy_usd):>9}")
-        costs.append(f"\n({snap.energy_wh:.2f} Wh)")
+        source = f", {snap.energy_source} power" if snap.energy_source else ""
+        costs.append(f"\n({snap.energy_wh:.2f} Wh{source})", style="dim")
+        if snap.price_source:
+            costs.append(f"\nprices: {snap.price_source}", style="dim")
+            costs.append("\nother tokenizers count differently", style="dim")
         self.query_one("#costs", Static).update(costs)
 
     def watch_system(self, reading: SystemReading) -> None:
@@ -70,16 +74,20 @@ class MetersPane(Vertical):
         self.query_one("#cpu-bar", ProgressBar).update(progress=reading.cpu_percent)
         self.query_one("#cpu-label", Label).update(f"CPU {reading.cpu_percent:.0f}%")
         self.query_one("#ram-bar", ProgressBar).update(progress=ram_pct)
-        self.query_one("#ram-label", Label).update(
-            f"RAM {reading.ram_used_bytes / gib:.1f}/{reading.ram_total_bytes / gib:.1f} GiB"
-        )
+        ram = f"RAM {reading.ram_used_bytes / gib:.1f}/{reading.ram_total_bytes / gib:.1f} GiB"
+        if reading.server_rss_bytes:
+            ram += f" · server {reading.server_rss_bytes / 2**20:,.0f} MiB"
+        self.query_one("#ram-label", Label).update(ram)
         vram_bar = self.query_one("#vram-bar", ProgressBar)
         vram_label = self.query_one("#vram-label", Label)
         if reading.vram_total_bytes:
             vram_bar.update(progress=100 * reading.vram_used_bytes / reading.vram_total_bytes)
-            vram_label.update(
-                f"VRAM {reading.vram_used_bytes / gib:.1f}/{reading.vram_total_bytes / gib:.1f} GiB"
-            )
+            used, total = reading.vram_used_bytes / gib, reading.vram_total_bytes / gib
+            vram = f"VRAM {used:.1f}/{total:.1f} GiB"
+            vram += f" · GPU {reading.gpu_util_percent:.0f}%"
+            if reading.gpu_power_w is not None:
+                vram += f" · {reading.gpu_power_w:.0f} W"
+            vram_label.update(vram)
         else:
             vram_bar.update(progress=0)
             vram_label.update("VRAM (no GPU)")
