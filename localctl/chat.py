@@ -8,7 +8,9 @@ never estimated from characters.
 
 Definitions: ``ttft_s`` is request start → first content token; ``gen_tok_s`` is
 (completion tokens − 1) ÷ (last token time − first token time), the decode rate;
-``prompt_tok_s`` is prompt tokens ÷ ``ttft_s``.
+``prompt_tok_s`` is prompt tokens ÷ ``ttft_s``. When the final chunk carries
+llama-server's ``timings``, both rates are the server's own (``predicted_per_second``,
+``prompt_per_second``) and ``ReplyMetrics.timing_source`` is ``server``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ class ReplyMetrics:
     total_s: float
     token_count_source: str = "server"
     """``server`` (usage/timings), ``tokenizer`` (server tokenize endpoint) or ``chunks``."""
+    timing_source: str = "client"
+    """``server`` when the tok/s rates come from llama-server's ``timings``, ``client``
+    when measured here from chunk arrival times."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,25 +99,52 @@ def _headers(api_key: str | None) -> dict[str, str]:
 
 
 async def count_tokens(
-    client: httpx.AsyncClient, base: str, text: str, api_key: str | None
+    client: httpx.AsyncClient,
+    base: str,
+    text: str,
+    api_key: str | None,
+    *,
+    add_special: bool = False,
 ) -> int | None:
-    """Exact token count of ``text`` by the server's tokenizer, or None if it has none."""
-    if not text:
+    """Exact token count of ``text`` by the server's tokenizer, or None if it has none.
+
+    Args:
+        client: HTTP client.
+        base: Server base URL (no ``/v1``).
+        text: Text to count.
+        api_key: Bearer key.
+        add_special: Count the BOS token the model puts before a prompt (for prompts);
+            off for generated text, which has none.
+
+    Returns:
+        Tokens, or None when the server has no tokenize endpoint.
+    """
+    if not text and not add_special:
         return 0
-    attempts = (
-        ("/tokenize", {"content": text, "add_special": False}),
-        ("/extras/tokenize", {"input": text}),
-    )
-    for path, body in attempts:
+    headers = _headers(api_key)
+    try:
+        response = await client.post(
+            base + "/tokenize", json={"content": text, "add_special": add_special}, headers=headers
+        )
+        tokens = response.json().get("tokens") if response.status_code == 200 else None
+        if isinstance(tokens, list):
+            return len(tokens)
+    except Exception:  # a server without the endpoint may also just drop it
+        pass
+    # llama-cpp-python's endpoint always adds the BOS token when the model uses one.
+    counts: list[int] = []
+    for piece in (text, "") if not add_special else (text,):
         try:
-            response = await client.post(base + path, json=body, headers=_headers(api_key))
-        except Exception:  # a server without the endpoint may also just drop it
-            continue
-        if response.status_code == 200:
-            tokens = response.json().get("tokens")
-            if isinstance(tokens, list):
-                return len(tokens)
-    return None
+            response = await client.post(
+                base + "/extras/tokenize", json={"input": piece}, headers=headers
+            )
+            tokens = response.json().get("tokens") if response.status_code == 200 else None
+        except Exception:
+            return None
+        if not isinstance(tokens, list):
+            return None
+        counts.append(len(tokens))
+    return counts[0] - sum(counts[1:])
 
 
 async def _prompt_tokens(
@@ -126,10 +158,11 @@ async def _prompt_tokens(
             return await count_tokens(client, base, response.json()["prompt"], api_key)
     except Exception:  # not llama-server; fall back below
         pass
-    # llama-cpp-python: the ChatML-style rendering its templates produce.
+    # llama-cpp-python: the ChatML-style rendering its templates produce, tokenized
+    # with the BOS token it puts before every prompt.
     rendered = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
     rendered += "<|im_start|>assistant\n"
-    return await count_tokens(client, base, rendered, api_key)
+    return await count_tokens(client, base, rendered, api_key, add_special=True)
 
 
 def _parse_line(line: str, state: _Stream, now: float) -> str | None:
@@ -301,17 +334,10 @@ async def _metrics(
         counted = await _prompt_tokens(http, base, messages, api_key)
         prompt = counted if counted is not None else 0
         source = source if counted is not None else "chunks"
-    if (
-        isinstance(timings.get("predicted_per_second"), int | float)
-        and timings["predicted_per_second"]
-    ):
-        gen = float(timings["predicted_per_second"])
-    else:
-        gen = (completion - 1) / span if completion > 1 and span > 0 else 0.0
-    if isinstance(timings.get("prompt_per_second"), int | float) and timings["prompt_per_second"]:
-        prompt_rate = float(timings["prompt_per_second"])
-    else:
-        prompt_rate = prompt / ttft if ttft > 0 else 0.0
+    server_gen = _positive(timings.get("predicted_per_second"))
+    server_prompt = _positive(timings.get("prompt_per_second"))
+    gen = server_gen or ((completion - 1) / span if completion > 1 and span > 0 else 0.0)
+    prompt_rate = server_prompt or (prompt / ttft if ttft > 0 else 0.0)
     return ReplyMetrics(
         ttft_s=ttft,
         prompt_tokens=prompt,
@@ -320,7 +346,15 @@ async def _metrics(
         gen_tok_s=gen,
         total_s=ended - started,
         token_count_source=source,
+        timing_source="server" if server_gen else "client",
     )
+
+
+def _positive(value: object) -> float | None:
+    """``value`` as a float when it is a positive number (not a bool), else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
 
 
 def chat_once(

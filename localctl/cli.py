@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from localctl import __version__
 from localctl.errors import LocalctlError
 
-VERBS: tuple[str, ...] = ("hw", "models", "fit", "pull", "serve", "chat", "cost")
+VERBS: tuple[str, ...] = ("hw", "models", "fit", "pull", "serve", "chat", "chats", "cost")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,15 +1,33 @@
-"""Session meters (token totals, rolling tok/s series, cost so far) and system meters.
+"""Session meters (token totals, rolling tok/s series, cost and energy so far) and system meters.
 
-``SessionMeters`` is plain state the TUI and the CLI feed with each reply's
-``ReplyMetrics``; ``system_snapshot`` samples CPU, the server's RSS, RAM and, where
-NVML exists, GPU utilisation, VRAM and power.
+Public API (the TUI and the CLI share it):
+
+- ``PowerMeter(config_watts).read() -> PowerReading``: power drawn now, never blocking.
+  It sums the NVML board power of every NVIDIA GPU and the RAPL package power of the
+  CPUs (averaged since the previous ``read``) when they are readable; otherwise it
+  falls back to the configured wattage, else to :data:`ESTIMATED_POWER_W`.
+  ``PowerReading.source`` says which: ``nvml+rapl``, ``nvml``, ``rapl`` (measured),
+  ``config`` or ``estimate``. Measured figures cover GPU boards and CPU packages, not
+  the whole machine at the wall socket.
+- ``SessionMeters``: plain state fed with each reply's ``ReplyMetrics``.
+  ``add(metrics, watts=reading.watts, power_source=reading.source)`` also integrates
+  ``watts`` × the reply's ``total_s`` into ``energy_wh`` (without ``watts`` the
+  estimate is used); ``energy_usd(usd_per_kwh)`` prices it, ``energy_source`` says
+  whether the watts were measured.
+- ``system_snapshot`` samples CPU, the server's RSS, RAM and, where NVML exists, GPU
+  utilisation, VRAM and power.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from localctl.hardware import CpuPowerMeter, gpu_usage
 
 if TYPE_CHECKING:
     from localctl.chat import ReplyMetrics
@@ -17,28 +35,171 @@ if TYPE_CHECKING:
 
 SERIES_LENGTH = 60
 
+ESTIMATED_POWER_W = 65.0
+"""Watts assumed when nothing can be measured and the config sets no ``power_w``:
+a desktop CPU package under a full decode load (a GPU box draws several times more;
+set ``[cost] power_w`` there)."""
+
+PowerSource = Literal["nvml+rapl", "nvml", "rapl", "config", "estimate"]
+MEASURED_SOURCES: frozenset[str] = frozenset({"nvml+rapl", "nvml", "rapl"})
+
+_MIN_RAPL_INTERVAL_S = 0.05
+"""RAPL counters tick about every millisecond; shorter intervals give noisy averages."""
+
+
+@dataclass(frozen=True, slots=True)
+class PowerReading:
+    """Power drawn by the machine, and where the figure comes from."""
+
+    watts: float
+    source: PowerSource
+    """``nvml+rapl``, ``nvml`` or ``rapl`` when measured; ``config`` or ``estimate`` otherwise."""
+
+    @property
+    def measured(self) -> bool:
+        """True when the watts were measured rather than configured or estimated."""
+        return self.source in MEASURED_SOURCES
+
+
+class PowerMeter:
+    """Live power draw for the energy meter: measured where possible, else assumed.
+
+    ``read`` never blocks: the CPU figure is the RAPL average since the previous read
+    (or since construction), the GPU figure NVML's current board power.
+    """
+
+    def __init__(
+        self,
+        config_watts: float | None,
+        *,
+        powercap_root: Path = Path("/sys/class/powercap"),
+        gpu_reader: Callable[[], Sequence[GpuUsage]] = gpu_usage,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Take the first RAPL reading.
+
+        Args:
+            config_watts: Watts to assume when nothing is measurable (``[cost] power_w``);
+                None or 0 means use :data:`ESTIMATED_POWER_W`.
+            powercap_root: Folder holding the RAPL ``intel-rapl:N`` domains.
+            gpu_reader: Returns the GPUs' live usage (``power_w`` in watts or None).
+            clock: Monotonic seconds.
+        """
+        self._config_watts = config_watts if config_watts and config_watts > 0 else None
+        self._gpu_reader = gpu_reader
+        self._clock = clock
+        self._cpu = CpuPowerMeter(powercap_root, clock=clock)
+        self._cpu_read_at = clock()
+        self._cpu_watts: float | None = None
+
+    def _cpu_power(self) -> float | None:
+        now = self._clock()
+        if self._cpu_watts is not None and now - self._cpu_read_at < _MIN_RAPL_INTERVAL_S:
+            return self._cpu_watts
+        self._cpu_read_at = now
+        self._cpu_watts = self._cpu.read()
+        return self._cpu_watts
+
+    def _gpu_power(self) -> float | None:
+        try:
+            gpus = self._gpu_reader()
+        except Exception:  # a broken driver must not take the meters down with it
+            return None
+        readings = [g.power_w for g in gpus if g.power_w is not None]
+        return sum(readings) if readings else None
+
+    def read(self) -> PowerReading:
+        """Power drawn now, in watts, with its source (see :class:`PowerReading`)."""
+        gpu = self._gpu_power()
+        cpu = self._cpu_power()
+        if gpu is not None and cpu is not None:
+            return PowerReading(gpu + cpu, "nvml+rapl")
+        if gpu is not None:
+            return PowerReading(gpu, "nvml")
+        if cpu is not None:
+            return PowerReading(cpu, "rapl")
+        if self._config_watts is not None:
+            return PowerReading(self._config_watts, "config")
+        return PowerReading(ESTIMATED_POWER_W, "estimate")
+
+
+def mean_power(readings: Sequence[PowerReading]) -> PowerReading:
+    """The mean of readings taken at a steady rate over one reply.
+
+    Args:
+        readings: At least one reading.
+
+    Returns:
+        Mean watts; the source is the most frequent one (the last on a tie).
+
+    Raises:
+        ValueError: ``readings`` is empty.
+    """
+    if not readings:
+        raise ValueError("no power readings")
+    sources = [r.source for r in readings]
+    source = max(reversed(sources), key=sources.count)
+    return PowerReading(sum(r.watts for r in readings) / len(readings), source)
+
 
 @dataclass(slots=True)
 class SessionMeters:
-    """Totals and rolling series over a chat session."""
+    """Totals, rolling series and energy over a chat session."""
 
     replies: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     generation_s: float = 0.0
+    energy_wh: float = 0.0
+    """Energy drawn during the replies: each reply's watts × its ``total_s``."""
+    measured_energy_wh: float = 0.0
+    """The part of ``energy_wh`` that comes from measured watts."""
+    power_sources: list[str] = field(default_factory=list)
+    """Distinct power sources of the replies so far, in order of first use."""
     gen_tok_s_series: deque[float] = field(default_factory=lambda: deque(maxlen=SERIES_LENGTH))
     prompt_tok_s_series: deque[float] = field(default_factory=lambda: deque(maxlen=SERIES_LENGTH))
     ttft_s_series: deque[float] = field(default_factory=lambda: deque(maxlen=SERIES_LENGTH))
 
-    def add(self, metrics: ReplyMetrics) -> None:
-        """Count one finished reply."""
+    def add(
+        self,
+        metrics: ReplyMetrics,
+        *,
+        watts: float | None = None,
+        power_source: str = "config",
+    ) -> None:
+        """Count one finished reply and the energy it drew.
+
+        Args:
+            metrics: The reply's metrics.
+            watts: Mean power during the reply (e.g. ``PowerMeter.read().watts``); None
+                assumes :data:`ESTIMATED_POWER_W` with source ``estimate``.
+            power_source: Where ``watts`` comes from (``PowerReading.source``).
+        """
+        if watts is None:
+            watts, power_source = ESTIMATED_POWER_W, "estimate"
         self.replies += 1
         self.prompt_tokens += metrics.prompt_tokens
         self.completion_tokens += metrics.completion_tokens
         self.generation_s += metrics.total_s
+        energy = watts * metrics.total_s / 3600.0
+        self.energy_wh += energy
+        if power_source in MEASURED_SOURCES:
+            self.measured_energy_wh += energy
+        if power_source not in self.power_sources:
+            self.power_sources.append(power_source)
         self.gen_tok_s_series.append(metrics.gen_tok_s)
         self.prompt_tok_s_series.append(metrics.prompt_tok_s)
         self.ttft_s_series.append(metrics.ttft_s)
+
+    @property
+    def energy_source(self) -> str:
+        """``measured`` when every reply's watts were measured, ``partly measured`` when
+        some were, else the assumed sources (``config``, ``estimate`` or ``config, estimate``);
+        empty before any reply."""
+        measured = [s for s in self.power_sources if s in MEASURED_SOURCES]
+        if measured and len(measured) == len(self.power_sources):
+            return "measured"
+        return "partly measured" if measured else ", ".join(self.power_sources)
 
     @property
     def mean_gen_tok_s(self) -> float:
@@ -52,11 +213,22 @@ class SessionMeters:
 
         return api_equivalent(self.prompt_tokens, self.completion_tokens, models)
 
-    def energy_usd(self, watts: float, usd_per_kwh: float) -> float:
-        """Electricity cost of the session's generation time at ``watts``."""
-        from localctl.cost import energy_cost_usd
+    def energy_usd(self, usd_per_kwh: float, *, watts: float | None = None) -> float:
+        """Electricity cost of the session.
 
-        return energy_cost_usd(self.generation_s, watts, usd_per_kwh)
+        Args:
+            usd_per_kwh: Electricity price.
+            watts: Price the whole generation time at this wattage instead of the
+                accumulated ``energy_wh``.
+
+        Returns:
+            Dollars.
+        """
+        if watts is not None:
+            from localctl.cost import energy_cost_usd
+
+            return energy_cost_usd(self.generation_s, watts, usd_per_kwh)
+        return self.energy_wh / 1000.0 * usd_per_kwh
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +246,6 @@ class SystemSnapshot:
 def system_snapshot(server_pid: int | None = None) -> SystemSnapshot:
     """Sample CPU % (since the previous call), RAM, the server's RSS and GPU usage."""
     import psutil
-
-    from localctl.hardware import gpu_usage
 
     memory = psutil.virtual_memory()
     rss: int | None = None

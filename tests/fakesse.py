@@ -12,7 +12,8 @@ finish ``stop``), ``fast`` (``tokens`` tokens with no delay, for UI stress tests
 ``ping`` (``: ping`` comments between tokens), ``error`` (an error chunk after two
 tokens), ``malformed`` (a bad JSON chunk among good ones), ``die`` (the connection
 is cut after half the tokens), ``no_finish`` (``[DONE]`` without a finish reason),
-``slow`` (20 ms between tokens). Also serves ``GET /v1/models`` and
+``slow`` (20 ms between tokens), ``timings`` (a final chunk carrying llama-server
+style ``timings``: :data:`TIMINGS` and ``predicted_n``). Also serves ``GET /v1/models`` and
 ``POST /extras/tokenize`` (whitespace tokens). The server thread is a daemon and
 stops by itself after ``lifetime_s``.
 """
@@ -31,6 +32,18 @@ from typing import Any
 def _chunk(content: str | None = None, finish: str | None = None) -> bytes:
     delta = {"content": content} if content is not None else {}
     doc = {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return f"data: {json.dumps(doc)}\n\n".encode()
+
+
+TIMINGS = {"prompt_n": 7, "prompt_per_second": 1234.5, "predicted_per_second": 987.25}
+"""What the ``timings`` mode's final chunk reports (plus ``predicted_n`` = ``tokens``)."""
+
+
+def _timings_chunk(tokens: int) -> bytes:
+    doc = {
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        "timings": {**TIMINGS, "predicted_n": tokens},
+    }
     return f"data: {json.dumps(doc)}\n\n".encode()
 
 
@@ -102,7 +115,9 @@ class FakeSSE:
             w.flush()
             if delay:
                 time.sleep(delay)
-        if mode not in ("nofinish", "no_finish"):
+        if mode == "timings":
+            w.write(_timings_chunk(self.tokens))
+        elif mode not in ("nofinish", "no_finish"):
             w.write(_chunk(finish="stop"))
         w.write(b"data: [DONE]\n\n")
         w.flush()

@@ -16,7 +16,7 @@ import pytest
 from localctl.chat import Reply, ReplyDone, TokenDelta, stream_chat
 from localctl.conversations import list_conversations, load
 from localctl.errors import ChatError
-from tests.fakesse import serve_fake_sse
+from tests.fakesse import TIMINGS, serve_fake_sse
 from tests.server_helpers import smollm2_server  # noqa: F401  (fixture)
 
 PROMPT = [{"role": "user", "content": "Write a short poem about the sea."}]
@@ -80,6 +80,22 @@ async def test_fake_stream_modes_complete(mode: str) -> None:
         _, reply = await _collect(url, api_key="k")
     assert reply.text == "".join(f"w{i} " for i in range(20))
     assert reply.status == "complete" and reply.metrics.completion_tokens == 20
+
+
+async def test_final_chunk_timings_are_the_metrics() -> None:
+    with serve_fake_sse("timings", tokens=12) as url:
+        _, reply = await _collect(url, api_key="k")
+    metrics = reply.metrics
+    assert metrics.timing_source == "server" and metrics.token_count_source == "server"
+    assert metrics.gen_tok_s == TIMINGS["predicted_per_second"]
+    assert metrics.prompt_tok_s == TIMINGS["prompt_per_second"]
+    assert (metrics.prompt_tokens, metrics.completion_tokens) == (TIMINGS["prompt_n"], 12)
+
+
+async def test_without_timings_the_rates_are_measured_here() -> None:
+    with serve_fake_sse("normal", tokens=12) as url:
+        _, reply = await _collect(url, api_key="k")
+    assert reply.metrics.timing_source == "client" and reply.metrics.gen_tok_s > 0
 
 
 async def test_malformed_chunk_is_skipped_and_counted() -> None:
@@ -194,3 +210,53 @@ def test_corrupt_conversation_is_reported_and_skipped(isolated_dirs: Path) -> No
     (folder / "bad.jsonl").write_text("not json at all\n")
     conversations, warnings = list_conversations()
     assert conversations == [] and "bad.jsonl" in warnings[0]
+
+
+_CHAT = [sys.executable, "-m", "localctl", "chat", "--api-key", "k", "--no-save"]
+
+
+def test_cli_prints_energy_and_its_source() -> None:
+    with serve_fake_sse("slow", tokens=20) as url:
+        result = subprocess.run(
+            [*_CHAT, "--url", url, "--prompt", "hi", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        text = subprocess.run(
+            [*_CHAT, "--url", url, "--prompt", "hi"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    doc = json.loads(result.stdout)
+    assert doc["power_source"] in ("nvml+rapl", "nvml", "rapl", "config", "estimate")
+    assert doc["energy_measured"] == (doc["power_source"] in ("nvml+rapl", "nvml", "rapl"))
+    assert doc["energy_wh"] == pytest.approx(doc["power_w"] * doc["total_s"] / 3600, rel=0.01)
+    assert doc["energy_usd"] == pytest.approx(doc["energy_wh"] / 1000 * 0.15)
+    assert doc["timing_source"] == "client"
+    assert "[energy: " in text.stderr
+    assert ("measured (" in text.stderr) == doc["energy_measured"]
+
+
+def test_cli_energy_uses_configured_watts_when_nothing_is_measured(isolated_dirs: Path) -> None:
+    from localctl import paths
+
+    config = paths.config_file()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("[cost]\npower_w = 120.0\nelectricity_usd_per_kwh = 0.3\n")
+    with serve_fake_sse("slow", tokens=10) as url:
+        result = subprocess.run(
+            [*_CHAT, "--url", url, "--prompt", "hi", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    doc = json.loads(result.stdout)
+    if doc["energy_measured"]:
+        pytest.skip("this machine measures its power (NVML or RAPL)")
+    assert (doc["power_w"], doc["power_source"]) == (120.0, "config")
+    assert doc["energy_usd"] == pytest.approx(120.0 * doc["total_s"] / 3600 / 1000 * 0.3, rel=0.01)

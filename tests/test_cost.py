@@ -59,3 +59,74 @@ def test_cost_cli_json() -> None:
     )
     doc = json.loads(out.stdout)
     assert doc["tokens_per_month"] == 1_000_000 and doc["api_usd_per_month"]
+
+
+def _cost_json(*args: str) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, "-m", "localctl", "cost", "--json", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    doc: dict[str, object] = json.loads(out.stdout)
+    return doc
+
+
+def test_cost_cli_names_its_assumptions() -> None:
+    doc = _cost_json()
+    assert (doc["tok_s_source"], doc["watts_source"]) == ("assumed", "assumed")
+    assert doc["local_tok_s"] == 30.0 and doc["watts"] == 300.0 and doc["model"] is None
+    assumptions = doc["assumptions"]
+    assert isinstance(assumptions, list) and len(assumptions) == 3
+
+
+def test_cost_cli_takes_speed_from_the_fit_plan() -> None:
+    from catalog.loader import load_catalog
+    from localctl.hardware import load_profile
+    from localctl.plan import plan_for_model
+
+    doc = _cost_json("--model", "llama-3.1-8b:Q4_K_M", "--hw", "rtx4090", "--ctx", "8192")
+    model = load_catalog(None).get("llama-3.1-8b")
+    plan = plan_for_model(model, "Q4_K_M", load_profile("rtx4090"), ctx=8192)
+    assert doc["tok_s_source"] == "predicted"
+    assert doc["local_tok_s"] == pytest.approx(plan.predicted_tok_s)
+    described = doc["model"]
+    assert isinstance(described, dict)
+    assert described["placement"] == "gpu" and described["hardware"] == "rtx4090"
+    # The watts are still an assumption, and the output says so.
+    assert doc["watts_source"] == "assumed"
+    assert any("power 300" in a for a in doc["assumptions"])  # type: ignore[union-attr]
+
+
+def test_cost_cli_flags_are_not_assumptions() -> None:
+    doc = _cost_json("--model", "qwen2.5-0.5b", "--hw", "cpu-64", "--tok-s", "12", "--watts", "90")
+    assert (doc["tok_s_source"], doc["watts_source"]) == ("given", "given")
+    assert doc["local_tok_s"] == 12.0 and doc["watts"] == 90.0
+    assert doc["assumptions"] == ["75% of tokens are prompt tokens"]
+
+
+def test_cost_cli_text_and_bad_input() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "localctl", "cost", "--model", "qwen2.5-0.5b", "--hw", "cpu-64"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert "(predicted: fit plan of qwen2.5-0.5b Q4_K_M on cpu-64" in out.stdout
+    assert "Assumptions: power 65 W (CPU-only plan" in out.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "localctl", "cost", "--hw", "rtx4090"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "pass --model too" in bad.stderr
+    unknown = subprocess.run(
+        [sys.executable, "-m", "localctl", "cost", "--model", "no-such-model"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1

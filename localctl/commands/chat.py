@@ -6,13 +6,17 @@ import argparse
 import sys
 from typing import Any
 
+POWER_SAMPLE_S = 0.5
+"""How often power is sampled while a reply streams (the mean prices its energy)."""
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``chat`` verb."""
     parser = subparsers.add_parser(
         "chat",
         help="chat with an OpenAI-compatible server, with metrics",
-        description="Stream a reply from a server and print tok/s, TTFT and API-equivalent cost. "
+        description="Stream a reply from a server and print tok/s, TTFT, API-equivalent cost "
+        "and energy cost (power measured via NVML/RAPL where readable, else [cost] power_w). "
         "The prompt comes from --prompt, else stdin when it is not a terminal, else a REPL.",
     )
     parser.add_argument("--url", required=True, help="server base URL, e.g. http://127.0.0.1:8080")
@@ -29,10 +33,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(run=run)
 
 
-def _document(reply: Any) -> dict[str, Any]:
+def _document(reply: Any, power: Any, usd_per_kwh: float) -> dict[str, Any]:
     from localctl.cost import TOKENIZER_CAVEAT, api_equivalent, price_source
 
     metrics = reply.metrics
+    energy_wh = power.watts * metrics.total_s / 3600.0
     return {
         "text": reply.text,
         "status": reply.status,
@@ -45,18 +50,35 @@ def _document(reply: Any) -> dict[str, Any]:
         "gen_tok_s": round(metrics.gen_tok_s, 2),
         "total_s": round(metrics.total_s, 4),
         "token_count_source": metrics.token_count_source,
+        "timing_source": metrics.timing_source,
         "api_equivalent_usd": api_equivalent(metrics.prompt_tokens, metrics.completion_tokens),
         "price_source": price_source(),
+        "power_w": round(power.watts, 2),
+        "power_source": power.source,
+        "energy_measured": power.measured,
+        "energy_wh": energy_wh,
+        "energy_usd": energy_wh / 1000.0 * usd_per_kwh,
+        "electricity_usd_per_kwh": usd_per_kwh,
         "caveat": TOKENIZER_CAVEAT,
     }
 
 
 async def _one_turn(
-    args: argparse.Namespace, messages: list[dict[str, str]], conversation: Any
-) -> Any:
+    args: argparse.Namespace,
+    messages: list[dict[str, str]],
+    conversation: Any,
+    power_meter: Any,
+) -> tuple[Any, Any]:
+    """Stream one reply; return it with the mean power drawn while it streamed."""
+    import time
+
     from localctl.chat import ReplyDone, TokenDelta, stream_chat
+    from localctl.meters import mean_power
 
     reply = None
+    power_meter.read()  # starts the RAPL interval at the request
+    readings: list[Any] = []
+    next_sample = time.monotonic() + POWER_SAMPLE_S
     async for event in stream_chat(
         args.url,
         messages,
@@ -66,6 +88,9 @@ async def _one_turn(
         seed=args.seed,
         system=args.system,
     ):
+        if time.monotonic() >= next_sample:
+            readings.append(power_meter.read())
+            next_sample = time.monotonic() + POWER_SAMPLE_S
         if isinstance(event, TokenDelta):
             if conversation is not None:
                 conversation.delta(event.text)
@@ -74,14 +99,23 @@ async def _one_turn(
                 sys.stdout.flush()
         elif isinstance(event, ReplyDone):
             reply = event.reply
+    readings.append(power_meter.read())
     assert reply is not None
     if conversation is not None:
         conversation.end_reply(reply.text, reply.status)
-    return reply
+    return reply, mean_power(readings)
 
 
-def _print_metrics(reply: Any) -> None:
-    doc = _document(reply)
+def _power_label(doc: dict[str, Any]) -> str:
+    source = doc["power_source"]
+    if doc["energy_measured"]:
+        return f"measured ({source})"
+    if source == "config":
+        return "assumed from [cost] power_w"
+    return "estimated: no GPU/CPU power meter readable; set [cost] power_w"
+
+
+def _print_metrics(reply: Any, doc: dict[str, Any]) -> None:
     costs = ", ".join(f"{model} ${usd:.6f}" for model, usd in doc["api_equivalent_usd"].items())
     print(file=sys.stderr)
     print(
@@ -91,6 +125,11 @@ def _print_metrics(reply: Any) -> None:
         file=sys.stderr,
     )
     print(f"[API-equivalent: {costs} · {doc['price_source']}]", file=sys.stderr)
+    print(
+        f"[energy: {doc['energy_wh']:.4f} Wh = ${doc['energy_usd']:.6f} at "
+        f"${doc['electricity_usd_per_kwh']:g}/kWh · {doc['power_w']:.0f} W {_power_label(doc)}]",
+        file=sys.stderr,
+    )
     if reply.status != "complete":
         print(f"[reply {reply.status}: {reply.error}]", file=sys.stderr)
 
@@ -99,8 +138,10 @@ def run(args: argparse.Namespace) -> int:
     """Run ``localctl chat``."""
     import asyncio
 
+    from localctl.config import load_config
     from localctl.conversations import Conversation
     from localctl.errors import BadInputError
+    from localctl.meters import PowerMeter
     from localctl.output import emit_json
 
     prompt = args.prompt
@@ -114,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
             prompt = sys.stdin.read().strip()
             if not prompt:
                 raise BadInputError("empty prompt on stdin")
+    cost = load_config().cost
+    power_meter = PowerMeter(cost.power_w)
     conversation = None if args.no_save else Conversation.new(title=(prompt or "chat")[:60])
     messages: list[dict[str, str]] = []
     while True:
@@ -127,11 +170,12 @@ def run(args: argparse.Namespace) -> int:
         messages.append({"role": "user", "content": prompt or ""})
         if conversation is not None:
             conversation.add("user", prompt or "")
-        reply = asyncio.run(_one_turn(args, messages, conversation))
+        reply, power = asyncio.run(_one_turn(args, messages, conversation, power_meter))
         messages.append({"role": "assistant", "content": reply.text})
+        doc = _document(reply, power, cost.electricity_usd_per_kwh)
         if args.json:
-            emit_json(_document(reply))
+            emit_json(doc)
         else:
-            _print_metrics(reply)
+            _print_metrics(reply, doc)
         if not repl:
             return 0 if reply.status == "complete" else 1

@@ -3,6 +3,29 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localctl.config import CostConfig
+    from localctl.plan import MemoryPlan
+
+ASSUMED_TOK_S = 30.0
+"""Generation speed assumed without ``--tok-s`` or ``--model``."""
+ASSUMED_GPU_WATTS = 300.0
+"""Power assumed while generating on a GPU (one desktop card under decode load plus the host)."""
+INPUT_SHARE = 0.75
+"""Share of the monthly tokens assumed to be prompt tokens."""
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One input of the calculation and where it comes from."""
+
+    value: float
+    source: str
+    """``given`` (a flag), ``predicted`` (the fit plan), ``config`` or ``assumed``."""
+    note: str
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -11,23 +34,102 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "cost",
         help="API-equivalent cost vs local cost, and the break-even",
         description="Compare paid API prices (genai-prices, dated) with local energy and "
-        "hardware cost from your config ([cost] in config.toml).",
+        "hardware cost from your config ([cost] in config.toml). With --model, the local "
+        "speed is the fit plan's predicted tok/s on this machine (or --hw PROFILE). "
+        "The output says which figures are assumptions.",
     )
     parser.add_argument("--tokens-per-month", type=int, default=10_000_000, metavar="N")
+    parser.add_argument(
+        "--model",
+        metavar="MODEL[:QUANT]|FILE.gguf",
+        help="take the local speed from this model's fit plan",
+    )
+    parser.add_argument("--hw", metavar="PROFILE", help="plan --model for a hardware profile")
+    parser.add_argument("--ctx", type=int, metavar="N", help="context of the --model plan")
     parser.add_argument(
         "--tok-s",
         type=float,
         default=None,
-        help="local generation speed (default: measured/predicted)",
+        help=f"local generation speed (default: --model's prediction, else {ASSUMED_TOK_S:g})",
     )
     parser.add_argument(
-        "--watts", type=float, default=None, help="local power draw while generating"
+        "--watts",
+        type=float,
+        default=None,
+        help="local power draw while generating (default: [cost] power_w, else assumed)",
     )
     parser.add_argument(
         "--hardware-usd", type=float, default=None, help="price of the machine (default: config)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(run=run)
+
+
+def _plan(args: argparse.Namespace, default_ctx: int) -> tuple[MemoryPlan, dict[str, Any]]:
+    """The fit plan of ``--model`` and a description of it for the output."""
+    from pathlib import Path
+
+    from localctl.commands.fit import is_gguf_path
+    from localctl.errors import BadInputError
+    from localctl.hardware import resolve_hardware
+    from localctl.plan import plan_for_file, plan_for_model
+
+    ctx = args.ctx if args.ctx is not None else default_ctx
+    if ctx < 1:
+        raise BadInputError("--ctx must be at least 1")
+    hw = resolve_hardware(args.hw)
+    ref: str = args.model
+    if is_gguf_path(ref):
+        path = Path(ref).expanduser()
+        plan = plan_for_file(path, hw, ctx=ctx)
+        name, quant = path.name, ""
+    else:
+        from localctl.commands.models import load_user_catalog
+
+        model, quant_spec = load_user_catalog().resolve(ref)
+        plan = plan_for_model(model, quant_spec.name, hw, ctx=ctx)
+        name, quant = model.id, quant_spec.name
+    described = {
+        "model": name,
+        "quant": quant,
+        "hardware": hw.profile or "this machine",
+        "ctx": plan.ctx,
+        "placement": plan.placement,
+        "verdict": plan.verdict(),
+        "predicted_tok_s": plan.predicted_tok_s,
+    }
+    return plan, described
+
+
+def _speed(args: argparse.Namespace, plan: MemoryPlan | None, label: str) -> Figure:
+    from localctl.errors import BadInputError
+
+    if args.tok_s is not None:
+        if args.tok_s <= 0:
+            raise BadInputError("--tok-s must be positive")
+        return Figure(args.tok_s, "given", "--tok-s")
+    if plan is not None:
+        if plan.placement == "none" or plan.predicted_tok_s <= 0:
+            raise BadInputError(f"{label} does not fit, so it has no predicted speed; pass --tok-s")
+        return Figure(
+            plan.predicted_tok_s, "predicted", f"fit plan of {label}, context {plan.ctx} full"
+        )
+    return Figure(ASSUMED_TOK_S, "assumed", "no --model or --tok-s")
+
+
+def _power(args: argparse.Namespace, cost: CostConfig, plan: MemoryPlan | None) -> Figure:
+    from localctl.errors import BadInputError
+    from localctl.meters import ESTIMATED_POWER_W
+
+    if args.watts is not None:
+        if args.watts <= 0:
+            raise BadInputError("--watts must be positive")
+        return Figure(args.watts, "given", "--watts")
+    if cost.power_w > 0:
+        return Figure(cost.power_w, "config", "[cost] power_w")
+    if plan is not None and plan.placement == "cpu":
+        return Figure(ESTIMATED_POWER_W, "assumed", "CPU-only plan; set [cost] power_w")
+    return Figure(ASSUMED_GPU_WATTS, "assumed", "GPU machine; set [cost] power_w")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,18 +143,43 @@ def run(args: argparse.Namespace) -> int:
 
     if args.tokens_per_month <= 0:
         raise BadInputError("--tokens-per-month must be positive")
+    if args.model is None and (args.hw is not None or args.ctx is not None):
+        raise BadInputError("--hw and --ctx describe the --model plan; pass --model too")
     config = load_config()
     if args.hardware_usd is not None:
         config = dataclasses.replace(
             config, cost=dataclasses.replace(config.cost, hardware_usd=args.hardware_usd)
         )
-    watts = args.watts or config.cost.power_w or 300.0
-    tok_s = args.tok_s or 30.0
-    result = break_even(args.tokens_per_month, config.cost, local_tok_s=tok_s, watts=watts)
+    plan, described = _plan(args, config.default_ctx) if args.model else (None, None)
+    label = ""
+    if described:
+        name = " ".join(part for part in (described["model"], described["quant"]) if part)
+        label = f"{name} on {described['hardware']}"
+    speed = _speed(args, plan, label)
+    power = _power(args, config.cost, plan)
+    assumptions = [
+        f"{name} {figure.value:g} {unit} ({figure.note})"
+        for name, figure, unit in (("speed", speed, "tok/s"), ("power", power, "W"))
+        if figure.source == "assumed"
+    ]
+    assumptions.append(f"{INPUT_SHARE:.0%} of tokens are prompt tokens")
+    result = break_even(
+        args.tokens_per_month,
+        config.cost,
+        local_tok_s=speed.value,
+        watts=power.value,
+        input_share=INPUT_SHARE,
+    )
     if args.json:
         document = dataclasses.asdict(result)
-        document["watts"] = watts
-        document["caveat"] = TOKENIZER_CAVEAT
+        document.update(
+            watts=power.value,
+            watts_source=power.source,
+            tok_s_source=speed.source,
+            assumptions=assumptions,
+            model=described,
+            caveat=TOKENIZER_CAVEAT,
+        )
         emit_json(document)
         return 0
     rows = []
@@ -68,8 +195,12 @@ def run(args: argparse.Namespace) -> int:
             ]
         )
     print(
-        f"{args.tokens_per_month:,} tokens/month (75% prompt), local {tok_s:g} tok/s at {watts:g} W"
+        f"{args.tokens_per_month:,} tokens/month ({INPUT_SHARE:.0%} prompt), "
+        f"local {speed.value:.1f} tok/s ({speed.source}: {speed.note}) "
+        f"at {power.value:g} W ({power.source}: {power.note})"
     )
+    if described and plan is not None:
+        print(f"Plan: {label}, ctx {plan.ctx}: {plan.verdict()}")
     print(table(rows, ["API model", "$/M in / out", "API $/month", "months to recover hardware"]))
     print(
         f"Local: energy ${result.local_energy_usd_per_month:,.2f}/month "
@@ -78,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
         f"(${config.cost.hardware_usd:,.0f} over {config.cost.hardware_months} months)"
     )
     print(f"Verdict: {result.verdict}")
+    print(f"Assumptions: {'; '.join(assumptions)}.")
     if not config.cost.hardware_usd:
         print("Hardware price is 0: set [cost] hardware_usd in config.toml or pass --hardware-usd.")
     print(f"Prices: {result.price_source}. {TOKENIZER_CAVEAT}")
