@@ -3,6 +3,8 @@
 For SmolLM2 at n_ctx 512/2048/8192 and each backend, runs ``localctl serve`` in a
 fresh process (its own LOCALCTL_HOME), times it from launch to the ``API key`` line,
 stops it with SIGTERM and reads the record ``serve`` appended to the measurements file.
+Targets: each planned buffer (weights, KV, compute) within 5% of what llama.cpp
+reports, and the plan's expected RSS within 10% of the server's measured RSS.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from typing import Any
 
 CTXS = (512, 2048, 8192)
 MiB = 2**20
+BUFFER_TARGET = 5.0
+"""Percent: each planned buffer vs llama.cpp's reported one."""
+RSS_TARGET = 10.0
+"""Percent: the plan's expected RSS vs the measured RSS of the ready server."""
 
 
 def _model() -> Path:
@@ -57,27 +63,37 @@ def _one(model: Path, backend: str, ctx: int, native: str | None) -> dict[str, A
         if ready_s is None:
             return {"backend": backend, "n_ctx": ctx, "error": err.strip().splitlines()[-1:]}
         rec = json.loads((Path(home) / "data" / "measurements.jsonl").read_text().splitlines()[-1])
-    reported = (
-        rec["reported_model_bytes"] + rec["reported_kv_bytes"] + rec["reported_compute_bytes"]
+    parts = (
+        ("estimate_weights_bytes", "reported_model_bytes"),
+        ("estimate_kv_bytes", "reported_kv_bytes"),
+        ("estimate_compute_bytes", "reported_compute_bytes"),
     )
-    est_buffers = (
-        rec["estimate_weights_bytes"] + rec["estimate_kv_bytes"] + rec["estimate_compute_bytes"]
-    )
+    errors = [_error(rec[ours], rec[theirs]) for ours, theirs in parts]
+    rss_error = _error(rec["estimate_rss_bytes"], rec["rss_bytes"])
     return {
         "backend": backend,
         "n_ctx": ctx,
-        "estimate total MiB": round(rec["estimate_total_bytes"] / MiB, 1),
-        "estimate buffers MiB": round(est_buffers / MiB, 1),
-        "llama.cpp buffers MiB": round(reported / MiB, 1),
-        "  model/KV/compute MiB": "/".join(
-            f"{rec[k] / MiB:.1f}"
-            for k in ("reported_model_bytes", "reported_kv_bytes", "reported_compute_bytes")
+        "compute MiB plan / llama.cpp": (
+            f"{rec['estimate_compute_bytes'] / MiB:.1f} / {rec['reported_compute_bytes'] / MiB:.1f}"
         ),
-        "buffers vs reported": f"{100 * (est_buffers / reported - 1):+.1f}%" if reported else "-",
-        "RSS MiB": round(rec["rss_bytes"] / MiB, 1),
-        "estimate vs RSS": f"{100 * (rec['estimate_total_bytes'] / rec['rss_bytes'] - 1):+.1f}%",
+        "error weights, KV, compute": ", ".join(f"{e:+.1f}%" for e in errors),
+        "buffers within 5%": _verdict(errors, BUFFER_TARGET),
+        "RSS MiB expected / measured": (
+            f"{rec['estimate_rss_bytes'] / MiB:.1f} / {rec['rss_bytes'] / MiB:.1f}"
+        ),
+        "RSS error": f"{rss_error:+.1f}%",
+        "RSS within 10%": _verdict([rss_error], RSS_TARGET),
+        "plan total MiB": round(rec["estimate_total_bytes"] / MiB, 1),
         "serve to ready s": round(ready_s, 2),
     }
+
+
+def _error(ours: int, theirs: int) -> float:
+    return 100 * (ours / theirs - 1) if theirs else float("inf")
+
+
+def _verdict(errors: list[float], target: float) -> str:
+    return "met" if all(abs(e) <= target for e in errors) else "MISSED"
 
 
 def run() -> list[dict[str, Any]]:

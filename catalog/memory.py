@@ -11,8 +11,10 @@ against its own verbose log for the SmolLM2 test model, see ``docs/fit.md``):
   ``pad256(min(ctx, window + n_ubatch))`` cells. Multi-head latent attention
   (DeepSeek-V2/V3) caches ``kv_lora_rank + rope_dim`` elements per token and
   layer (the value is a view of the same rows).
-* **Compute buffer.** The peak of ggml's graph allocator: either the logits of
-  one micro-batch or, without flash attention, the ``KQ`` attention scores.
+* **Compute buffer.** The peak of ggml's graph allocator, the largest of three:
+  the logits of the micro-batch's outputs (every token for llama-cpp-python, one
+  per sequence for the native ``llama-server``), the ``KQ`` attention scores
+  (without flash attention) or the feed-forward activations beside the mask.
 """
 
 from __future__ import annotations
@@ -200,17 +202,20 @@ def kv_read_bytes_per_token(
 
 @dataclass(frozen=True, slots=True)
 class ComputeEstimate:
-    """The two candidate peaks of llama.cpp's compute graph and the one that wins."""
+    """The candidate peaks of llama.cpp's compute graph and the one that wins."""
 
     output_bytes: int
-    """Logits of one micro-batch plus its hidden states."""
+    """Logits of the micro-batch's outputs plus their hidden states."""
     attention_bytes: int
     """Attention scores (without flash attention) plus the feed-forward activations."""
+    feed_forward_bytes: int = 0
+    """Gate, up and gated feed-forward activations of one layer, the residual
+    stream and the attention mask (alive in every layer but the last)."""
 
     @property
     def total_bytes(self) -> int:
-        """The compute buffer: the larger peak."""
-        return max(self.output_bytes, self.attention_bytes)
+        """The compute buffer: the largest peak."""
+        return max(self.output_bytes, self.attention_bytes, self.feed_forward_bytes)
 
 
 def compute_estimate(
@@ -219,32 +224,54 @@ def compute_estimate(
     *,
     n_ubatch: int = DEFAULT_UBATCH,
     flash_attn: bool = False,
+    n_outputs: int | None = None,
 ) -> ComputeEstimate:
     """The compute buffer llama.cpp reserves for the worst-case micro-batch.
 
-    The buffer holds the largest set of live f32 tensors of the graph. Two
-    peaks compete: the output (``n_ubatch x (n_vocab + 4 n_embd)`` floats) and,
-    without flash attention, the attention scores of all heads plus the mask
-    (``n_ubatch x n_kv x (n_heads + 1)`` floats) plus the layer activations
-    (``n_ubatch x (3 n_embd + n_ff x experts used)``). Calibrated on SmolLM2 with
-    llama.cpp's CPU backend; within 5% at n_ctx 512-8192, flash attention on and off.
+    The buffer holds the largest set of live f32 tensors of the graph of
+    ``tokens = min(n_ubatch, ctx)`` tokens. Three peaks compete:
+
+    * output: ``outputs x (n_vocab + 4 n_embd)`` floats (the logits and the
+      hidden states they come from);
+    * attention, without flash attention only: the scores of all heads plus the
+      f32 mask (``tokens x n_kv x (n_heads + 1)`` floats) plus the layer
+      activations (``tokens x (3 n_embd + n_ff x experts used)`` floats);
+    * feed-forward: gate, up and their gated product plus the residual stream
+      (``tokens x (3 n_ff x experts used + 4 n_embd)`` floats) beside the mask
+      (``tokens x n_kv`` values: f16 with flash attention, f32 without).
+
+    Checked against llama.cpp's CPU backend on SmolLM2 at n_ctx 512-8192: the
+    output peak wins when every token is an output (llama-cpp-python), the
+    attention peak at long contexts without flash attention, and the
+    feed-forward peak for ``llama-server`` (one output per sequence, flash
+    attention on), within 5% of the reported ``compute buffer size`` each time.
 
     Args:
         arch: the architecture.
         ctx: requested context per sequence; the batch is clamped to it like
-            llama-cpp-python does.
+            llama.cpp does.
         n_ubatch: physical batch size.
         flash_attn: whether flash attention is on (no ``KQ`` matrix then).
+        n_outputs: logits rows the graph computes per micro-batch; None means
+            every token (llama.cpp's ``n_outputs_max`` of 0, what
+            llama-cpp-python uses). ``llama-server`` reserves one per sequence.
     """
     tokens = max(1, min(n_ubatch, ctx))
+    outputs = tokens if n_outputs is None else max(1, min(n_outputs, tokens))
     full, swa = kv_cells(arch, ctx, n_ubatch=n_ubatch)
     flags = swa_layer_flags(arch)
     n_kv = swa if flags and all(flags) else full
-    output = tokens * (arch.n_vocab + 4 * arch.n_embd) * 4
+    output = outputs * (arch.n_vocab + 4 * arch.n_embd) * 4
     ff = arch.n_ff * max(1, arch.n_experts_used)
     activations = tokens * (3 * arch.n_embd + ff) * 4
     scores = 0 if flash_attn else tokens * n_kv * (arch.n_heads + 1) * 4
-    return ComputeEstimate(output_bytes=output, attention_bytes=scores + activations)
+    mask = tokens * n_kv * (2 if flash_attn else 4)
+    feed_forward = tokens * (3 * ff + 4 * arch.n_embd) * 4 + mask
+    return ComputeEstimate(
+        output_bytes=output,
+        attention_bytes=scores + activations,
+        feed_forward_bytes=feed_forward,
+    )
 
 
 def compute_buffer_bytes(
@@ -253,9 +280,12 @@ def compute_buffer_bytes(
     *,
     n_ubatch: int = DEFAULT_UBATCH,
     flash_attn: bool = False,
+    n_outputs: int | None = None,
 ) -> int:
     """Bytes of llama.cpp's compute buffer; see :func:`compute_estimate`."""
-    return compute_estimate(arch, ctx, n_ubatch=n_ubatch, flash_attn=flash_attn).total_bytes
+    return compute_estimate(
+        arch, ctx, n_ubatch=n_ubatch, flash_attn=flash_attn, n_outputs=n_outputs
+    ).total_bytes
 
 
 def output_buffer_bytes(arch: ArchSpec, parallel: int = 1) -> int:

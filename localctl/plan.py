@@ -34,12 +34,23 @@ if TYPE_CHECKING:
     from localctl.hardware import Hardware
 
 Placement = Literal["gpu", "partial", "cpu", "none"]
+Backend = Literal["llama-cpp-python", "llama-server"]
+"""The server a plan is for; they differ in compute buffer and process size."""
 
 MIB = 1 << 20
-CPU_OVERHEAD_BYTES = 100 * MIB
-"""Resident memory of a model server process besides llama.cpp's buffers: the
-interpreter with llama-cpp-python and its web server imported (68 MiB RSS
-measured here) plus llama.cpp's vocabulary, output buffer and graph metadata."""
+BACKEND_BASELINE_BYTES: dict[str, int] = {
+    "llama-cpp-python": 96 * MIB,
+    "llama-server": 36 * MIB,
+}
+"""Resident memory of a ready server process besides the weights and the KV
+cache, per backend: for llama-cpp-python the interpreter with llama_cpp and
+its web server imported (74 MiB before a model is loaded); for the native
+``llama-server`` the binary, its threads and HTTP server. Both include
+llama.cpp's vocabulary, output buffer and graph metadata. Measured at ready
+(RSS minus weights and KV) with SmolLM2, a 49k-token vocabulary, at n_ctx
+512-8192: 96-98 MiB and 36 MiB, flat across the contexts."""
+CPU_OVERHEAD_BYTES = BACKEND_BASELINE_BYTES["llama-cpp-python"]
+"""The process baseline of the default backend (``plan_for_*`` without ``backend``)."""
 GPU_OVERHEAD_BYTES = {"nvidia": 512 * MIB, "amd": 512 * MIB, "apple": 128 * MIB}
 """Memory taken per GPU before any buffer: the CUDA/ROCm context with ggml's
 kernels loaded and the cuBLAS/hipBLAS workspace (300-500 MiB is what
@@ -100,6 +111,14 @@ class MemoryPlan:
     """Bytes a decode step reads with the context full (active weights + KV)."""
     n_ctx_alloc: int = 0
     """Cells per sequence llama.cpp allocates (``ctx`` rounded up to 256)."""
+    backend: str = "llama-cpp-python"
+    """The server the plan is for (see :data:`Backend`)."""
+    expected_rss_bytes: int = 0
+    """Resident memory of the server process once it is ready: the weights and
+    KV cache held in RAM (llama.cpp maps the file with ``MAP_POPULATE`` and
+    clears the cache) plus the backend's process baseline. The compute buffer
+    is not in it: its pages become resident only when a long prompt fills a
+    micro-batch, so a busy server grows towards ``cpu_bytes``."""
 
     def verdict(self) -> str:
         """Short label for tables: ``GPU``, ``partial 40/80``, ``CPU`` or ``won't fit``."""
@@ -204,6 +223,7 @@ def plan_for_model(
     parallel: int = 1,
     kv_type: str = "f16",
     flash_attn: bool | None = None,
+    backend: Backend = "llama-cpp-python",
 ) -> MemoryPlan:
     """Plan a catalog model x quant; the weights are the quant's file size.
 
@@ -214,11 +234,13 @@ def plan_for_model(
         ctx: context per sequence in tokens.
         parallel: sequences served at once (each gets ``ctx`` cells of KV cache).
         kv_type: ``f16``, ``q8_0`` or ``q4_0``.
-        flash_attn: None picks what the server will use (on for a quantized KV cache).
+        flash_attn: None picks what the server will use (on for a quantized KV
+            cache; always on for ``llama-server``, whose default is auto).
+        backend: the server that will run it (compute buffer and process size differ).
 
     Raises:
         CatalogError: the model has no such quant.
-        BadInputError: ``ctx``, ``parallel`` or ``kv_type`` is invalid.
+        BadInputError: ``ctx``, ``parallel``, ``kv_type`` or ``backend`` is invalid.
     """
     from localctl.errors import CatalogError
 
@@ -228,7 +250,13 @@ def plan_for_model(
         raise CatalogError(f"{model.id} has no quant {quant} (available: {names})")
     shape = shape_from_catalog(model, spec.size_bytes)
     return plan_for_shape(
-        shape, hw, ctx=ctx, parallel=parallel, kv_type=kv_type, flash_attn=flash_attn
+        shape,
+        hw,
+        ctx=ctx,
+        parallel=parallel,
+        kv_type=kv_type,
+        flash_attn=flash_attn,
+        backend=backend,
     )
 
 
@@ -240,6 +268,7 @@ def plan_for_file(
     parallel: int = 1,
     kv_type: str = "f16",
     flash_attn: bool | None = None,
+    backend: Backend = "llama-cpp-python",
 ) -> MemoryPlan:
     """Plan a local GGUF file (reads its header; a split set's other parts too).
 
@@ -249,16 +278,23 @@ def plan_for_file(
         ctx: context per sequence in tokens.
         parallel: sequences served at once.
         kv_type: KV cache type.
-        flash_attn: None picks what the server will use (on for a quantized KV cache).
+        flash_attn: None picks what the server will use (see :func:`plan_for_model`).
+        backend: the server that will run it.
 
     Raises:
         GgufError: the file is malformed or a part of the set is missing.
-        BadInputError: ``ctx``, ``parallel`` or ``kv_type`` is invalid.
+        BadInputError: ``ctx``, ``parallel``, ``kv_type`` or ``backend`` is invalid.
     """
     from catalog.gguf import read_gguf_set
 
     return plan_for_gguf(
-        read_gguf_set(path), hw, ctx=ctx, parallel=parallel, kv_type=kv_type, flash_attn=flash_attn
+        read_gguf_set(path),
+        hw,
+        ctx=ctx,
+        parallel=parallel,
+        kv_type=kv_type,
+        flash_attn=flash_attn,
+        backend=backend,
     )
 
 
@@ -270,6 +306,7 @@ def plan_for_gguf(
     parallel: int = 1,
     kv_type: str = "f16",
     flash_attn: bool | None = None,
+    backend: Backend = "llama-cpp-python",
 ) -> MemoryPlan:
     """Plan from GGUF headers already read (a local file or a remote one).
 
@@ -279,20 +316,30 @@ def plan_for_gguf(
         ctx: context per sequence in tokens.
         parallel: sequences served at once.
         kv_type: KV cache type.
-        flash_attn: None picks what the server will use (on for a quantized KV cache).
+        flash_attn: None picks what the server will use (see :func:`plan_for_model`).
+        backend: the server that will run it.
 
     Raises:
-        BadInputError: ``ctx``, ``parallel`` or ``kv_type`` is invalid.
+        BadInputError: ``ctx``, ``parallel``, ``kv_type`` or ``backend`` is invalid.
     """
     shape = shape_from_gguf(gguf_set.first, gguf_set.parts[1:])
     return plan_for_shape(
-        shape, hw, ctx=ctx, parallel=parallel, kv_type=kv_type, flash_attn=flash_attn
+        shape,
+        hw,
+        ctx=ctx,
+        parallel=parallel,
+        kv_type=kv_type,
+        flash_attn=flash_attn,
+        backend=backend,
     )
 
 
-def _check_inputs(ctx: int, parallel: int, kv_type: str) -> None:
+def _check_inputs(ctx: int, parallel: int, kv_type: str, backend: str) -> None:
     from localctl.errors import BadInputError
 
+    if backend not in BACKEND_BASELINE_BYTES:
+        names = ", ".join(BACKEND_BASELINE_BYTES)
+        raise BadInputError(f"unknown backend {backend} (use {names})")
     if not 1 <= ctx <= 1 << 24:
         raise BadInputError(f"context {ctx} is out of range (1 to {1 << 24} tokens)")
     if not 1 <= parallel <= 1024:
@@ -309,13 +356,23 @@ def plan_for_shape(
     parallel: int = 1,
     kv_type: str = "f16",
     flash_attn: bool | None = None,
+    backend: Backend = "llama-cpp-python",
 ) -> MemoryPlan:
-    """Place a :class:`ModelShape` on ``hw``; the core of the two ``plan_for_*`` functions."""
-    _check_inputs(ctx, parallel, kv_type)
+    """Place a :class:`ModelShape` on ``hw``; the core of the ``plan_for_*`` functions.
+
+    The backends differ where llama.cpp is configured differently: the native
+    ``llama-server`` turns flash attention on (its default is auto) and reserves
+    logits for one output per sequence, llama-cpp-python for every token of a
+    micro-batch; their processes differ by the Python interpreter.
+    """
+    _check_inputs(ctx, parallel, kv_type, backend)
     kv_type = kv_type.lower()
     arch = shape.arch
     n = arch.n_layers
-    fa = memory.needs_flash_attention(kv_type) if flash_attn is None else flash_attn
+    native = backend == "llama-server"
+    # llama-server's flash attention defaults to auto, which llama.cpp turns on
+    # wherever the device supports it (CPU, CUDA, Metal).
+    fa = (native or memory.needs_flash_attention(kv_type)) if flash_attn is None else flash_attn
     kv_layers = memory.kv_layer_bytes(
         arch,
         ctx,
@@ -325,7 +382,9 @@ def plan_for_shape(
         swa_layers=shape.swa_layers,
     )
     kv_total = sum(kv_layers)
-    estimate = memory.compute_estimate(arch, ctx, flash_attn=fa)
+    estimate = memory.compute_estimate(
+        arch, ctx, flash_attn=fa, n_outputs=parallel if native else None
+    )
     compute = estimate.total_bytes
     weights = shape.weights_bytes
     kv_read_full, kv_read_short = (
@@ -344,6 +403,8 @@ def plan_for_shape(
         else ""
     )
 
+    cpu_overhead = BACKEND_BASELINE_BYTES[backend]
+
     def make(
         placement: Placement,
         gpu_layers: int,
@@ -353,6 +414,8 @@ def plan_for_shape(
         overhead_bytes: int,
         gpu_bytes: int,
         reason: str,
+        ram_weights_bytes: int,
+        ram_kv_bytes: int,
     ) -> MemoryPlan:
         total = weights_bytes + kv_total + compute_bytes + overhead_bytes
         fits = placement != "none"
@@ -380,6 +443,8 @@ def plan_for_shape(
             else 0.0,
             bytes_per_token=_bytes_per_token(shape, kv_read_full),
             n_ctx_alloc=memory.pad_ctx(ctx),
+            backend=backend,
+            expected_rss_bytes=ram_weights_bytes + ram_kv_bytes + cpu_overhead,
         )
 
     ram_budget = hw.ram_available_bytes
@@ -391,7 +456,6 @@ def plan_for_shape(
         else:
             gpu_budget = sum(g.free_bytes for g in gpus)
         gpu_overhead = sum(GPU_OVERHEAD_BYTES.get(g.vendor, 512 * MIB) for g in gpus)
-    cpu_overhead = CPU_OVERHEAD_BYTES
 
     if gpus:
         # Full offload: blocks, output head (a copy of a tied embedding), KV and compute on GPU.
@@ -407,6 +471,8 @@ def plan_for_shape(
                 overhead_bytes=gpu_overhead + cpu_overhead,
                 gpu_bytes=gpu_need,
                 reason=f"all {n} layers fit in {_gib(gpu_budget)} of free GPU memory",
+                ram_weights_bytes=shape.embd_bytes,
+                ram_kv_bytes=0,
             )
         # Partial offload: the last k blocks and their KV on the GPU; the host keeps a
         # compute buffer for the output head.
@@ -431,6 +497,8 @@ def plan_for_shape(
                         f"{k} of {n} layers fit in {_gib(gpu_budget)} of free GPU memory; "
                         "the rest run on the CPU"
                     ),
+                    ram_weights_bytes=weights - sum(shape.layer_bytes[n - k :]),
+                    ram_kv_bytes=kv_total - sum(kv_layers[n - k :]),
                 )
     cpu_total = weights + kv_total + compute + cpu_overhead
     if cpu_total <= ram_budget:
@@ -443,6 +511,8 @@ def plan_for_shape(
             overhead_bytes=cpu_overhead,
             gpu_bytes=0,
             reason=f"runs on the CPU ({why}); needs {_gib(cpu_total)} of {_gib(ram_budget)} RAM",
+            ram_weights_bytes=weights,
+            ram_kv_bytes=kv_total,
         )
     room = ram_budget + (0 if hw.unified_memory else gpu_budget)
     return make(
@@ -456,6 +526,8 @@ def plan_for_shape(
             f"needs {_gib(cpu_total)} but only {_gib(room)} of memory is free; "
             "try a smaller quant or context"
         ),
+        ram_weights_bytes=weights,
+        ram_kv_bytes=kv_total,
     )
 
 

@@ -24,6 +24,7 @@ Public API (the CLI ``localctl serve`` and the TUI both use it):
 - ``parse_buffers(lines)``: llama.cpp's model/KV/compute buffers and offloaded layers.
 - ``child_env(extra)``: the allow-listed environment a child gets.
 - ``check_passthrough(args)``: refuses flags that change host, port, key, CORS or tools.
+- ``resolve_backend(backend, llama_server_path)``: what ``auto`` stands for here.
 """
 
 from __future__ import annotations
@@ -276,6 +277,28 @@ def find_llama_server(configured: str = "") -> str | None:
     return shutil.which("llama-server")
 
 
+def resolve_backend(backend: str, llama_server_path: str = "") -> str:
+    """The backend a server will run: ``auto`` becomes ``llama-server`` when one is found.
+
+    Args:
+        backend: one of :data:`BACKENDS`.
+        llama_server_path: the configured native binary (see :func:`find_llama_server`).
+
+    Raises:
+        BadInputError: unknown backend, or ``llama-server`` asked for but not found.
+    """
+    if backend not in BACKENDS:
+        raise BadInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "llama-server" if find_llama_server(llama_server_path) else "llama-cpp-python"
+    if backend == "llama-server" and not find_llama_server(llama_server_path):
+        raise BadInputError(
+            "llama-server not found: put it on PATH, set server.llama_server_path "
+            "or LOCALCTL_LLAMA_SERVER (scripts/build-llama-server.sh builds one)"
+        )
+    return backend
+
+
 def _preexec() -> None:
     os.setsid()
     if sys.platform.startswith("linux"):
@@ -320,23 +343,9 @@ class ModelServer:
         return f"[{h}]" if ":" in h else h
 
     def _pick_backend(self) -> str:
-        b = self.options.backend
         if self.options.attach_url:
             return "attach"
-        if b not in BACKENDS:
-            raise BadInputError(f"unknown backend {b!r}; choose one of {', '.join(BACKENDS)}")
-        if b == "auto":
-            return (
-                "llama-server"
-                if find_llama_server(self.options.llama_server_path)
-                else "llama-cpp-python"
-            )
-        if b == "llama-server" and not find_llama_server(self.options.llama_server_path):
-            raise BadInputError(
-                "llama-server not found: put it on PATH, set server.llama_server_path "
-                "or LOCALCTL_LLAMA_SERVER (scripts/build-llama-server.sh builds one)"
-            )
-        return b
+        return resolve_backend(self.options.backend, self.options.llama_server_path)
 
     @property
     def pid(self) -> int | None:

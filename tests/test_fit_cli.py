@@ -88,6 +88,8 @@ def test_fit_json_kv_equals_llama_cpp_buffer(smollm2_path: Path) -> None:
         "compute_bytes",
         "overhead_bytes",
         "total_bytes",
+        "expected_rss_bytes",
+        "backend",
         "placement",
         "gpu_layers",
         "n_layers",

@@ -78,6 +78,8 @@ def plan_document(plan: MemoryPlan) -> dict[str, Any]:
         "compute_bytes": plan.compute_bytes,
         "overhead_bytes": plan.overhead_bytes,
         "total_bytes": plan.total_bytes,
+        "expected_rss_bytes": plan.expected_rss_bytes,
+        "backend": plan.backend,
         "placement": plan.placement,
         "verdict": plan.verdict(),
         "gpu_layers": plan.gpu_layers,

@@ -86,7 +86,13 @@ def run(args: argparse.Namespace) -> int:
     from localctl.hardware import resolve_hardware
     from localctl.plan import plan_for_file
     from localctl.runfile import RunInfo, remove_run_file, write_run_file
-    from localctl.server import ModelServer, ServerOptions, check_passthrough, is_loopback
+    from localctl.server import (
+        ModelServer,
+        ServerOptions,
+        check_passthrough,
+        is_loopback,
+        resolve_backend,
+    )
 
     config = load_config()
     extra = [a for a in args.extra if a != "--"]
@@ -99,12 +105,22 @@ def run(args: argparse.Namespace) -> int:
     host = args.host or config.server.host
     path, name = resolve_model_file(args.model)
     hw = resolve_hardware(None)
-    plan = plan_for_file(path, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
+    backend = resolve_backend(
+        args.backend or config.server.backend, config.server.llama_server_path
+    )
+    plan = plan_for_file(
+        path,
+        hw,
+        ctx=ctx,
+        parallel=parallel,
+        kv_type=kv_type,
+        backend="llama-server" if backend == "llama-server" else "llama-cpp-python",
+    )
     threads = args.threads or config.server.threads or hw.physical_cores
     options = ServerOptions(
         model_path=path,
         model_name=name,
-        backend=args.backend or config.server.backend,
+        backend=backend,
         host=host,
         port=args.port if args.port is not None else config.server.port,
         ctx=ctx,
@@ -150,40 +166,76 @@ def run(args: argparse.Namespace) -> int:
         remove_run_file(server.url)
 
 
+def _error(ours: int, theirs: int) -> str:
+    return f"{100 * (ours / theirs - 1):+.1f}%" if theirs else "-"
+
+
 def _report(server: ModelServer, plan: MemoryPlan, ready_s: float) -> str:
+    """Plan beside llama.cpp's reported buffers and the measured RSS; appends a record.
+
+    The compute buffer's pages become resident only once a long prompt runs, so
+    the RSS of a ready server is compared with ``plan.expected_rss_bytes``; the
+    plan's total is the budget of a busy server.
+    """
+    import time
+
     from localctl.output import human_bytes
     from localctl.server import append_measurement
 
     got = server.buffers
     measured = server.measure()
+    rss = measured["rss_bytes"]
     rows = [
-        ("", "plan", "llama.cpp"),
-        ("weights", human_bytes(plan.weights_bytes), human_bytes(got.model_bytes)),
-        ("KV cache", human_bytes(plan.kv_bytes), human_bytes(got.kv_bytes)),
-        ("compute", human_bytes(plan.compute_bytes), human_bytes(got.compute_bytes)),
-        ("total", human_bytes(plan.total_bytes), f"RSS {human_bytes(measured['rss_bytes'])}"),
-    ]
+        ("", "plan", "actual", "error"),
+        (
+            "weights",
+            human_bytes(plan.weights_bytes),
+            human_bytes(got.model_bytes),
+            _error(plan.weights_bytes, got.model_bytes),
+        ),
+        (
+            "KV cache",
+            human_bytes(plan.kv_bytes),
+            human_bytes(got.kv_bytes),
+            _error(plan.kv_bytes, got.kv_bytes),
+        ),
+        (
+            "compute",
+            human_bytes(plan.compute_bytes),
+            human_bytes(got.compute_bytes),
+            _error(plan.compute_bytes, got.compute_bytes),
+        ),
+        ("RSS ready", human_bytes(plan.expected_rss_bytes), human_bytes(rss), _error(
+            plan.expected_rss_bytes, rss
+        )),
+        ("total", human_bytes(plan.total_bytes), "", "budget with compute resident"),
+    ]  # fmt: skip
     if got.total_layers is not None:
         rows.append(
-            ("GPU layers", str(plan.gpu_layers), f"{got.offloaded_layers}/{got.total_layers}")
+            ("GPU layers", str(plan.gpu_layers), f"{got.offloaded_layers}/{got.total_layers}", "")
         )
     record: dict[str, Any] = {
-        "time": __import__("time").time(),
+        "time": time.time(),
         "model": server.options.model_name,
         "backend": server.backend,
         "ctx": plan.ctx,
         "parallel": plan.parallel,
         "kv_type": plan.kv_type,
+        "flash_attn": plan.flash_attn,
         "estimate_total_bytes": plan.total_bytes,
         "estimate_weights_bytes": plan.weights_bytes,
         "estimate_kv_bytes": plan.kv_bytes,
         "estimate_compute_bytes": plan.compute_bytes,
+        "estimate_overhead_bytes": plan.overhead_bytes,
+        "estimate_rss_bytes": plan.expected_rss_bytes,
         "reported_model_bytes": got.model_bytes,
         "reported_kv_bytes": got.kv_bytes,
         "reported_compute_bytes": got.compute_bytes,
-        "rss_bytes": measured["rss_bytes"],
+        "rss_bytes": rss,
         "vram_bytes": measured["vram_bytes"],
         "ready_s": round(ready_s, 3),
     }
     append_measurement(record)
-    return "\n".join(f"  {a:<11}{b:>12}  {c}" for a, b, c in rows)
+    lines = [f"  {a:<11}{b:>12}  {c:>12}  {d}".rstrip() for a, b, c, d in rows]
+    lines.append("  (actual: llama.cpp's reported buffers; RSS measured now)")
+    return "\n".join(lines)
