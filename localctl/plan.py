@@ -475,8 +475,10 @@ def plan_for_shape(
                 ram_kv_bytes=0,
             )
         # Partial offload: the last k blocks and their KV on the GPU; the host keeps a
-        # compute buffer for the output head.
-        host_compute = estimate.output_bytes
+        # compute buffer for the output head or the activations of the blocks left
+        # on the CPU, whichever is larger (the latter wins when the server reserves
+        # few outputs, as llama-server does).
+        host_compute = max(estimate.output_bytes, estimate.feed_forward_bytes)
         # gpu_parts[k]: weights + KV of the last k blocks
         gpu_parts = [0] * (n + 1)
         for k in range(1, n + 1):
