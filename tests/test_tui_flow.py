@@ -100,10 +100,41 @@ async def test_server_crash_is_shown_and_restart_offered(hub: FakeHub) -> None:
 
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), 30, "restart offer")
         assert app.server is None and app.chat_screen.endpoint is None
-        assert any("SIGKILL" in line for line in app.log_lines), list(app.log_lines)[-5:]
+        await wait_until(pilot, lambda: any("SIGKILL" in ln for ln in app.log_lines), 5, "cause")
         await pilot.press("y")
         await wait_until(pilot, lambda: app.chat_screen.endpoint is not None, 120, "restart")
         assert app.server is not None and app.server.pid is not None
         restarted = app.server.pid
         await app.action_quit()
     assert _gone(restarted)
+
+
+async def test_gguf_in_a_model_folder_is_listed_planned_and_served_without_a_download(
+    smollm2_path: Path, tmp_path: Path
+) -> None:
+    from localctl.config import save_config
+
+    folder = tmp_path / "my-models"
+    folder.mkdir()
+    (folder / smollm2_path.name).symlink_to(smollm2_path)  # the catalog's own file name
+    (folder / "tiny-chat.Q4_1.gguf").symlink_to(smollm2_path)  # a file the catalog does not know
+    (folder / "broken.gguf").write_bytes(b"GGUF\x03\x00")  # unreadable header: left out
+    config = Config(default_ctx=FLOW_CTX, model_folders=(str(folder),))
+    save_config(config)
+    app = make_app(config=config)
+    async with app.run_test(size=(150, 45)) as pilot:
+        screen = app.catalog_screen
+        await wait_until(pilot, lambda: screen.planned_ctx == app.context.ctx, 60, "plan")
+        catalog_row = next(r for r in screen.all_rows if r.key == f"{FLOW_MODEL_ID}:{FLOW_QUANT}")
+        assert catalog_row.local_path == folder / smollm2_path.name, "marked downloaded"
+        local = [row for row in screen.all_rows if row.model.family == "local"]
+        assert [row.key for row in local] == ["tiny-chat.q4_1:Q4_1"]
+        assert local[0].plan is not None and local[0].plan.weights_bytes > 90_000_000
+        await pilot.press("slash", *"local", "enter")
+        await wait_until(pilot, lambda: len(screen.shown_rows) == 1, 10, "one row")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.chat_screen.endpoint is not None, 120, "server")
+        assert app.server is not None
+        pid = app.server.pid
+        await app.action_quit()
+    assert pid is not None and _gone(pid)

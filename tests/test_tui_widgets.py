@@ -130,7 +130,14 @@ async def test_meters_pane_shows_session_figures_and_costs():
         tokens = str(meters_widget.query_one("#tokens").render())
         assert "55.5 tok/s" in speed and "250 ms" in speed
         assert "100 tok" in tokens
-        assert meters_widget.snapshot.energy_usd > 0
+        snap = meters_widget.snapshot
+        assert snap.energy_usd > 0 and snap.energy_source == "estimate"
+        from localctl import cost
+
+        assert snap.api_equivalent_usd == cost.api_equivalent(20, 100, Config().cost.api_models)
+        costs = str(meters_widget.query_one("#costs").render())
+        assert "prices: genai-prices" in costs and "other tokenizers" in costs
+        assert "estimate power" in costs
 
 
 def test_progress_line_names_part_size_speed_and_eta():

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
@@ -100,8 +100,12 @@ class LocalctlApp(App[int]):
 
     def on_log_recorded(self, message: LogRecorded) -> None:
         self.log_lines.append(message.line)
-        if isinstance(self.screen, LogModal):
-            self.screen.write_line(message.line)
+        try:
+            screen = self.screen
+        except ScreenStackError:  # shutting down: the screens are gone
+            return
+        if isinstance(screen, LogModal):
+            screen.write_line(message.line)
 
     def record(self, line: str, level: str = "INFO") -> None:
         """Add a line to the log pane (UI thread)."""

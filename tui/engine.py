@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from localctl.config import Config
     from localctl.hardware import Hardware
     from localctl.hub import PullProgress, PullResult
-    from localctl.plan import MemoryPlan
+    from localctl.meters import PowerMeter
+    from localctl.plan import Backend, MemoryPlan
     from localctl.server import ModelServer, ServerOptions
 
 
@@ -84,22 +85,52 @@ def find_local(model: ModelSpec, quant: QuantSpec) -> Path | None:
     return inventory.find_local(model, quant)
 
 
-def plan_row(row: CatalogRow, hw: Hardware, *, ctx: int, kv_type: str, parallel: int) -> CatalogRow:
-    """``row`` with its plan computed at ``ctx`` (or the error that stopped it)."""
+def planned_backend(config: Config) -> Backend:
+    """The server backend plans are made for: the configured one (``auto`` resolved)."""
     from localctl.errors import LocalctlError
-    from localctl.plan import plan_for_model
+    from localctl.server import resolve_backend
 
     try:
-        plan: MemoryPlan = plan_for_model(
-            row.model, row.quant.name, hw, ctx=ctx, parallel=parallel, kv_type=kv_type
-        )
+        backend = resolve_backend(config.server.backend, config.server.llama_server_path)
+    except LocalctlError:
+        return "llama-cpp-python"
+    return "llama-server" if backend == "llama-server" else "llama-cpp-python"
+
+
+def plan_row(
+    row: CatalogRow,
+    hw: Hardware,
+    *,
+    ctx: int,
+    kv_type: str,
+    parallel: int,
+    backend: Backend = "llama-cpp-python",
+) -> CatalogRow:
+    """``row`` with its plan computed at ``ctx`` (or the error that stopped it)."""
+    from localctl.errors import LocalctlError
+    from localctl.plan import plan_for_file, plan_for_model
+
+    try:
+        plan: MemoryPlan
+        if row.model.source == LOCAL_SOURCE and row.local_path is not None:
+            plan = plan_for_file(row.local_path, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
+        else:
+            plan = plan_for_model(
+                row.model, row.quant.name, hw, ctx=ctx, parallel=parallel, kv_type=kv_type
+            )
     except (LocalctlError, NotImplementedError, ValueError) as error:
         return replace(row, plan=None, plan_error=str(error) or type(error).__name__)
     return replace(row, plan=plan, plan_error="")
 
 
-def build_rows(models: list[ModelSpec]) -> list[CatalogRow]:
-    """Unplanned rows for every model x quant, with quality notes and local files."""
+def build_rows(models: list[ModelSpec], *, include_local: bool = True) -> list[CatalogRow]:
+    """Unplanned rows for every model x quant, then GGUF files on disk that no row covers.
+
+    Args:
+        models: The catalog.
+        include_local: Also list local GGUF files (HF cache, model folders, LM Studio…)
+            that are not catalog quants, as ``local`` family rows planned from their header.
+    """
     rows = []
     for model in models:
         for quant in model.quants:
@@ -111,6 +142,60 @@ def build_rows(models: list[ModelSpec]) -> list[CatalogRow]:
                     local_path=find_local(model, quant),
                 )
             )
+    if include_local:
+        known = {row.local_path.absolute() for row in rows if row.local_path is not None}
+        rows.extend(local_rows(known))
+    return rows
+
+
+LOCAL_SOURCE = "local"
+"""``ModelSpec.source`` of rows made from a GGUF file on disk."""
+
+
+def local_rows(known: set[Path]) -> list[CatalogRow]:
+    """Rows for GGUF files on disk outside ``known`` (first part of a split set only).
+
+    A file whose header cannot be read is left out (``localctl fit FILE`` says why).
+    """
+    import re
+
+    from catalog.errors import GgufError
+    from catalog.gguf import read_gguf
+    from catalog.schema import ModelSpec, QuantSpec
+    from localctl import inventory
+
+    rows: list[CatalogRow] = []
+    seen: set[Path] = set()
+    for entry in inventory.scan_local_ggufs():
+        path = entry.path.absolute()
+        split = re.search(r"-(\d{5})-of-(\d{5})\.gguf$", path.name)
+        if path in known or path in seen or (split and int(split.group(1)) != 1):
+            continue
+        seen.add(path)
+        try:
+            info = read_gguf(path)
+        except (GgufError, OSError):
+            continue
+        stem = re.sub(r"-00001-of-\d{5}$", "", path.name.removesuffix(".gguf"))
+        quant = QuantSpec(
+            name=(entry.quant or info.file_type or "GGUF").upper(),
+            files=(path.name,),
+            size_bytes=info.file_size or entry.size_bytes,
+        )
+        license_ = info.metadata.get("general.license")
+        model = ModelSpec(
+            id=stem.lower(),
+            name=info.name or stem,
+            family=LOCAL_SOURCE,
+            repo=entry.repo or str(path.parent),
+            params=sum(t.n_elements for t in info.tensors),
+            arch=info.arch,
+            license=str(license_) if license_ else "",
+            quants=(quant,),
+            notes=f"local file ({entry.source}): {path}",
+            source=LOCAL_SOURCE,
+        )
+        rows.append(CatalogRow(model, quant, quality_note(quant), local_path=path))
     return rows
 
 
@@ -121,6 +206,7 @@ def plan_rows(
     ctx: int,
     kv_type: str,
     parallel: int,
+    backend: Backend = "llama-cpp-python",
     cancel: threading.Event | None = None,
 ) -> list[CatalogRow]:
     """Every row planned at ``ctx``; stops early (returning what it has) when ``cancel`` is set."""
@@ -128,7 +214,9 @@ def plan_rows(
     for row in rows:
         if cancel is not None and cancel.is_set():
             break
-        planned.append(plan_row(row, hw, ctx=ctx, kv_type=kv_type, parallel=parallel))
+        planned.append(
+            plan_row(row, hw, ctx=ctx, kv_type=kv_type, parallel=parallel, backend=backend)
+        )
     return planned
 
 
@@ -301,15 +389,13 @@ async def stream_reply(
 
 
 class SessionMeters:
-    """Session totals (``localctl.meters``) and the derived costs shown by the meters pane."""
+    """Session totals and energy (``localctl.meters``) and the costs shown by the meters pane."""
 
     def __init__(self, config: Config) -> None:
         from localctl.meters import SessionMeters as Totals
 
         self._config = config
         self._totals = Totals()
-        self._energy_wh = 0.0
-        self._power_source = ""
 
     def configure(self, config: Config) -> None:
         """Use ``config``'s API models and prices from the next reply on."""
@@ -324,7 +410,12 @@ class SessionMeters:
                 None uses the configured wattage, else ``ESTIMATED_POWER_W``.
         """
         from localctl.chat import ReplyMetrics
+        from localctl.meters import ESTIMATED_POWER_W
 
+        if power is None:
+            configured = self._config.cost.power_w
+            source = "config" if configured else "estimate"
+            power = PowerFigure(configured or ESTIMATED_POWER_W, source)
         totals = self._totals
         totals.add(
             ReplyMetrics(
@@ -334,14 +425,10 @@ class SessionMeters:
                 completion_tokens=figures.completion_tokens,
                 gen_tok_s=figures.gen_tok_s,
                 total_s=figures.total_s,
-            )
+            ),
+            watts=power.watts,
+            power_source=power.source,
         )
-        if power is None:
-            configured = self._config.cost.power_w
-            source = "config" if configured else "estimate"
-            power = PowerFigure(configured or ESTIMATED_POWER_W, source)
-        self._energy_wh += power.watts * figures.total_s / 3600
-        self._power_source = power.source
         cost = self._config.cost
         return MeterSnapshot(
             gen_tok_s=figures.gen_tok_s,
@@ -352,9 +439,11 @@ class SessionMeters:
             replies=totals.replies,
             gen_tok_s_history=tuple(totals.gen_tok_s_series),
             api_equivalent_usd=totals.api_equivalent_usd(cost.api_models),
-            energy_usd=self._energy_wh / 1000 * cost.electricity_usd_per_kwh,
-            energy_wh=self._energy_wh,
-            energy_source=power.source,
+            energy_usd=totals.energy_usd(cost.electricity_usd_per_kwh),
+            energy_wh=totals.energy_wh,
+            energy_source=f"{totals.energy_source} ({power.source})"
+            if totals.energy_source != power.source
+            else power.source,
             price_source=price_source(),
         )
 
@@ -367,8 +456,27 @@ class PowerFigure:
     source: str
 
 
-ESTIMATED_POWER_W = 65.0
-"""Wattage assumed for the energy meter when nothing is measured and the config gives none."""
+def power_meter(config: Config) -> PowerMeter:
+    """A non-blocking power meter: NVML + RAPL where readable, else the configured watts."""
+    from localctl.meters import PowerMeter
+
+    return PowerMeter(config.cost.power_w or None)
+
+
+def read_power(meter: PowerMeter) -> PowerFigure:
+    """Watts drawn now and their source (call from a thread: NVML may be slow)."""
+    reading = meter.read()
+    return PowerFigure(reading.watts, reading.source)
+
+
+def mean_power(figures: list[PowerFigure]) -> PowerFigure | None:
+    """Mean of the samples taken during one reply (None without samples)."""
+    if not figures:
+        return None
+    from localctl.meters import PowerReading, mean_power
+
+    mean = mean_power([PowerReading(f.watts, f.source) for f in figures])  # type: ignore[arg-type]
+    return PowerFigure(mean.watts, mean.source)
 
 
 def price_source() -> str:

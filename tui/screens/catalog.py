@@ -123,6 +123,7 @@ class CatalogScreen(Screen[None]):
             hardware = self.hardware or engine.resolve_hardware(profile)
             self.post_message(self.HardwareReady(hardware))
             rows = self.all_rows or engine.build_rows(engine.load_models())
+            backend = engine.planned_backend(self.context.config)
         except (LocalctlError, NotImplementedError, ImportError) as error:
             self.post_message(self.LoadFailed(str(error) or type(error).__name__))
             return
@@ -134,7 +135,13 @@ class CatalogScreen(Screen[None]):
                 return
             batch = rows[start : start + PLAN_BATCH]
             planned += engine.plan_rows(
-                batch, hardware, ctx=ctx, kv_type=kv_type, parallel=parallel, cancel=cancel
+                batch,
+                hardware,
+                ctx=ctx,
+                kv_type=kv_type,
+                parallel=parallel,
+                backend=backend,
+                cancel=cancel,
             )
             if cancel.is_set():
                 return

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from textual.worker import Worker
 
     from tui.context import TuiContext
-    from tui.engine import ChatEndpoint, ModelSettings, ReplyFigures
+    from tui.engine import ChatEndpoint, ModelSettings, PowerFigure, ReplyFigures
     from tui.values import MeterSnapshot, SystemReading
 
 SYSTEM_REFRESH_S = 1.0
@@ -60,6 +60,10 @@ class ChatScreen(Screen[None]):
         self.conversation_id: str | None = None
         self.meters = engine.SessionMeters(context.config)
         self.server_pid: int | None = None
+        self._power_meter = engine.power_meter(context.config)
+        self._power_samples: list[PowerFigure] = []
+        """Power sampled while the current reply streams (averaged into its energy)."""
+        self._last_power: PowerFigure | None = None
         """Process of the served model, for its RSS in the meters (set by the app)."""
         self._reply_worker: Worker[None] | None = None
         self.replies_finished = 0
@@ -103,6 +107,7 @@ class ChatScreen(Screen[None]):
             return
         self.history.append({"role": "user", "content": message.text})
         await pane.add_user(message.text)
+        self._power_samples = []
         self._reply_worker = self._stream_reply(self.endpoint, list(self.history))
 
     @work(group="reply", exclusive=True, exit_on_error=False)
@@ -139,7 +144,8 @@ class ChatScreen(Screen[None]):
         if message.text:
             self.history.append({"role": "assistant", "content": message.text})
         if message.figures is not None:
-            self.query_one(MetersPane).snapshot = self.meters.add(message.figures)
+            power = engine.mean_power(self._power_samples) or self._last_power
+            self.query_one(MetersPane).snapshot = self.meters.add(message.figures, power)
         from localctl.errors import LocalctlError
 
         try:
@@ -214,9 +220,13 @@ class ChatScreen(Screen[None]):
 
     def _read_system(self) -> None:
         reading = engine.read_system(self.server_pid)
-        self.app.call_from_thread(self._show_system, reading)
+        power = engine.read_power(self._power_meter)
+        self.app.call_from_thread(self._show_system, reading, power)
 
-    def _show_system(self, reading: SystemReading) -> None:
+    def _show_system(self, reading: SystemReading, power: PowerFigure) -> None:
+        self._last_power = power
+        if self._reply_worker is not None and self._reply_worker.is_running:
+            self._power_samples.append(power)
         if self.is_mounted:
             self.query_one(MetersPane).system = reading
 

@@ -35,6 +35,8 @@ def describe(row: CatalogRow) -> Text:
             f"Total {human_bytes(plan.total_bytes)}: GPU {human_bytes(plan.gpu_bytes)},"
             f" RAM {human_bytes(plan.cpu_bytes)}\n"
         )
+        rss = human_bytes(plan.expected_rss_bytes)
+        text.append(f"Expected server RSS at start ({plan.backend}): {rss}\n")
         if plan.reason:
             text.append(f"{plan.reason}\n", style="italic")
     elif row.plan_error:
