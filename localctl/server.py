@@ -557,9 +557,14 @@ class ModelServer:
         """Block up to ``timeout_s``; True once the child has ended."""
         return self._exited.wait(timeout_s)
 
-    async def wait_exit(self) -> str:
-        """Wait until the child ends; returns the plain reason."""
-        await asyncio.to_thread(self._exited.wait)
+    async def wait_exit(self, poll_s: float = 0.1) -> str:
+        """Wait until the child ends; returns the plain reason.
+
+        Polls instead of parking a thread, so cancelling the waiter leaves nothing behind
+        (a thread blocked on the event would hold up the event loop's shutdown).
+        """
+        while not self._exited.is_set():
+            await asyncio.sleep(poll_s)
         return self.exit_reason or "stopped"
 
     def measure(self) -> dict[str, int]:

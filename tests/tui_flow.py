@@ -62,6 +62,7 @@ async def prompt_and_wait(
 ) -> None:
     """Type ``text`` into the chat prompt, send it and wait for the reply to finish."""
     chat = app.chat_screen
+    await wait_until(pilot, lambda: app.screen is chat and chat.is_mounted, 10, "chat screen")
     before = chat.replies_finished
     prompt = chat.query_one("#prompt", Input)
     prompt.focus()

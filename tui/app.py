@@ -84,6 +84,13 @@ class LocalctlApp(App[int]):
 
     def on_unmount(self) -> None:
         self._undo_logging()
+        # However the app ends (quit, an exception, a test leaving run_test), the server
+        # it started must not outlive it, nor its download keep running.
+        if self._download_cancel is not None:
+            self._download_cancel.set()
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop_now()
 
     async def action_quit(self) -> None:
         """Stop the server this app started, then leave."""
@@ -326,6 +333,38 @@ class LocalctlApp(App[int]):
             self._stopping_server = False
         self.chat_screen.connect(None, "server stopped - pick a model in the catalog (F1)")
         self.post_message(ServerStopped(server.url))
+
+    def action_attach(self) -> None:
+        """Chat with an OpenAI-compatible server that runs elsewhere (vLLM, Ollama, another box)."""
+        from tui.screens.modals import AttachModal
+
+        self.push_screen(AttachModal(), self._attach_picked)
+
+    def _attach_picked(self, answer: tuple[str, str] | None) -> None:
+        if answer is not None:
+            self._attach_to(*answer)
+
+    @work(group="flow", exclusive=True, exit_on_error=False, name="attach")
+    async def _attach_to(self, url: str, api_key: str) -> None:
+        """Stop our own server, check ``url`` answers, then chat with it."""
+        from localctl.errors import LocalctlError
+
+        await self._stop_server()
+        try:
+            server = await engine.attach_server(url, api_key or None)
+        except LocalctlError as error:
+            self.notify(f"Cannot attach: {error}", title="Attach", severity="error", timeout=15)
+            self.record(f"Attach to {url} failed: {error}", "ERROR")
+            return
+        self.server = server
+        model = await engine.served_model_name(server.url, server.api_key)
+        self.record(f"Attached to {server.url} (model {model})")
+        self.chat_screen.connect(
+            engine.ChatEndpoint(server.url, server.api_key or None, model),
+            f"{model} · {server.url} · attached (not started by localctl)",
+        )
+        await self.switch_mode("chat")
+        self.chat_screen.query_one(ChatPane).focus_prompt()
 
     async def action_stop_server(self) -> None:
         """Stop the model server."""

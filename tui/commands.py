@@ -18,6 +18,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Help: keys", "help", "Every key binding"),
     ("Server log", "server_log", "Log pane with the server's log tail"),
     ("Stop server", "stop_server", "Stop the model server"),
+    ("Attach to server", "attach", "Chat with an OpenAI-compatible URL (vLLM, Ollama…)"),
     ("Quit", "quit", "Stop the server and leave"),
 )
 

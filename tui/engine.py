@@ -584,6 +584,9 @@ class ServerHandle(Protocol):
     async def stop(self) -> None:
         """Stop the server and wait until it is gone."""
 
+    def stop_now(self) -> None:
+        """Stop the server, blocking until it is gone."""
+
     async def wait_exit(self) -> str:
         """Return, in plain words, why the process ended, once it has."""
 
@@ -591,8 +594,10 @@ class ServerHandle(Protocol):
 class TuiServer:
     """A ``localctl.server.ModelServer`` seen through ``ServerHandle``; keeps the run file."""
 
-    def __init__(self, server: ModelServer) -> None:
+    def __init__(self, server: ModelServer, *, owned: bool = True) -> None:
         self._server = server
+        self.owned = owned
+        """True when localctl started the process (False when attached)."""
 
     @property
     def url(self) -> str:
@@ -623,7 +628,16 @@ class TuiServer:
         from localctl.runfile import remove_run_file
 
         await self._server.stop()
-        remove_run_file(self._server.url)
+        if self.owned:
+            remove_run_file(self._server.url)
+
+    def stop_now(self) -> None:
+        """Stop the server, blocking (for the app's last moments)."""
+        from localctl.runfile import remove_run_file
+
+        self._server.stop_sync(grace_s=5.0)
+        if self.owned:
+            remove_run_file(self._server.url)
 
     async def wait_exit(self) -> str:
         reason = await self._server.wait_exit()
@@ -687,3 +701,36 @@ async def start_server(
         RunInfo(server.url, server.api_key, server.pid or 0, row.key, server.backend, time.time())
     )
     return TuiServer(server)
+
+
+async def attach_server(url: str, api_key: str | None, timeout_s: float = 8.0) -> TuiServer:
+    """Attach to a running OpenAI-compatible server (nothing is launched).
+
+    The key defaults to the one of a server localctl started at ``url``.
+
+    Raises:
+        ServerError: it does not answer ``/v1/models`` within ``timeout_s``.
+    """
+    from localctl.runfile import find_api_key
+    from localctl.server import ModelServer, ServerOptions
+
+    key = api_key or find_api_key(url) or ""
+    server = ModelServer(ServerOptions(attach_url=url, api_key=key or None, backend="attach"))
+    if not key:
+        server.api_key = ""
+    await server.start(timeout_s)
+    return TuiServer(server, owned=False)
+
+
+async def served_model_name(url: str, api_key: str | None) -> str:
+    """The first model id ``url`` serves (``/v1/models``), or ``"default"``."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            answer = await client.get(f"{url}/v1/models", headers=headers)
+            answer.raise_for_status()
+            return str(answer.json()["data"][0]["id"])
+    except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
+        return "default"

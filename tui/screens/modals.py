@@ -126,3 +126,46 @@ class ModelSettingsModal(ModalScreen[ModelSettings | None]):
     def action_dismiss_none(self) -> None:
         """Close without saving."""
         self.dismiss(None)
+
+
+class AttachModal(ModalScreen[tuple[str, str] | None]):
+    """URL and API key of an OpenAI-compatible server to chat with (vLLM, Ollama, another box)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss_none", "Cancel", id="cancel_attach"),
+    ]
+
+    def __init__(self, url: str = "") -> None:
+        super().__init__()
+        self._url = url
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="attach-box", classes="modal-box"):
+            yield Label("Attach to an OpenAI-compatible server", classes="modal-title")
+            yield Label("Base URL (with or without /v1)")
+            yield Input(self._url, placeholder="http://gpu-box:8000", id="attach-url")
+            yield Label("API key (empty: none, or the key of a server localctl started)")
+            yield Input("", password=True, id="attach-key")
+            with Horizontal(classes="modal-buttons"):
+                yield Button("Attach", variant="primary", id="attach")
+                yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "attach":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._submit()
+
+    def _submit(self) -> None:
+        url = self.query_one("#attach-url", Input).value.strip()
+        if not url.startswith(("http://", "https://")):
+            self.notify("The URL must start with http:// or https://", severity="error")
+            return
+        self.dismiss((url, self.query_one("#attach-key", Input).value.strip()))
+
+    def action_dismiss_none(self) -> None:
+        """Close without attaching."""
+        self.dismiss(None)

@@ -36,7 +36,7 @@ def describe(row: CatalogRow) -> Text:
             f" RAM {human_bytes(plan.cpu_bytes)}\n"
         )
         rss = human_bytes(plan.expected_rss_bytes)
-        text.append(f"Expected server RSS at start ({plan.backend}): {rss}\n")
+        text.append(f"Server RSS at start: {rss} ({plan.backend})\n")
         if plan.reason:
             text.append(f"{plan.reason}\n", style="italic")
     elif row.plan_error:

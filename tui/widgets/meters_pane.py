@@ -12,7 +12,10 @@ from tui.values import MeterSnapshot, SystemReading
 
 
 def _money(usd: float) -> str:
-    return f"${usd:.4f}" if usd < 1 else f"${usd:,.2f}"
+    """Dollars with enough digits that a short session's cents still show."""
+    if usd >= 1:
+        return f"${usd:,.2f}"
+    return f"${usd:.4f}" if usd >= 0.001 else f"${usd:.6f}"
 
 
 class MetersPane(Vertical):

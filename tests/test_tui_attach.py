@@ -1,0 +1,58 @@
+"""Attach the TUI to an OpenAI-compatible server it did not start."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+import tui.engine
+from localctl.config import Config
+from localctl.server import free_port
+from tests.fakesse import serve_fake_sse
+from tests.tui_flow import prompt_and_wait, wait_until
+from tests.tui_helpers import model
+from tui.app import make_app
+from tui.screens.modals import AttachModal
+
+
+@pytest.fixture(autouse=True)
+def small_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tui.engine, "load_models", lambda: [model("llama-3.1-8b")])
+
+
+async def _attach(app, pilot, url: str, key: str = "") -> None:
+    app.action_attach()
+    await wait_until(pilot, lambda: isinstance(app.screen, AttachModal), 5, "attach modal")
+    await pilot.pause()
+    app.screen.query_one("#attach-key", Input).value = key
+    app.screen.query_one("#attach-url", Input).value = url
+    app.screen.query_one("#attach-url", Input).focus()
+    await pilot.press("enter")
+
+
+async def test_attach_chats_with_a_remote_server_and_stop_launches_nothing() -> None:
+    app = make_app(hw_profile="rtx4090", config=Config())
+    with serve_fake_sse("normal", tokens=12) as url:
+        async with app.run_test(size=(150, 45)) as pilot:
+            await _attach(app, pilot, url + "/v1", key="remote-key")
+            await wait_until(pilot, lambda: app.chat_screen.endpoint is not None, 20, "attach")
+            endpoint = app.chat_screen.endpoint
+            assert endpoint is not None
+            assert endpoint.url == url and endpoint.model == "fake"
+            assert endpoint.api_key == "remote-key"
+            assert app.server is not None and app.server.pid is None
+            await prompt_and_wait(app, pilot, "hello")
+            assert app.chat_screen.snapshot.session_completion_tokens > 0
+            await app.action_stop_server()
+            assert app.server is None and app.chat_screen.endpoint is None
+
+
+async def test_attach_to_a_dead_url_says_so_and_keeps_the_app() -> None:
+    app = make_app(hw_profile="rtx4090", config=Config())
+    dead = f"http://127.0.0.1:{free_port('127.0.0.1')}"
+    async with app.run_test(size=(150, 45)) as pilot:
+        await _attach(app, pilot, dead)
+        await wait_until(
+            pilot, lambda: any("Attach to" in line for line in app.log_lines), 30, "failure"
+        )
+        assert app.chat_screen.endpoint is None and app.server is None
