@@ -115,21 +115,29 @@ def run() -> list[dict[str, Any]]:
     for pace in (5_000.0, 0.0):
         result = asyncio.run(absorb(tokens=12_000, tok_s=pace))
         label = f"{pace:,.0f} tok/s" if pace else "unpaced (as fast as it sends)"
+        keys_ok = result["max_key_latency_ms"] < 250
+        value = (
+            f"rendered {result['rendered_tok_s']:,.0f} tok/s, "
+            f"complete={result['complete']}, max key latency "
+            f"{result['max_key_latency_ms']:.0f} ms (p50 "
+            f"{result['p50_key_latency_ms']:.0f} ms, {result['probes']} keys)"
+        )
+        if pace:
+            # A paced stream cannot render faster than it is sent: what matters is that
+            # rendering keeps up, i.e. it ends soon after the server's last token.
+            lag_s = result["seconds"] - 12_000 / pace
+            value += f", done {lag_s:+.2f} s after the server's last token"
+            target = "complete, done ≤ 0.5 s after the last token, keys < 250 ms"
+            met = result["complete"] and lag_s <= 0.5 and keys_ok
+        else:
+            target = "≥ 5,000 tok/s, complete, keys < 250 ms"
+            met = result["complete"] and result["rendered_tok_s"] >= 5000 and keys_ok
         rows.append(
             {
                 "measure": f"stream 12,000 tokens, server {label}",
-                "value": (
-                    f"rendered {result['rendered_tok_s']:,.0f} tok/s, "
-                    f"complete={result['complete']}, max key latency "
-                    f"{result['max_key_latency_ms']:.0f} ms (p50 "
-                    f"{result['p50_key_latency_ms']:.0f} ms, {result['probes']} keys)"
-                ),
-                "target": "≥ 5,000 tok/s, complete, keys respond",
-                "verdict": "met"
-                if result["complete"]
-                and result["rendered_tok_s"] >= 5000
-                and result["max_key_latency_ms"] < 250
-                else "MISSED",
+                "value": value,
+                "target": target,
+                "verdict": "met" if met else "MISSED",
             }
         )
     return rows
