@@ -19,13 +19,14 @@ def _err(ours: float, theirs: float) -> str:
 
 def run() -> list[dict[str, Any]]:
     """One row per (ctx, kv type) and per speed fill."""
-    from localctl.hardware import resolve_hardware
+    from localctl.hardware import detect_hardware
     from localctl.plan import plan_for_file
     from tests.conftest import fetch_smollm2
     from tests.fit_helpers import llama_buffers, measure_decode_tok_s
 
     model = fetch_smollm2()
-    hw = resolve_hardware(None)
+    # Measured now, beside the decode runs: a cached figure may be from a busier moment.
+    hw = detect_hardware(remeasure=True)
     rows: list[dict[str, Any]] = []
     for ctx in (512, 2048, 8192):
         for kv in ("f16", "q8_0"):

@@ -614,6 +614,22 @@ def measure_ram_bandwidth(duration_s: float = 0.2, threads: int | None = None) -
     return best
 
 
+def machine_busy() -> str:
+    """Why a bandwidth measurement now would read low (empty when the machine is quiet).
+
+    Busy means a one-minute load average above half the logical CPUs, not counting the
+    measuring process itself.
+    """
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return ""
+    cpus = os.cpu_count() or 1
+    if load - 1 > cpus / 2:
+        return f"machine busy (load average {load:.1f} on {cpus} CPUs)"
+    return ""
+
+
 def ram_bandwidth(
     cpu_name: str, *, measure: bool = True, remeasure: bool = False, threads: int = 0
 ) -> tuple[float, str, list[str]]:
@@ -641,9 +657,16 @@ def ram_bandwidth(
             )
         else:
             if bytes_s > 0:
-                _store_bandwidth(cpu_name, bytes_s, threads)
                 took = time.perf_counter() - started
-                return bytes_s, "measured", [f"bandwidth measured now in {took:.2f} s"]
+                notes = [f"bandwidth measured now in {took:.2f} s"]
+                busy = machine_busy()
+                if busy:
+                    # A copy competing with a compiler reads low; caching that figure
+                    # would understate every speed prediction until re-measured.
+                    notes.append(f"{busy}: figure not cached, measured again next time")
+                else:
+                    _store_bandwidth(cpu_name, bytes_s, threads)
+                return bytes_s, "measured", notes
             note = "bandwidth measurement gave no figure"
         return DDR_CONFIGS[DEFAULT_DDR] * GB, "assumed", [note]
     return (

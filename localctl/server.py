@@ -19,6 +19,8 @@ Public API (the CLI ``localctl serve`` and the TUI both use it):
   child, so the Linux parent-death signal (SIGTERM) fires only when localctl dies.
   Keys go to the child through its environment (``LLAMA_API_KEY`` / ``API_KEY``),
   never argv; the child's environment is allow-listed (``child_env``).
+- ``memory_report(server, plan, ready_s)``: plan vs llama.cpp's buffers vs measured RSS
+  (text), and the pair appended with ``append_measurement``.
 - ``append_measurement(record)``: one JSONL line in ``paths.measurements_file()``.
 - ``explain_exit(returncode)``: plain words for an exit code or signal.
 - ``parse_buffers(lines)``: llama.cpp's model/KV/compute buffers and offloaded layers.
@@ -50,10 +52,13 @@ import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from localctl import paths
 from localctl.errors import BadInputError, ServerError
+
+if TYPE_CHECKING:
+    from localctl.plan import MemoryPlan
 
 BACKENDS = ("auto", "llama-cpp-python", "llama-server", "attach")
 KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}
@@ -594,3 +599,77 @@ def append_measurement(record: dict[str, object]) -> None:
     paths.ensure_private_dir(path.parent)
     with path.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(record) + "\n")
+
+
+def _error(ours: int, theirs: int) -> str:
+    return f"{100 * (ours / theirs - 1):+.1f}%" if theirs else "-"
+
+
+def memory_report(server: ModelServer, plan: MemoryPlan, ready_s: float) -> str:
+    """Plan beside llama.cpp's reported buffers and the measured RSS; appends a record.
+
+    The compute buffer's pages become resident only once a long prompt runs, so
+    the RSS of a ready server is compared with ``plan.expected_rss_bytes``; the
+    plan's total is the budget of a busy server.
+    """
+    import time
+
+    from localctl.output import human_bytes
+
+    got = server.buffers
+    measured = server.measure()
+    rss = measured["rss_bytes"]
+    rows = [
+        ("", "plan", "actual", "error"),
+        (
+            "weights",
+            human_bytes(plan.weights_bytes),
+            human_bytes(got.model_bytes),
+            _error(plan.weights_bytes, got.model_bytes),
+        ),
+        (
+            "KV cache",
+            human_bytes(plan.kv_bytes),
+            human_bytes(got.kv_bytes),
+            _error(plan.kv_bytes, got.kv_bytes),
+        ),
+        (
+            "compute",
+            human_bytes(plan.compute_bytes),
+            human_bytes(got.compute_bytes),
+            _error(plan.compute_bytes, got.compute_bytes),
+        ),
+        ("RSS ready", human_bytes(plan.expected_rss_bytes), human_bytes(rss), _error(
+            plan.expected_rss_bytes, rss
+        )),
+        ("total", human_bytes(plan.total_bytes), "", "budget with compute resident"),
+    ]  # fmt: skip
+    if got.total_layers is not None:
+        rows.append(
+            ("GPU layers", str(plan.gpu_layers), f"{got.offloaded_layers}/{got.total_layers}", "")
+        )
+    record: dict[str, object] = {
+        "time": time.time(),
+        "model": server.options.model_name,
+        "backend": server.backend,
+        "ctx": plan.ctx,
+        "parallel": plan.parallel,
+        "kv_type": plan.kv_type,
+        "flash_attn": plan.flash_attn,
+        "estimate_total_bytes": plan.total_bytes,
+        "estimate_weights_bytes": plan.weights_bytes,
+        "estimate_kv_bytes": plan.kv_bytes,
+        "estimate_compute_bytes": plan.compute_bytes,
+        "estimate_overhead_bytes": plan.overhead_bytes,
+        "estimate_rss_bytes": plan.expected_rss_bytes,
+        "reported_model_bytes": got.model_bytes,
+        "reported_kv_bytes": got.kv_bytes,
+        "reported_compute_bytes": got.compute_bytes,
+        "rss_bytes": rss,
+        "vram_bytes": measured["vram_bytes"],
+        "ready_s": round(ready_s, 3),
+    }
+    append_measurement(record)
+    lines = [f"  {a:<11}{b:>12}  {c:>12}  {d}".rstrip() for a, b, c, d in rows]
+    lines.append("  (actual: llama.cpp's reported buffers; RSS measured now)")
+    return "\n".join(lines)

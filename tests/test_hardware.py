@@ -22,6 +22,8 @@ from localctl.errors import HardwareError
 from localctl.hardware import Gpu, Hardware
 from localctl.hwtables import GB, GIB, apple_bandwidth_gb_s, gpu_bandwidth_gb_s
 
+REAL_MACHINE_BUSY = hardware.machine_busy
+
 REQUIRED_PROFILES = {
     "rtx3090",
     "rtx4090",
@@ -150,6 +152,30 @@ def test_detects_this_machine_with_sane_cpu_and_ram() -> None:
         assert hw.gpus == ()
         assert hw.vram_total_bytes == 0
         assert any(note.startswith("NVML:") for note in hw.notes)
+
+
+@pytest.fixture(autouse=True)
+def quiet_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bandwidth figures are cached only on a quiet machine; CI may be busy, so say it is not."""
+    monkeypatch.setattr(hardware, "machine_busy", lambda: "")
+
+
+def test_a_figure_measured_on_a_busy_machine_is_used_but_not_cached(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hardware, "machine_busy", lambda: "machine busy (load average 5.0)")
+    hw = hardware.detect_hardware(nvml_loader=no_nvml)
+    assert hw.ram_bandwidth_source == "measured" and hw.ram_bandwidth_bytes_s > 1 * GB
+    assert any("not cached" in note for note in hw.notes)
+    assert hardware.cached_ram_bandwidth(hw.cpu_name) is None
+
+
+def test_machine_busy_reads_the_load_average(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hardware.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(hardware.os, "getloadavg", lambda: (4.0, 1.0, 1.0))
+    assert "load average 4.0 on 2 CPUs" in REAL_MACHINE_BUSY()
+    monkeypatch.setattr(hardware.os, "getloadavg", lambda: (1.5, 1.0, 1.0))
+    assert REAL_MACHINE_BUSY() == ""
 
 
 def test_first_detection_measures_bandwidth_and_later_ones_use_the_cache() -> None:

@@ -78,6 +78,14 @@ async def test_enter_downloads_serves_and_chats_then_q_leaves_no_server(hub: Fak
         assert len(transcript.children) >= 2
         await wait_until(pilot, lambda: chat.query_one("#meters").system.server_rss_bytes > 0, 5)
 
+        await wait_until(pilot, lambda: any("RSS ready" in ln for ln in app.log_lines), 10)
+        import json
+
+        records = paths.measurements_file().read_text().splitlines()
+        record = json.loads(records[-1])
+        assert record["model"] == row.key and record["rss_bytes"] > 0
+        assert record["estimate_rss_bytes"] > 0 and record["ctx"] == FLOW_CTX
+
         saved = list((paths.data_dir()).rglob("*.json*"))
         assert saved, "the conversation was saved"
 

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
     from localctl.config import Config
     from localctl.hub import PullProgress
-    from tui.engine import ServerHandle
+    from localctl.plan import MemoryPlan
+    from tui.engine import ServerHandle, TuiServer
     from tui.rows import CatalogRow
 
 LOG_LINES = 5000
@@ -288,6 +289,23 @@ class LocalctlApp(App[int]):
         await self.switch_mode("chat")
         self.chat_screen.query_one(ChatPane).focus_prompt()
         self._watch_server(server, row, path)
+        if plan is not None and self.context.hw_profile is None:
+            await self._report_memory(server, plan)
+
+    async def _report_memory(self, server: TuiServer, plan: MemoryPlan) -> None:
+        """Log the plan beside what llama.cpp allocated and the measured RSS (and store it)."""
+        import asyncio
+
+        from localctl.errors import LocalctlError
+
+        try:
+            report = await asyncio.to_thread(engine.memory_report, server, plan)
+        except (LocalctlError, OSError) as error:
+            self.record(f"Memory report failed: {error}", "WARNING")
+            return
+        self.record(f"Memory of {server.url}: plan vs llama.cpp vs measured")
+        for line in report.splitlines():
+            self.record(line)
 
     @work(group="watch", exclusive=True, exit_on_error=False, name="watch server")
     async def _watch_server(self, server: ServerHandle, row: CatalogRow, path: Path) -> None:

@@ -596,8 +596,15 @@ class TuiServer:
 
     def __init__(self, server: ModelServer, *, owned: bool = True) -> None:
         self._server = server
+        self.ready_s = 0.0
+        """Seconds from launch until it answered."""
         self.owned = owned
         """True when localctl started the process (False when attached)."""
+
+    @property
+    def model_server(self) -> ModelServer:
+        """The supervised server underneath."""
+        return self._server
 
     @property
     def url(self) -> str:
@@ -696,11 +703,24 @@ async def start_server(
     from localctl.server import ModelServer
 
     server = ModelServer(server_options(path, row.key, plan, config, hw))
+    started = time.monotonic()
     await server.start(timeout_s)
     write_run_file(
         RunInfo(server.url, server.api_key, server.pid or 0, row.key, server.backend, time.time())
     )
-    return TuiServer(server)
+    handle = TuiServer(server)
+    handle.ready_s = time.monotonic() - started
+    return handle
+
+
+def memory_report(server: TuiServer, plan: MemoryPlan) -> str:
+    """The plan beside llama.cpp's buffers and the measured RSS; the pair is stored.
+
+    Blocking (reads the process's memory): call from a thread.
+    """
+    from localctl.server import memory_report as report
+
+    return report(server.model_server, plan, server.ready_s)
 
 
 async def attach_server(url: str, api_key: str | None, timeout_s: float = 8.0) -> TuiServer:

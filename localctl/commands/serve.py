@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from localctl.hub import PullProgress
-    from localctl.plan import MemoryPlan
-    from localctl.server import ModelServer
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -91,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         ServerOptions,
         check_passthrough,
         is_loopback,
+        memory_report,
         resolve_backend,
     )
 
@@ -151,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         if not is_loopback(host) and not args.api_key:
             print("non-loopback host: a key was generated; clients need it", file=sys.stderr)
         print(f"ready in {ready_s:.1f} s", file=sys.stderr)
-        print(_report(server, plan, ready_s), file=sys.stderr)
+        print(memory_report(server, plan, ready_s), file=sys.stderr)
         print(server.url, flush=True)
         print(f"API key: {server.api_key}", flush=True)
         while not server.wait_exited(0.5):
@@ -164,78 +163,3 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
         server.stop_sync()
         remove_run_file(server.url)
-
-
-def _error(ours: int, theirs: int) -> str:
-    return f"{100 * (ours / theirs - 1):+.1f}%" if theirs else "-"
-
-
-def _report(server: ModelServer, plan: MemoryPlan, ready_s: float) -> str:
-    """Plan beside llama.cpp's reported buffers and the measured RSS; appends a record.
-
-    The compute buffer's pages become resident only once a long prompt runs, so
-    the RSS of a ready server is compared with ``plan.expected_rss_bytes``; the
-    plan's total is the budget of a busy server.
-    """
-    import time
-
-    from localctl.output import human_bytes
-    from localctl.server import append_measurement
-
-    got = server.buffers
-    measured = server.measure()
-    rss = measured["rss_bytes"]
-    rows = [
-        ("", "plan", "actual", "error"),
-        (
-            "weights",
-            human_bytes(plan.weights_bytes),
-            human_bytes(got.model_bytes),
-            _error(plan.weights_bytes, got.model_bytes),
-        ),
-        (
-            "KV cache",
-            human_bytes(plan.kv_bytes),
-            human_bytes(got.kv_bytes),
-            _error(plan.kv_bytes, got.kv_bytes),
-        ),
-        (
-            "compute",
-            human_bytes(plan.compute_bytes),
-            human_bytes(got.compute_bytes),
-            _error(plan.compute_bytes, got.compute_bytes),
-        ),
-        ("RSS ready", human_bytes(plan.expected_rss_bytes), human_bytes(rss), _error(
-            plan.expected_rss_bytes, rss
-        )),
-        ("total", human_bytes(plan.total_bytes), "", "budget with compute resident"),
-    ]  # fmt: skip
-    if got.total_layers is not None:
-        rows.append(
-            ("GPU layers", str(plan.gpu_layers), f"{got.offloaded_layers}/{got.total_layers}", "")
-        )
-    record: dict[str, Any] = {
-        "time": time.time(),
-        "model": server.options.model_name,
-        "backend": server.backend,
-        "ctx": plan.ctx,
-        "parallel": plan.parallel,
-        "kv_type": plan.kv_type,
-        "flash_attn": plan.flash_attn,
-        "estimate_total_bytes": plan.total_bytes,
-        "estimate_weights_bytes": plan.weights_bytes,
-        "estimate_kv_bytes": plan.kv_bytes,
-        "estimate_compute_bytes": plan.compute_bytes,
-        "estimate_overhead_bytes": plan.overhead_bytes,
-        "estimate_rss_bytes": plan.expected_rss_bytes,
-        "reported_model_bytes": got.model_bytes,
-        "reported_kv_bytes": got.kv_bytes,
-        "reported_compute_bytes": got.compute_bytes,
-        "rss_bytes": rss,
-        "vram_bytes": measured["vram_bytes"],
-        "ready_s": round(ready_s, 3),
-    }
-    append_measurement(record)
-    lines = [f"  {a:<11}{b:>12}  {c:>12}  {d}".rstrip() for a, b, c, d in rows]
-    lines.append("  (actual: llama.cpp's reported buffers; RSS measured now)")
-    return "\n".join(lines)
