@@ -27,8 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run without a verb to open the terminal UI.",
     )
     parser.add_argument("--version", action="version", version=f"localctl {__version__}")
-    parser.add_argument("--hw", metavar="PROFILE", help="TUI: simulate a hardware profile")
-    parser.add_argument("--ctx", type=int, metavar="N", help="TUI: context length for fit verdicts")
+    parser.add_argument(
+        "--hw", dest="top_hw", metavar="PROFILE", help="simulate a hardware profile"
+    )
+    parser.add_argument(
+        "--ctx", dest="top_ctx", type=int, metavar="N", help="context length for fit verdicts"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="VERB")
     for verb in VERBS:
         module = importlib.import_module(f"localctl.commands.{verb}")
@@ -39,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _run_tui(args: argparse.Namespace) -> int:
     from tui.app import make_app
 
-    app = make_app(hw_profile=args.hw, ctx=args.ctx)
+    app = make_app(hw_profile=args.top_hw, ctx=args.top_ctx)
     app.run()
     return int(app.return_code or 0)
 
@@ -48,6 +52,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``localctl`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is not None:
+        # ``localctl --hw X fit …`` means the same as ``localctl fit … --hw X``.
+        for name in ("hw", "ctx"):
+            top = getattr(args, f"top_{name}")
+            if top is None:
+                continue
+            if not hasattr(args, name):
+                parser.error(f"--{name} does not apply to '{args.command}'")
+            if getattr(args, name) is None:
+                setattr(args, name, top)
     try:
         if args.command is None:
             return _run_tui(args)

@@ -60,12 +60,14 @@ CPU_BANDWIDTH_EFFICIENCY = 0.60
 """Share of the RAM bandwidth a memory-bound CPU decode step reaches (enough
 cores to saturate memory). Not measurable on a 2-core machine; 0.5-0.7 is what
 llama.cpp reaches on desktop and server CPUs."""
-CPU_CORE_BYTES_S = 8.5e9
+CPU_CORE_BYTES_S = 6.2e9
 """Weight bytes one physical core streams through llama.cpp's quantized
-mat-vec kernels per second. Calibrated on this machine (2 cores, AMD EPYC) with
-SmolLM2-135M Q4_1 (``python -m tests.fit_helpers``): a decode step with an empty
-context takes 5.65 ms for 96.6 MB of weights, 17.1 GB/s over 2 cores. A CPU
-decode streams at ``min(efficiency x bandwidth, cores x this)``."""
+mat-vec kernels per second. Calibrated with SmolLM2-135M Q4_1
+(``python -m tests.fit_helpers``, ``python -m bench fit``) on hosts of one 2-core
+AMD EPYC VM type, which differ: 12.4 GB/s over 2 cores (128-130 tok/s, 32 GB/s of
+copy bandwidth) on one, 17.1 GB/s (183 tok/s) on another. The lower figure is
+used: a prediction should not promise more than a slow host of the same kind
+delivers. A CPU decode streams at ``min(efficiency x bandwidth, cores x this)``."""
 CPU_KV_COST = 1.5
 """A byte of KV cache costs this many weight bytes of time on the CPU (attention
 without flash attention is partly compute-bound). Calibrated with the same

@@ -275,3 +275,19 @@ def test_models_table_and_json_rows(
     assert main(["models", "--hw", "rtx4090"]) == 0
     out = capsys.readouterr().out
     assert "partial" in out and "won't fit" in out and "llama-3.3-70b" in out
+
+
+def test_top_level_hw_and_ctx_apply_to_the_verb(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--hw", "rtx4090", "--ctx", "8192", "fit", "llama-3.3-70b:Q4_K_M", "--json"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert main(["fit", "llama-3.3-70b:Q4_K_M", "--hw", "rtx4090", "--ctx", "8192", "--json"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert before == after
+    assert before["ctx"] == 8192 and before["hardware"]["profile"] == "rtx4090"
+
+
+def test_top_level_hw_on_a_verb_without_it_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--hw", "rtx4090", "chats", "list"])
+    assert exit_info.value.code == 2
+    assert "--hw does not apply to 'chats'" in capsys.readouterr().err
