@@ -239,6 +239,7 @@ def test_cli_prints_energy_and_its_source() -> None:
     assert doc["timing_source"] == "client"
     assert "[energy: " in text.stderr
     assert ("measured (" in text.stderr) == doc["energy_measured"]
+    assert text.stdout.strip() and text.stdout.endswith("\n"), "the reply ends its line"
 
 
 def test_cli_energy_uses_configured_watts_when_nothing_is_measured(isolated_dirs: Path) -> None:

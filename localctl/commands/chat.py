@@ -100,6 +100,9 @@ async def _one_turn(
         elif isinstance(event, ReplyDone):
             reply = event.reply
     readings.append(power_meter.read())
+    if not args.json:
+        sys.stdout.write("\n")  # the reply is a line of its own, also when piped to a file
+        sys.stdout.flush()
     assert reply is not None
     if conversation is not None:
         conversation.end_reply(reply.text, reply.status)
@@ -117,7 +120,6 @@ def _power_label(doc: dict[str, Any]) -> str:
 
 def _print_metrics(reply: Any, doc: dict[str, Any]) -> None:
     costs = ", ".join(f"{model} ${usd:.6f}" for model, usd in doc["api_equivalent_usd"].items())
-    print(file=sys.stderr)
     print(
         f"[{doc['prompt_tokens']} prompt + {doc['completion_tokens']} completion tokens · "
         f"TTFT {doc['ttft_s']:.3f} s · prompt {doc['prompt_tok_s']:.1f} tok/s · "
