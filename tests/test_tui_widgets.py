@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from textual.widgets import Markdown
 
+from localctl.chat import ReplyMetrics
 from tests.tui_helpers import Harness, hardware, plan, rows
-from tui.engine import ReplyFigures, SessionMeters
+from tui.engine import SessionMeters
 from tui.widgets.catalog_table import CatalogTable
 from tui.widgets.chat_pane import ChatPane, HistoryInput
 from tui.widgets.detail_pane import DetailPane
@@ -123,7 +124,14 @@ async def test_meters_pane_shows_session_figures_and_costs():
     app = Harness(meters_widget)
     async with app.run_test(size=SIZE) as pilot:
         meters = SessionMeters(Config())
-        figures = ReplyFigures(20, 100, 0.25, 400.0, 55.5, 2.0)
+        figures = ReplyMetrics(
+            ttft_s=0.25,
+            prompt_tokens=20,
+            prompt_tok_s=400.0,
+            completion_tokens=100,
+            gen_tok_s=55.5,
+            total_s=2.0,
+        )
         meters_widget.snapshot = meters.add(figures)
         await pilot.pause()
         speed = str(meters_widget.query_one("#speed").render())

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from catalog.schema import ModelSpec, QuantSpec
+    from localctl.chat import ReplyMetrics
     from localctl.config import Config
     from localctl.hardware import Hardware
     from localctl.hub import PullProgress, PullResult
@@ -269,18 +270,6 @@ class ModelSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class ReplyFigures:
-    """Measured figures of one reply."""
-
-    prompt_tokens: int
-    completion_tokens: int
-    ttft_s: float
-    prompt_tok_s: float
-    gen_tok_s: float
-    total_s: float
-
-
-@dataclass(frozen=True, slots=True)
 class ConversationInfo:
     """A saved conversation in the picker."""
 
@@ -348,8 +337,8 @@ def request_messages(
 
 async def stream_reply(
     endpoint: ChatEndpoint, messages: list[dict[str, str]], settings: ModelSettings
-) -> AsyncIterator[str | ReplyFigures]:
-    """Stream one reply: text deltas as ``str``, then one ``ReplyFigures``.
+) -> AsyncIterator[str | ReplyMetrics]:
+    """Stream one reply: text deltas as ``str``, then one ``ReplyMetrics``.
 
     Cancelling the consuming task closes the connection, which stops generation.
 
@@ -374,15 +363,7 @@ async def stream_reply(
                 from localctl.errors import ChatError
 
                 raise ChatError(reply.error or "the server closed the stream")
-            metrics = reply.metrics
-            yield ReplyFigures(
-                prompt_tokens=metrics.prompt_tokens,
-                completion_tokens=metrics.completion_tokens,
-                ttft_s=metrics.ttft_s,
-                prompt_tok_s=metrics.prompt_tok_s,
-                gen_tok_s=metrics.gen_tok_s,
-                total_s=metrics.total_s,
-            )
+            yield reply.metrics
 
 
 # -- meters ---------------------------------------------------------------------
@@ -401,7 +382,7 @@ class SessionMeters:
         """Use ``config``'s API models and prices from the next reply on."""
         self._config = config
 
-    def add(self, figures: ReplyFigures, power: PowerFigure | None = None) -> MeterSnapshot:
+    def add(self, figures: ReplyMetrics, power: PowerFigure | None = None) -> MeterSnapshot:
         """Fold one reply into the session; returns what the meters show now.
 
         Args:
@@ -409,7 +390,6 @@ class SessionMeters:
             power: Watts drawn while it was generated (measured or configured);
                 None uses the configured wattage, else ``ESTIMATED_POWER_W``.
         """
-        from localctl.chat import ReplyMetrics
         from localctl.meters import ESTIMATED_POWER_W
 
         if power is None:
@@ -417,18 +397,7 @@ class SessionMeters:
             source = "config" if configured else "estimate"
             power = PowerFigure(configured or ESTIMATED_POWER_W, source)
         totals = self._totals
-        totals.add(
-            ReplyMetrics(
-                ttft_s=figures.ttft_s,
-                prompt_tokens=figures.prompt_tokens,
-                prompt_tok_s=figures.prompt_tok_s,
-                completion_tokens=figures.completion_tokens,
-                gen_tok_s=figures.gen_tok_s,
-                total_s=figures.total_s,
-            ),
-            watts=power.watts,
-            power_source=power.source,
-        )
+        totals.add(figures, watts=power.watts, power_source=power.source)
         cost = self._config.cost
         return MeterSnapshot(
             gen_tok_s=figures.gen_tok_s,

@@ -22,8 +22,9 @@ from tui.widgets.meters_pane import MetersPane
 if TYPE_CHECKING:
     from textual.worker import Worker
 
+    from localctl.chat import ReplyMetrics
     from tui.context import TuiContext
-    from tui.engine import ChatEndpoint, ModelSettings, PowerFigure, ReplyFigures
+    from tui.engine import ChatEndpoint, ModelSettings, PowerFigure
     from tui.values import MeterSnapshot, SystemReading
 
 SYSTEM_REFRESH_S = 1.0
@@ -45,7 +46,7 @@ class ChatScreen(Screen[None]):
     class ReplyStreamed(Message):
         """A reply finished streaming (or was stopped) with these figures."""
 
-        figures: ReplyFigures | None
+        figures: ReplyMetrics | None
         text: str
         stopped: bool = False
 
@@ -118,7 +119,7 @@ class ChatScreen(Screen[None]):
         pane = self.query_one(ChatPane)
         writer = await pane.begin_reply()
         parts: list[str] = []
-        figures: ReplyFigures | None = None
+        figures: ReplyMetrics | None = None
         stopped = False
         try:
             async for event in engine.stream_reply(endpoint, messages, self.settings):
