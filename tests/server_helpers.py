@@ -103,6 +103,24 @@ def native_llama_server() -> Path:
     return path
 
 
+def start_native_smollm2(binary: Path, ctx: int, log_dir: Path) -> ModelServer:
+    """Start the native ``binary`` with SmolLM2 on a free loopback port; returns once ready."""
+    from localctl.server import free_port
+
+    server = ModelServer(
+        ServerOptions(
+            model_path=fetch_smollm2(),
+            backend="llama-server",
+            port=free_port("127.0.0.1"),
+            ctx=ctx,
+            llama_server_path=str(binary),
+            log_dir=log_dir,
+        )
+    )
+    server.start_sync(timeout_s=120)
+    return server
+
+
 @pytest.fixture(scope="session")
 def smollm2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServer]:
     """A running llama-cpp-python server with SmolLM2 (shared by the whole session)."""

@@ -17,8 +17,12 @@ import pytest
 
 from localctl import chat
 from localctl.chat import Reply, ReplyDone, stream_chat
-from localctl.server import ModelServer, ServerOptions, free_port
-from tests.server_helpers import native_llama_server, smollm2_server  # noqa: F401  (fixtures)
+from localctl.server import ModelServer
+from tests.server_helpers import (  # noqa: F401  (fixtures)
+    native_llama_server,
+    smollm2_server,
+    start_native_smollm2,
+)
 
 # A prompt the 135M model answers at length, so ``max_tokens`` is what ends the reply.
 COUNTING = [{"role": "user", "content": "List 100 animals, one per line."}]
@@ -30,19 +34,8 @@ def native_server(
     native_llama_server: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ModelServer]:
-    from tests.conftest import fetch_smollm2
-
-    server = ModelServer(
-        ServerOptions(
-            model_path=fetch_smollm2(),
-            backend="llama-server",
-            port=free_port("127.0.0.1"),
-            ctx=1024,
-            llama_server_path=str(native_llama_server),
-            log_dir=tmp_path_factory.mktemp("native-chat-logs"),
-        )
-    )
-    server.start_sync(timeout_s=120)
+    logs = tmp_path_factory.mktemp("native-chat-logs")
+    server = start_native_smollm2(native_llama_server, 1024, logs)
     yield server
     server.stop_sync()
 

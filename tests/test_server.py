@@ -32,6 +32,7 @@ from tests.server_helpers import (
     FAKE_SEGV,
     native_llama_server,  # noqa: F401
     smollm2_server,  # noqa: F401
+    start_native_smollm2,
     write_fake_exe,
 )
 
@@ -96,19 +97,7 @@ def native_server(
     native_llama_server: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ModelServer]:
-    from tests.conftest import fetch_smollm2
-
-    server = ModelServer(
-        ServerOptions(
-            model_path=fetch_smollm2(),
-            backend="llama-server",
-            port=free_port("127.0.0.1"),
-            ctx=512,
-            llama_server_path=str(native_llama_server),
-            log_dir=tmp_path_factory.mktemp("native-logs"),
-        )
-    )
-    server.start_sync(timeout_s=120)
+    server = start_native_smollm2(native_llama_server, 512, tmp_path_factory.mktemp("native-logs"))
     yield server
     server.stop_sync()
 
