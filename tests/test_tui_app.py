@@ -192,3 +192,26 @@ async def test_quit_key_exits_cleanly(key: str):
         await pilot.press(key)
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_choosing_the_native_backend_in_settings_replans_for_it(tmp_path):
+    from dataclasses import replace
+
+    from localctl.config import ServerConfig
+
+    native = tmp_path / "llama-server"
+    native.write_text("#!/bin/sh\nexit 0\n")
+    native.chmod(0o755)
+    app = make_app(hw_profile=PROFILE, config=Config())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: planned(app))
+        rows = app.catalog_screen.all_rows
+        assert {r.plan.backend for r in rows if r.plan} == {"llama-cpp-python"}
+        server = replace(ServerConfig(), backend="llama-server", llama_server_path=str(native))
+        app._settings_saved(replace(Config(), server=server))
+
+        def native_plans() -> bool:
+            plans = [r.plan for r in app.catalog_screen.all_rows if r.plan]
+            return planned(app) and {p.backend for p in plans} == {"llama-server"}
+
+        await wait_for(pilot, native_plans)

@@ -172,8 +172,12 @@ class LocalctlApp(App[int]):
         self.notify("Settings saved.")
         if config.keymap != old.keymap:
             self.set_keymap(config.keymap)
-        self.chat_screen.meters.configure(config)
-        if (config.default_ctx, config.kv_type) != (old.default_ctx, old.kv_type):
+        self.chat_screen.configure(config)
+        plan_inputs = ("default_ctx", "kv_type", "parallel")
+        server_inputs = ("backend", "llama_server_path")
+        if any(getattr(config, k) != getattr(old, k) for k in plan_inputs) or any(
+            getattr(config.server, k) != getattr(old.server, k) for k in server_inputs
+        ):
             self.catalog_screen.replan(config.default_ctx)
 
     # -- download → serve → chat ----------------------------------------------

@@ -114,10 +114,18 @@ def plan_row(
     try:
         plan: MemoryPlan
         if row.model.source == LOCAL_SOURCE and row.local_path is not None:
-            plan = plan_for_file(row.local_path, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
+            plan = plan_for_file(
+                row.local_path, hw, ctx=ctx, parallel=parallel, kv_type=kv_type, backend=backend
+            )
         else:
             plan = plan_for_model(
-                row.model, row.quant.name, hw, ctx=ctx, parallel=parallel, kv_type=kv_type
+                row.model,
+                row.quant.name,
+                hw,
+                ctx=ctx,
+                parallel=parallel,
+                kv_type=kv_type,
+                backend=backend,
             )
     except (LocalctlError, NotImplementedError, ValueError) as error:
         return replace(row, plan=None, plan_error=str(error) or type(error).__name__)

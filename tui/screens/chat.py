@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from textual.worker import Worker
 
     from localctl.chat import ReplyMetrics
+    from localctl.config import Config
     from tui.context import TuiContext
     from tui.engine import ChatEndpoint, ModelSettings, PowerFigure
     from tui.values import MeterSnapshot, SystemReading
@@ -84,6 +85,11 @@ class ChatScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.query_one(ChatPane).focus_prompt()
+
+    def configure(self, config: Config) -> None:
+        """Use ``config`` (API models, prices, configured watts) from the next reply on."""
+        self.meters.configure(config)
+        self._power_meter = engine.power_meter(config)
 
     # -- server ---------------------------------------------------------------
 
