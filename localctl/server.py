@@ -19,8 +19,9 @@ Public API (the CLI ``localctl serve`` and the TUI both use it):
   child, so the Linux parent-death signal (SIGTERM) fires only when localctl dies.
   Keys go to the child through its environment (``LLAMA_API_KEY`` / ``API_KEY``),
   never argv; the child's environment is allow-listed (``child_env``).
-- ``memory_report(server, plan, ready_s)``: plan vs llama.cpp's buffers vs measured RSS
-  (text), and the pair appended with ``append_measurement``.
+- ``measure_memory(server, plan, ready_s)``: plan vs llama.cpp's buffers vs measured RSS
+  as a record (also appended with ``append_measurement``); ``format_memory_report``
+  renders it, ``memory_report`` does both.
 - ``append_measurement(record)``: one JSONL line in ``paths.measurements_file()``.
 - ``explain_exit(returncode)``: plain words for an exit code or signal.
 - ``parse_buffers(lines)``: llama.cpp's model/KV/compute buffers and offloaded layers.
@@ -52,7 +53,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from localctl import paths
 from localctl.errors import BadInputError, ServerError
@@ -605,49 +606,16 @@ def _error(ours: int, theirs: int) -> str:
     return f"{100 * (ours / theirs - 1):+.1f}%" if theirs else "-"
 
 
-def memory_report(server: ModelServer, plan: MemoryPlan, ready_s: float) -> str:
-    """Plan beside llama.cpp's reported buffers and the measured RSS; appends a record.
+def measure_memory(server: ModelServer, plan: MemoryPlan, ready_s: float) -> dict[str, object]:
+    """The plan beside llama.cpp's reported buffers and the measured RSS, as one record.
 
-    The compute buffer's pages become resident only once a long prompt runs, so
-    the RSS of a ready server is compared with ``plan.expected_rss_bytes``; the
-    plan's total is the budget of a busy server.
+    The record is appended to the measurements file (see :func:`append_measurement`) so
+    later estimates can be checked against reality.
     """
     import time
 
-    from localctl.output import human_bytes
-
     got = server.buffers
     measured = server.measure()
-    rss = measured["rss_bytes"]
-    rows = [
-        ("", "plan", "actual", "error"),
-        (
-            "weights",
-            human_bytes(plan.weights_bytes),
-            human_bytes(got.model_bytes),
-            _error(plan.weights_bytes, got.model_bytes),
-        ),
-        (
-            "KV cache",
-            human_bytes(plan.kv_bytes),
-            human_bytes(got.kv_bytes),
-            _error(plan.kv_bytes, got.kv_bytes),
-        ),
-        (
-            "compute",
-            human_bytes(plan.compute_bytes),
-            human_bytes(got.compute_bytes),
-            _error(plan.compute_bytes, got.compute_bytes),
-        ),
-        ("RSS ready", human_bytes(plan.expected_rss_bytes), human_bytes(rss), _error(
-            plan.expected_rss_bytes, rss
-        )),
-        ("total", human_bytes(plan.total_bytes), "", "budget with compute resident"),
-    ]  # fmt: skip
-    if got.total_layers is not None:
-        rows.append(
-            ("GPU layers", str(plan.gpu_layers), f"{got.offloaded_layers}/{got.total_layers}", "")
-        )
     record: dict[str, object] = {
         "time": time.time(),
         "model": server.options.model_name,
@@ -656,6 +624,7 @@ def memory_report(server: ModelServer, plan: MemoryPlan, ready_s: float) -> str:
         "parallel": plan.parallel,
         "kv_type": plan.kv_type,
         "flash_attn": plan.flash_attn,
+        "gpu_layers": plan.gpu_layers,
         "estimate_total_bytes": plan.total_bytes,
         "estimate_weights_bytes": plan.weights_bytes,
         "estimate_kv_bytes": plan.kv_bytes,
@@ -665,11 +634,50 @@ def memory_report(server: ModelServer, plan: MemoryPlan, ready_s: float) -> str:
         "reported_model_bytes": got.model_bytes,
         "reported_kv_bytes": got.kv_bytes,
         "reported_compute_bytes": got.compute_bytes,
-        "rss_bytes": rss,
+        "reported_offloaded_layers": got.offloaded_layers,
+        "reported_total_layers": got.total_layers,
+        "rss_bytes": measured["rss_bytes"],
         "vram_bytes": measured["vram_bytes"],
         "ready_s": round(ready_s, 3),
     }
     append_measurement(record)
+    return record
+
+
+def format_memory_report(record: dict[str, Any]) -> str:
+    """A small table of a :func:`measure_memory` record: plan, actual, error.
+
+    The compute buffer's pages become resident only once a long prompt runs, so
+    the RSS of a ready server is compared with the plan's expected RSS; the plan's
+    total is the budget of a busy server.
+    """
+    from localctl.output import human_bytes
+
+    def row(label: str, ours: str, theirs: str) -> tuple[str, str, str, str]:
+        a, b = int(record[ours]), int(record[theirs])
+        return (label, human_bytes(a), human_bytes(b), _error(a, b))
+
+    rows = [
+        ("", "plan", "actual", "error"),
+        row("weights", "estimate_weights_bytes", "reported_model_bytes"),
+        row("KV cache", "estimate_kv_bytes", "reported_kv_bytes"),
+        row("compute", "estimate_compute_bytes", "reported_compute_bytes"),
+        row("RSS ready", "estimate_rss_bytes", "rss_bytes"),
+        (
+            "total",
+            human_bytes(int(record["estimate_total_bytes"])),
+            "",
+            "budget with compute resident",
+        ),
+    ]
+    if record.get("reported_total_layers") is not None:
+        layers = f"{record['reported_offloaded_layers']}/{record['reported_total_layers']}"
+        rows.append(("GPU layers", str(record["gpu_layers"]), layers, ""))
     lines = [f"  {a:<11}{b:>12}  {c:>12}  {d}".rstrip() for a, b, c, d in rows]
     lines.append("  (actual: llama.cpp's reported buffers; RSS measured now)")
     return "\n".join(lines)
+
+
+def memory_report(server: ModelServer, plan: MemoryPlan, ready_s: float) -> str:
+    """:func:`format_memory_report` of a fresh :func:`measure_memory` (which stores it)."""
+    return format_memory_report(measure_memory(server, plan, ready_s))

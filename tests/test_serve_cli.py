@@ -105,3 +105,26 @@ def test_sigterm_to_serve_leaves_no_child(smollm2_path: Path) -> None:
     assert not alive
     assert "weights" in err  # plan beside llama.cpp's buffers
     assert paths.measurements_file().read_text(encoding="utf-8").strip()
+
+
+def test_json_prints_one_document_with_url_key_and_plan_vs_measured(
+    smollm2_path: Path, tmp_path: Path
+) -> None:
+    import json
+
+    exe = write_fake_exe(tmp_path, FAKE_HTTP_SERVER)
+    proc = _serve(
+        str(smollm2_path), "--backend", "llama-server", "--port", "0", "--ctx", "1024", "--json",
+        env={"LOCALCTL_LLAMA_SERVER": str(exe)},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    document = json.loads(proc.stdout.readline())
+    assert document["url"].startswith("http://127.0.0.1:")
+    assert len(document["api_key"]) >= 24 and document["backend"] == "llama-server"
+    assert psutil.pid_exists(document["pid"])
+    memory = document["memory"]
+    assert memory["ctx"] == 1024 and memory["estimate_weights_bytes"] > 90 * 2**20
+    assert memory["reported_model_bytes"] == pytest.approx(92.10 * 2**20, abs=2)
+    assert memory["rss_bytes"] > 0
+    code, _err = _stop(proc)
+    assert code == 0

@@ -32,6 +32,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--parallel", type=int, metavar="N", help="sequences served at once")
     parser.add_argument("--kv-type", choices=("f16", "q8_0", "q4_0"), default=None)
     parser.add_argument("--api-key", metavar="KEY", help="default: a random key per run")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="once ready, print one JSON line (url, api_key, pid, backend, plan vs measured) "
+        "instead of the URL and key lines",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help=argparse.SUPPRESS)
     parser.add_argument("extra", nargs="*", metavar="-- ARGS", help="extra server arguments")
     parser.set_defaults(run=run)
@@ -76,6 +82,7 @@ def resolve_model_file(ref: str) -> tuple[Path, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``localctl serve``."""
+    import json
     import signal
     import time
 
@@ -88,8 +95,9 @@ def run(args: argparse.Namespace) -> int:
         ModelServer,
         ServerOptions,
         check_passthrough,
+        format_memory_report,
         is_loopback,
-        memory_report,
+        measure_memory,
         resolve_backend,
     )
 
@@ -150,9 +158,23 @@ def run(args: argparse.Namespace) -> int:
         if not is_loopback(host) and not args.api_key:
             print("non-loopback host: a key was generated; clients need it", file=sys.stderr)
         print(f"ready in {ready_s:.1f} s", file=sys.stderr)
-        print(memory_report(server, plan, ready_s), file=sys.stderr)
-        print(server.url, flush=True)
-        print(f"API key: {server.api_key}", flush=True)
+        record = measure_memory(server, plan, ready_s)
+        print(format_memory_report(record), file=sys.stderr)
+        if args.json:
+            document = {
+                "url": server.url,
+                "api_key": server.api_key,
+                "pid": server.pid,
+                "backend": server.backend,
+                "model": name,
+                "ready_s": round(ready_s, 3),
+                "port_note": server.port_note,
+                "memory": record,
+            }
+            print(json.dumps(document), flush=True)
+        else:
+            print(server.url, flush=True)
+            print(f"API key: {server.api_key}", flush=True)
         while not server.wait_exited(0.5):
             pass
         raise ServerError(f"{server.exit_reason}; log tail: " + " | ".join(server.log_tail(8)))
