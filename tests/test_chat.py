@@ -215,22 +215,20 @@ def test_corrupt_conversation_is_reported_and_skipped(isolated_dirs: Path) -> No
 _CHAT = [sys.executable, "-m", "localctl", "chat", "--api-key", "k", "--no-save"]
 
 
+def _chat_cli(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_CHAT, "--url", url, "--prompt", "hi", *extra],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
 def test_cli_prints_energy_and_its_source() -> None:
     with serve_fake_sse("slow", tokens=20) as url:
-        result = subprocess.run(
-            [*_CHAT, "--url", url, "--prompt", "hi", "--json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        text = subprocess.run(
-            [*_CHAT, "--url", url, "--prompt", "hi"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
+        result = _chat_cli(url, "--json")
+        text = _chat_cli(url)
     doc = json.loads(result.stdout)
     assert doc["power_source"] in ("nvml+rapl", "nvml", "rapl", "config", "estimate")
     assert doc["energy_measured"] == (doc["power_source"] in ("nvml+rapl", "nvml", "rapl"))
@@ -249,13 +247,7 @@ def test_cli_energy_uses_configured_watts_when_nothing_is_measured(isolated_dirs
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text("[cost]\npower_w = 120.0\nelectricity_usd_per_kwh = 0.3\n")
     with serve_fake_sse("slow", tokens=10) as url:
-        result = subprocess.run(
-            [*_CHAT, "--url", url, "--prompt", "hi", "--json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
+        result = _chat_cli(url, "--json")
     doc = json.loads(result.stdout)
     if doc["energy_measured"]:
         pytest.skip("this machine measures its power (NVML or RAPL)")
