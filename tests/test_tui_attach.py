@@ -1,4 +1,4 @@
-"""Attach the TUI to an OpenAI-compatible server it did not start."""
+"""The TUI against servers it did not start: attach from the palette, stop a reply with escape."""
 
 from __future__ import annotations
 
@@ -56,3 +56,27 @@ async def test_attach_to_a_dead_url_says_so_and_keeps_the_app() -> None:
             pilot, lambda: any("Attach to" in line for line in app.log_lines), 30, "failure"
         )
         assert app.chat_screen.endpoint is None and app.server is None
+
+
+async def test_escape_stops_a_reply_and_keeps_the_partial_text() -> None:
+    from tui.engine import ChatEndpoint
+    from tui.widgets.chat_pane import ChatPane
+
+    app = make_app(hw_profile="rtx4090", config=Config())
+    with serve_fake_sse("slow", tokens=2000) as url:  # 20 ms a token: 40 s unless stopped
+        async with app.run_test(size=(150, 45)) as pilot:
+            await app.action_show_chat()
+            chat = app.chat_screen
+            chat.connect(ChatEndpoint(url, "k", "fake"), "fake server")
+            prompt = chat.query_one("#prompt", Input)
+            prompt.value = "tell me everything"
+            prompt.focus()
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: chat._reply_worker is not None, 5, "reply starts")
+            await pilot.pause(0.5)
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: chat.replies_finished == 1, 5, "reply stops")
+            reply = [m["content"] for m in chat.history if m["role"] == "assistant"]
+            assert len(reply) == 1 and 0 < len(reply[0].split()) < 2000
+            notes = [str(w.render()) for w in chat.query_one(ChatPane).transcript.query(".note")]
+            assert "(stopped)" in notes
