@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from textual.widgets import Input
 
@@ -80,3 +82,51 @@ async def test_escape_stops_a_reply_and_keeps_the_partial_text() -> None:
             assert len(reply) == 1 and 0 < len(reply[0].split()) < 2000
             notes = [str(w.render()) for w in chat.query_one(ChatPane).transcript.query(".note")]
             assert "(stopped)" in notes
+            assert chat.conversation is not None
+            records = [json.loads(x) for x in chat.conversation.path.read_text().splitlines()]
+            assert records[-1] == {"type": "end", "text": reply[0], "status": "stopped"}
+
+
+async def test_the_conversation_is_on_disk_while_the_reply_streams_and_reloads() -> None:
+    from localctl import conversations
+    from tui.engine import ChatEndpoint
+
+    app = make_app(hw_profile="rtx4090", config=Config(system_prompt="Be brief."))
+    with serve_fake_sse("slow", tokens=150) as url:  # 3 s of reply
+        async with app.run_test(size=(150, 45)) as pilot:
+            await app.action_show_chat()
+            chat = app.chat_screen
+            chat.connect(ChatEndpoint(url, "k", "fake"), "fake server")
+            prompt = chat.query_one("#prompt", Input)
+            prompt.value = "first question"
+            prompt.focus()
+            await pilot.press("enter")
+            await pilot.pause(1.0)
+            assert chat.conversation is not None
+            path = chat.conversation.path
+            # Killed now, the file already holds the prompt and the reply so far.
+            midway = conversations.load(path).messages
+            assert midway[0] == {"role": "system", "content": "Be brief."}
+            assert midway[1] == {"role": "user", "content": "first question"}
+            assert midway[2]["status"] == "interrupted" and midway[2]["content"]
+            assert path.stat().st_mode & 0o777 == 0o600
+            await wait_until(pilot, lambda: chat.replies_finished == 1, 10, "reply ends")
+            first = conversations.load(path).messages
+
+            await chat.action_new_conversation()
+            assert chat.history == [] and chat.conversation is None
+            await chat._load_picked(path.stem)
+            assert [m["role"] for m in chat.history] == ["user", "assistant"]
+            prompt.value = "second question"
+            prompt.focus()
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: chat.replies_finished == 2, 10, "second reply")
+            again = conversations.load(path).messages
+            assert [m["role"] for m in again] == [
+                "system",
+                "user",
+                "assistant",
+                "user",
+                "assistant",
+            ]
+            assert again[:3] == first

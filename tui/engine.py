@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from catalog.schema import ModelSpec, QuantSpec
     from localctl.chat import ReplyMetrics
     from localctl.config import Config
+    from localctl.conversations import Conversation
     from localctl.hardware import Hardware
     from localctl.hub import PullProgress, PullResult
     from localctl.meters import PowerMeter
@@ -500,22 +501,18 @@ def describe_os_error(error: OSError) -> str:
 # -- conversations ----------------------------------------------------------------
 
 
-def save_conversation(
-    conversation_id: str | None,
-    endpoint: ChatEndpoint | None,
-    settings: ModelSettings,
-    history: list[dict[str, str]],
-) -> str | None:
-    """Save ``history`` (0600 file); returns the conversation id (None when nothing to save)."""
-    if not history:
-        return conversation_id
-    from localctl import conversations
+def new_conversation(first_prompt: str, system_prompt: str) -> Conversation:
+    """A conversation file saved as it goes (0600, append-only), titled by its first prompt.
 
-    return conversations.save_messages(
-        conversation_id,
-        request_messages(history, settings),
-        model=endpoint.model if endpoint is not None else "",
-    )
+    Raises:
+        OSError: the data folder cannot be written.
+    """
+    from localctl.conversations import Conversation
+
+    conversation = Conversation.new(title=first_prompt.strip()[:60])
+    if system_prompt.strip():
+        conversation.add("system", system_prompt)
+    return conversation
 
 
 def list_conversations() -> list[ConversationInfo]:
@@ -526,15 +523,22 @@ def list_conversations() -> list[ConversationInfo]:
     return [ConversationInfo(c.id, c.title) for c in found]
 
 
-def load_conversation(conversation_id: str) -> list[dict[str, str]]:
-    """Messages of a saved conversation.
+def open_conversation(conversation_id: str) -> Conversation:
+    """A saved conversation, to show and to continue (new turns append to its file).
 
     Raises:
         ChatError: missing or unreadable conversation.
     """
-    from localctl import conversations
+    from localctl import conversations, paths
+    from localctl.errors import ChatError
 
-    return list(conversations.load_messages(conversation_id))
+    path = paths.conversations_dir() / f"{conversation_id}.jsonl"
+    if "/" in conversation_id or not path.is_file():
+        raise ChatError(f"no saved conversation {conversation_id!r}")
+    try:
+        return conversations.load(path)
+    except (OSError, ValueError, KeyError) as error:
+        raise ChatError(f"cannot read conversation {conversation_id}: {error}") from error
 
 
 # -- server -----------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -20,15 +21,22 @@ from tui.widgets.chat_pane import ChatPane
 from tui.widgets.meters_pane import MetersPane
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from textual.worker import Worker
 
     from localctl.chat import ReplyMetrics
     from localctl.config import Config
+    from localctl.conversations import Conversation
     from tui.context import TuiContext
     from tui.engine import ChatEndpoint, ModelSettings, PowerFigure
     from tui.values import MeterSnapshot, SystemReading
 
 SYSTEM_REFRESH_S = 1.0
+
+
+def _delta(conversation: Conversation, text: str) -> None:
+    conversation.delta(text)
 
 
 class ChatScreen(Screen[None]):
@@ -49,7 +57,8 @@ class ChatScreen(Screen[None]):
 
         figures: ReplyMetrics | None
         text: str
-        stopped: bool = False
+        status: str = "complete"
+        """``complete``, ``stopped`` (escape) or ``interrupted`` (the stream failed)."""
 
     def __init__(self, context: TuiContext) -> None:
         super().__init__(id="chat-screen")
@@ -59,7 +68,8 @@ class ChatScreen(Screen[None]):
         self.history: list[dict[str, str]] = []
         """The conversation so far, as OpenAI-style messages (without the system prompt)."""
         self.settings: ModelSettings = engine.default_model_settings(context.config)
-        self.conversation_id: str | None = None
+        self.conversation: Conversation | None = None
+        """The conversation file being written as the chat goes (None until the first prompt)."""
         self.meters = engine.SessionMeters(context.config)
         self.server_pid: int | None = None
         self._power_meter = engine.power_meter(context.config)
@@ -114,6 +124,7 @@ class ChatScreen(Screen[None]):
             return
         self.history.append({"role": "user", "content": message.text})
         await pane.add_user(message.text)
+        self._save(lambda c: c.add("user", message.text), first_prompt=message.text)
         self._power_samples = []
         self._reply_worker = self._stream_reply(self.endpoint, list(self.history))
 
@@ -131,6 +142,7 @@ class ChatScreen(Screen[None]):
             async for event in engine.stream_reply(endpoint, messages, self.settings):
                 if isinstance(event, str):
                     parts.append(event)
+                    self._save(partial(_delta, text=event))
                     await writer.write(event)
                 else:
                     figures = event
@@ -139,12 +151,13 @@ class ChatScreen(Screen[None]):
         except LocalctlError as error:
             await writer.close()
             await pane.add_note(f"Reply failed: {error}")
-            self.post_message(self.ReplyStreamed(None, "".join(parts), stopped=True))
+            self.post_message(self.ReplyStreamed(None, "".join(parts), status="interrupted"))
             return
         await writer.close()
         if stopped:
             await pane.add_note("(stopped)")
-        self.post_message(self.ReplyStreamed(figures, "".join(parts), stopped=stopped))
+        status = "stopped" if stopped else "complete"
+        self.post_message(self.ReplyStreamed(figures, "".join(parts), status=status))
 
     def on_chat_screen_reply_streamed(self, message: ReplyStreamed) -> None:
         self.replies_finished += 1
@@ -153,14 +166,30 @@ class ChatScreen(Screen[None]):
         if message.figures is not None:
             power = engine.mean_power(self._power_samples) or self._last_power
             self.query_one(MetersPane).snapshot = self.meters.add(message.figures, power)
-        from localctl.errors import LocalctlError
+        self._save(lambda c: c.end_reply(message.text, message.status))
 
+    def _save(
+        self, write: Callable[[Conversation], None], *, first_prompt: str | None = None
+    ) -> None:
+        """Append to the conversation file (a small append; 0.25 s batches for deltas).
+
+        A failed write is reported once and the chat goes on unsaved.
+        """
+        if self.conversation is None and first_prompt is not None:
+            try:
+                self.conversation = engine.new_conversation(
+                    first_prompt, self.settings.system_prompt
+                )
+            except OSError as error:
+                self.notify(f"Conversation not saved: {error}", severity="warning")
+                return
+        if self.conversation is None:
+            return
         try:
-            self.conversation_id = engine.save_conversation(
-                self.conversation_id, self.endpoint, self.settings, self.history
-            )
-        except (LocalctlError, OSError) as error:
-            self.notify(f"Conversation not saved: {error}", severity="warning")
+            write(self.conversation)
+        except OSError as error:
+            self.conversation = None
+            self.notify(f"Conversation no longer saved: {error}", severity="warning")
 
     def action_stop_generation(self) -> None:
         """Stop the reply being streamed."""
@@ -173,7 +202,7 @@ class ChatScreen(Screen[None]):
         """Start an empty conversation (the current one stays saved)."""
         self.action_stop_generation()
         self.history = []
-        self.conversation_id = None
+        self.conversation = None
         await self.query_one(ChatPane).clear()
 
     def action_load_conversation(self) -> None:
@@ -188,13 +217,17 @@ class ChatScreen(Screen[None]):
         from localctl.errors import LocalctlError
 
         try:
-            messages = engine.load_conversation(conversation_id)
+            conversation = engine.open_conversation(conversation_id)
         except LocalctlError as error:
             self.notify(str(error), severity="error")
             return
         await self.action_new_conversation()
-        self.conversation_id = conversation_id
-        self.history = [m for m in messages if m["role"] in ("user", "assistant")]
+        self.conversation = conversation
+        self.history = [
+            {"role": m["role"], "content": m["content"]}
+            for m in conversation.messages
+            if m["role"] in ("user", "assistant")
+        ]
         pane = self.query_one(ChatPane)
         for item in self.history:
             if item["role"] == "user":
