@@ -161,8 +161,8 @@ def save_messages(
     return conversation_id
 
 
-def load_messages(conversation_id: str) -> list[dict[str, str]]:
-    """The messages of conversation ``conversation_id``.
+def open_conversation(conversation_id: str) -> Conversation:
+    """Saved conversation ``conversation_id``, to read or to continue (appends go to its file).
 
     Raises:
         ChatError: no such conversation, or it is unreadable.
@@ -173,6 +173,6 @@ def load_messages(conversation_id: str) -> list[dict[str, str]]:
     if "/" in conversation_id or not path.is_file():
         raise ChatError(f"no saved conversation {conversation_id!r}")
     try:
-        return load(path).messages
+        return load(path)
     except (OSError, ValueError, KeyError) as error:
         raise ChatError(f"cannot read conversation {conversation_id}: {error}") from error

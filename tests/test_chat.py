@@ -253,3 +253,19 @@ def test_cli_energy_uses_configured_watts_when_nothing_is_measured(isolated_dirs
         pytest.skip("this machine measures its power (NVML or RAPL)")
     assert (doc["power_w"], doc["power_source"]) == (120.0, "config")
     assert doc["energy_usd"] == pytest.approx(120.0 * doc["total_s"] / 3600 / 1000 * 0.3, rel=0.01)
+
+
+def test_open_conversation_refuses_unknown_corrupt_and_path_like_ids() -> None:
+    from localctl import paths
+    from localctl.conversations import Conversation, open_conversation
+    from localctl.errors import ChatError
+
+    saved = Conversation.new("hello")
+    saved.add("user", "hello")
+    assert open_conversation(saved.id).messages == [{"role": "user", "content": "hello"}]
+    for bad in ("nope", "../etc/passwd"):
+        with pytest.raises(ChatError, match="no saved conversation"):
+            open_conversation(bad)
+    (paths.conversations_dir() / "broken.jsonl").write_text("not json\n")
+    with pytest.raises(ChatError, match="cannot read conversation broken"):
+        open_conversation("broken")

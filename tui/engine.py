@@ -529,16 +529,9 @@ def open_conversation(conversation_id: str) -> Conversation:
     Raises:
         ChatError: missing or unreadable conversation.
     """
-    from localctl import conversations, paths
-    from localctl.errors import ChatError
+    from localctl import conversations
 
-    path = paths.conversations_dir() / f"{conversation_id}.jsonl"
-    if "/" in conversation_id or not path.is_file():
-        raise ChatError(f"no saved conversation {conversation_id!r}")
-    try:
-        return conversations.load(path)
-    except (OSError, ValueError, KeyError) as error:
-        raise ChatError(f"cannot read conversation {conversation_id}: {error}") from error
+    return conversations.open_conversation(conversation_id)
 
 
 # -- server -----------------------------------------------------------------------
