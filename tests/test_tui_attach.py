@@ -60,20 +60,30 @@ async def test_attach_to_a_dead_url_says_so_and_keeps_the_app() -> None:
         assert app.chat_screen.endpoint is None and app.server is None
 
 
-async def test_escape_stops_a_reply_and_keeps_the_partial_text() -> None:
+async def _send_to_fake(app, pilot, url: str, text: str) -> None:
+    """Point the chat at the fake server at ``url`` and send ``text``."""
     from tui.engine import ChatEndpoint
+
+    await app.action_show_chat()
+    app.chat_screen.connect(ChatEndpoint(url, "k", "fake"), "fake server")
+    await _send(pilot, app.chat_screen, text)
+
+
+async def _send(pilot, chat, text: str) -> None:
+    prompt = chat.query_one("#prompt", Input)
+    prompt.value = text
+    prompt.focus()
+    await pilot.press("enter")
+
+
+async def test_escape_stops_a_reply_and_keeps_the_partial_text() -> None:
     from tui.widgets.chat_pane import ChatPane
 
     app = make_app(hw_profile="rtx4090", config=Config())
     with serve_fake_sse("slow", tokens=2000) as url:  # 20 ms a token: 40 s unless stopped
         async with app.run_test(size=(150, 45)) as pilot:
-            await app.action_show_chat()
+            await _send_to_fake(app, pilot, url, "tell me everything")
             chat = app.chat_screen
-            chat.connect(ChatEndpoint(url, "k", "fake"), "fake server")
-            prompt = chat.query_one("#prompt", Input)
-            prompt.value = "tell me everything"
-            prompt.focus()
-            await pilot.press("enter")
             await wait_until(pilot, lambda: chat._reply_worker is not None, 5, "reply starts")
             await pilot.pause(0.5)
             await pilot.press("escape")
@@ -89,18 +99,12 @@ async def test_escape_stops_a_reply_and_keeps_the_partial_text() -> None:
 
 async def test_the_conversation_is_on_disk_while_the_reply_streams_and_reloads() -> None:
     from localctl import conversations
-    from tui.engine import ChatEndpoint
 
     app = make_app(hw_profile="rtx4090", config=Config(system_prompt="Be brief."))
     with serve_fake_sse("slow", tokens=150) as url:  # 3 s of reply
         async with app.run_test(size=(150, 45)) as pilot:
-            await app.action_show_chat()
+            await _send_to_fake(app, pilot, url, "first question")
             chat = app.chat_screen
-            chat.connect(ChatEndpoint(url, "k", "fake"), "fake server")
-            prompt = chat.query_one("#prompt", Input)
-            prompt.value = "first question"
-            prompt.focus()
-            await pilot.press("enter")
             await pilot.pause(1.0)
             assert chat.conversation is not None
             path = chat.conversation.path
@@ -117,9 +121,7 @@ async def test_the_conversation_is_on_disk_while_the_reply_streams_and_reloads()
             assert chat.history == [] and chat.conversation is None
             await chat._load_picked(path.stem)
             assert [m["role"] for m in chat.history] == ["user", "assistant"]
-            prompt.value = "second question"
-            prompt.focus()
-            await pilot.press("enter")
+            await _send(pilot, chat, "second question")
             await wait_until(pilot, lambda: chat.replies_finished == 2, 10, "second reply")
             again = conversations.load(path).messages
             assert [m["role"] for m in again] == [
