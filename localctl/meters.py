@@ -118,9 +118,14 @@ class PowerMeter:
             return PowerReading(gpu, "nvml")
         if cpu is not None:
             return PowerReading(cpu, "rapl")
-        if self._config_watts is not None:
-            return PowerReading(self._config_watts, "config")
-        return PowerReading(ESTIMATED_POWER_W, "estimate")
+        return assumed_power(self._config_watts)
+
+
+def assumed_power(config_watts: float | None) -> PowerReading:
+    """The power used when none is measured: ``config_watts`` when set, else the estimate."""
+    if config_watts is not None and config_watts > 0:
+        return PowerReading(config_watts, "config")
+    return PowerReading(ESTIMATED_POWER_W, "estimate")
 
 
 def mean_power(readings: Sequence[PowerReading]) -> PowerReading:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from localctl.conversations import Conversation
     from localctl.hardware import Hardware
     from localctl.hub import PullProgress, PullResult
-    from localctl.meters import PowerMeter
+    from localctl.meters import PowerMeter, PowerReading
     from localctl.plan import Backend, MemoryPlan
     from localctl.server import ModelServer, ServerOptions
 
@@ -391,20 +391,18 @@ class SessionMeters:
         """Use ``config``'s API models and prices from the next reply on."""
         self._config = config
 
-    def add(self, figures: ReplyMetrics, power: PowerFigure | None = None) -> MeterSnapshot:
+    def add(self, figures: ReplyMetrics, power: PowerReading | None = None) -> MeterSnapshot:
         """Fold one reply into the session; returns what the meters show now.
 
         Args:
             figures: The reply's measured figures.
             power: Watts drawn while it was generated (measured or configured);
-                None uses the configured wattage, else ``ESTIMATED_POWER_W``.
+                None uses the configured wattage, else the estimate.
         """
-        from localctl.meters import ESTIMATED_POWER_W
+        from localctl.meters import assumed_power
 
         if power is None:
-            configured = self._config.cost.power_w
-            source = "config" if configured else "estimate"
-            power = PowerFigure(configured or ESTIMATED_POWER_W, source)
+            power = assumed_power(self._config.cost.power_w)
         totals = self._totals
         totals.add(figures, watts=power.watts, power_source=power.source)
         cost = self._config.cost
@@ -426,14 +424,6 @@ class SessionMeters:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class PowerFigure:
-    """Watts and where they came from (``nvml``, ``rapl``, ``config``, ``estimate``…)."""
-
-    watts: float
-    source: str
-
-
 def power_meter(config: Config) -> PowerMeter:
     """A non-blocking power meter: NVML + RAPL where readable, else the configured watts."""
     from localctl.meters import PowerMeter
@@ -441,20 +431,11 @@ def power_meter(config: Config) -> PowerMeter:
     return PowerMeter(config.cost.power_w or None)
 
 
-def read_power(meter: PowerMeter) -> PowerFigure:
-    """Watts drawn now and their source (call from a thread: NVML may be slow)."""
-    reading = meter.read()
-    return PowerFigure(reading.watts, reading.source)
-
-
-def mean_power(figures: list[PowerFigure]) -> PowerFigure | None:
+def mean_power(readings: list[PowerReading]) -> PowerReading | None:
     """Mean of the samples taken during one reply (None without samples)."""
-    if not figures:
-        return None
-    from localctl.meters import PowerReading, mean_power
+    from localctl.meters import mean_power
 
-    mean = mean_power([PowerReading(f.watts, f.source) for f in figures])  # type: ignore[arg-type]
-    return PowerFigure(mean.watts, mean.source)
+    return mean_power(readings) if readings else None
 
 
 def price_source() -> str:
@@ -462,13 +443,6 @@ def price_source() -> str:
     from localctl import cost
 
     return cost.price_source()
-
-
-def api_equivalent(prompt: int, completion: int, models: tuple[str, ...]) -> dict[str, float]:
-    """What ``prompt`` + ``completion`` tokens would cost on each API model, in USD."""
-    from localctl import cost
-
-    return dict(cost.api_equivalent(prompt, completion, models=list(models)))
 
 
 def read_system(server_pid: int | None = None) -> SystemReading:
@@ -621,10 +595,11 @@ class TuiServer:
             remove_run_file(self._server.url)
 
     async def wait_exit(self) -> str:
-        reason = await self._server.wait_exit()
-        if self._server.status.value == "crashed":
-            from localctl.runfile import remove_run_file
+        from localctl.runfile import remove_run_file
+        from localctl.server import ServerStatus
 
+        reason = await self._server.wait_exit()
+        if self._server.status is ServerStatus.CRASHED:
             remove_run_file(self._server.url)
         return reason
 

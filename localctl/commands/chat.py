@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _document(reply: Any, power: Any, usd_per_kwh: float) -> dict[str, Any]:
-    from localctl.cost import TOKENIZER_CAVEAT, api_equivalent, price_source
+    from localctl.cost import TOKENIZER_CAVEAT, api_equivalent, energy_cost_usd, price_source
 
     metrics = reply.metrics
     energy_wh = power.watts * metrics.total_s / 3600.0
@@ -57,7 +57,7 @@ def _document(reply: Any, power: Any, usd_per_kwh: float) -> dict[str, Any]:
         "power_source": power.source,
         "energy_measured": power.measured,
         "energy_wh": energy_wh,
-        "energy_usd": energy_wh / 1000.0 * usd_per_kwh,
+        "energy_usd": energy_cost_usd(metrics.total_s, power.watts, usd_per_kwh),
         "electricity_usd_per_kwh": usd_per_kwh,
         "caveat": TOKENIZER_CAVEAT,
     }

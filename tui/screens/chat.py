@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from localctl.chat import ReplyMetrics
     from localctl.config import Config
     from localctl.conversations import Conversation
+    from localctl.meters import PowerReading
     from tui.context import TuiContext
-    from tui.engine import ChatEndpoint, ModelSettings, PowerFigure
+    from tui.engine import ChatEndpoint, ModelSettings
     from tui.values import MeterSnapshot, SystemReading
 
 SYSTEM_REFRESH_S = 1.0
@@ -72,15 +73,15 @@ class ChatScreen(Screen[None]):
         """The conversation file being written as the chat goes (None until the first prompt)."""
         self.meters = engine.SessionMeters(context.config)
         self.server_pid: int | None = None
-        self._power_meter = engine.power_meter(context.config)
-        self._power_samples: list[PowerFigure] = []
-        """Power sampled while the current reply streams (averaged into its energy)."""
-        self._last_power: PowerFigure | None = None
         """Process of the served model, for its RSS in the meters (set by the app)."""
+        self._power_meter = engine.power_meter(context.config)
+        self._power_samples: list[PowerReading] = []
+        """Power sampled while the current reply streams (averaged into its energy)."""
+        self._last_power: PowerReading | None = None
         self._reply_worker: Worker[None] | None = None
         self.replies_finished = 0
-        self._status = "no server - pick a model in the catalog (F1)"
         """Replies that ended (done, stopped or failed) since the app started."""
+        self._status = "no server - pick a model in the catalog (F1)"
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self._status), id="server-status")
@@ -260,10 +261,10 @@ class ChatScreen(Screen[None]):
 
     def _read_system(self) -> None:
         reading = engine.read_system(self.server_pid)
-        power = engine.read_power(self._power_meter)
+        power = self._power_meter.read()
         self.app.call_from_thread(self._show_system, reading, power)
 
-    def _show_system(self, reading: SystemReading, power: PowerFigure) -> None:
+    def _show_system(self, reading: SystemReading, power: PowerReading) -> None:
         self._last_power = power
         if self._reply_worker is not None and self._reply_worker.is_running:
             self._power_samples.append(power)
