@@ -724,6 +724,13 @@ def _arch_spec(
     n_experts_used = get("expert_used_count", high=1 << 16) or 0
     kv_lora_rank = get("attention.kv_lora_rank", high=1 << 16) or 0
     rope_dim = get("rope.dimension_count", high=1 << 16) or 0
+    # llama.cpp switches MLA on by these two keys alone (llama_hparams::is_mla);
+    # a file with kv_lora_rank but without them predates the MLA conversion and
+    # runs with the full per-head K/V cache.
+    key_length_mla = get("attention.key_length_mla", high=1 << 16) or 0
+    value_length_mla = get("attention.value_length_mla", high=1 << 16) or 0
+    split_count = _opt_int(metadata, types, "split.count") or 1
+    has_output = any(t.name == "output.weight" for t in tensors)
     ctx_train = get("context_length", low=0, high=1 << 30) or 0
 
     n_vocab = lengths.get("tokenizer.ggml.tokens") or get("vocab_size", high=1 << 24) or 0
@@ -757,6 +764,9 @@ def _arch_spec(
         n_experts_used=n_experts_used,
         kv_lora_rank=kv_lora_rank,
         rope_dim=rope_dim if kv_lora_rank else 0,
+        key_length_mla=key_length_mla if value_length_mla else 0,
+        value_length_mla=value_length_mla if key_length_mla else 0,
+        tied_embeddings=split_count <= 1 and not has_output and bool(tensors),
     )
     per_layer_kv = kv_heads if len(kv_heads) == n_layers and len(set(kv_heads)) > 1 else ()
     return spec, per_layer_kv, swa_layers

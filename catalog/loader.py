@@ -11,8 +11,12 @@ Schema of a ``[[model]]`` entry (TOML):
   ``SPLIT_LIMIT_BYTES`` is split into as many parts as needed.
 - ``quants``: quant names whose files follow the patterns (size estimated from bits
   per weight, ``size_exact = false``).
-- ``[[model.quant]]``: exact entries with ``name``, ``files``, ``size_bytes`` and
-  optional ``sha256`` (one per file).
+- ``[[model.quant]]``: exact entries with ``name`` and ``files``, the exact size as
+  ``file_sizes`` (one per file) and/or ``size_bytes`` (their total), and optionally
+  ``sha256`` (one per file), ``revision`` (the repo commit), ``source`` (URL of the
+  page the facts came from) and ``checked`` (ISO date they were read).
+- ``memory_caveat`` (optional string): what the memory plan cannot model for this
+  architecture; ``arch_source`` (optional string): where the arch numbers come from.
 
 User file merge rule: an entry whose ``id`` exists in the curated catalog replaces
 the fields it gives (``arch`` key by key; ``quants``/``quant`` replace the quant
@@ -43,7 +47,27 @@ _METADATA_BYTES = 8_000_000
 """Rough size of the GGUF header and tokenizer added to an estimated file size."""
 
 _STR_FIELDS = ("id", "name", "family", "repo", "license")
-_OPTIONAL = {"active_params", "notes", "tags", "split_file", "quants", "quant", "file"}
+_OPTIONAL = {
+    "active_params",
+    "notes",
+    "tags",
+    "split_file",
+    "quants",
+    "quant",
+    "file",
+    "memory_caveat",
+    "arch_source",
+}
+_QUANT_FIELDS = {
+    "name",
+    "files",
+    "size_bytes",
+    "file_sizes",
+    "sha256",
+    "revision",
+    "source",
+    "checked",
+}
 _ALLOWED = {*_STR_FIELDS, "params", "arch", *_OPTIONAL}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._\-/]+$")
 
@@ -139,6 +163,10 @@ def _arch(where: _Where, table: Any) -> ArchSpec:
             raise where.error(f"arch.{key}", f"unknown field (known: {', '.join(fields)})")
         if key == "architecture":
             values[key] = _expect(where, f"arch.{key}", value, str)
+        elif key == "tied_embeddings":
+            if not isinstance(value, bool):
+                raise where.error(f"arch.{key}", f"expected true or false, got {value!r}")
+            values[key] = value
         else:
             number = _expect(where, f"arch.{key}", value, int)
             if number < 0 or number > 10_000_000:
@@ -191,7 +219,7 @@ def _pattern_quant(where: _Where, entry: dict[str, Any], name: str, params: int)
 
 def _explicit_quant(where: _Where, table: Any) -> QuantSpec:
     _expect(where, "quant", table, dict)
-    unknown = set(table) - {"name", "files", "size_bytes", "sha256"}
+    unknown = set(table) - _QUANT_FIELDS
     if unknown:
         raise where.error(f"quant.{sorted(unknown)[0]}", "unknown field")
     name = _expect(where, "quant.name", table.get("name"), str).upper()
@@ -203,15 +231,46 @@ def _explicit_quant(where: _Where, table: Any) -> QuantSpec:
     names = tuple(
         _safe_file(where, "quant.files", _expect(where, "quant.files", f, str)) for f in files
     )
-    size = _expect(where, "quant.size_bytes", table.get("size_bytes"), int)
-    if size <= 0:
-        raise where.error("quant.size_bytes", "must be positive")
+    sizes = tuple(
+        _expect(where, "quant.file_sizes", n, int)
+        for n in _expect(where, "quant.file_sizes", table.get("file_sizes", []), list)
+    )
+    if sizes and (len(sizes) != len(names) or min(sizes) <= 0):
+        raise where.error("quant.file_sizes", "need one positive size per file")
+    if "size_bytes" in table:
+        size = _expect(where, "quant.size_bytes", table["size_bytes"], int)
+        if size <= 0:
+            raise where.error("quant.size_bytes", "must be positive")
+        if sizes and sum(sizes) != size:
+            raise where.error(
+                "quant.size_bytes", f"{size} is not the sum of file_sizes ({sum(sizes)})"
+            )
+    elif sizes:
+        size = sum(sizes)
+    else:
+        raise where.error("quant.size_bytes", "missing (give size_bytes or file_sizes)")
     digests = tuple(_expect(where, "quant.sha256", d, str) for d in table.get("sha256", []))
     if digests and (
         len(digests) != len(names) or not all(re.fullmatch(r"[0-9a-f]{64}", d) for d in digests)
     ):
         raise where.error("quant.sha256", "need one 64-hex digest per file")
-    return QuantSpec(name=name, files=names, size_bytes=size, size_exact=True, sha256=digests)
+    revision = _expect(where, "quant.revision", table.get("revision", ""), str)
+    if revision and not re.fullmatch(r"[0-9a-f]{40}", revision):
+        raise where.error("quant.revision", "expected a 40-hex commit id")
+    checked = _expect(where, "quant.checked", table.get("checked", ""), str)
+    if checked and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", checked):
+        raise where.error("quant.checked", "expected an ISO date (YYYY-MM-DD)")
+    return QuantSpec(
+        name=name,
+        files=names,
+        size_bytes=size,
+        size_exact=True,
+        sha256=digests,
+        file_sizes=sizes,
+        revision=revision,
+        fact_source=_expect(where, "quant.source", table.get("source", ""), str),
+        fact_date=checked,
+    )
 
 
 def _model(entry: dict[str, Any], path: Path, text: str, source: str) -> ModelSpec:
@@ -260,6 +319,8 @@ def _model(entry: dict[str, Any], path: Path, text: str, source: str) -> ModelSp
         notes=_expect(where, "notes", entry.get("notes", ""), str),
         source=source,
         tags=tags,
+        memory_caveat=_expect(where, "memory_caveat", entry.get("memory_caveat", ""), str),
+        arch_source=_expect(where, "arch_source", entry.get("arch_source", ""), str),
     )
 
 

@@ -7,10 +7,16 @@ against its own verbose log for the SmolLM2 test model, see ``docs/fit.md``):
   multiple of 256 cells (:data:`CTX_PAD`).
 * **KV cache.** ``cells x layers x n_kv_heads x (key_length + value_length)``
   elements of the KV type. With ``parallel`` sequences each sequence gets its
-  own ``ctx`` cells. Sliding-window layers hold
-  ``pad256(min(ctx, window + n_ubatch))`` cells. Multi-head latent attention
-  (DeepSeek-V2/V3) caches ``kv_lora_rank + rope_dim`` elements per token and
-  layer (the value is a view of the same rows).
+  own ``ctx`` cells. Sliding-window layers hold ``pad256(min(ctx, window +
+  n_ubatch))`` cells (``llama_kv_cache_iswa``) unless the backend asks for the
+  full-size SWA cache (``swa_full``): ``llama_context_default_params()`` sets it,
+  so llama-cpp-python gets full-size SWA layers, while ``llama-server`` leaves it
+  off unless started with ``--swa-full`` (``common_params.swa_full = false``).
+  Multi-head latent attention (DeepSeek-V2/V3) is on only for files with
+  ``key_length_mla``/``value_length_mla`` (``llama_hparams::is_mla``); they store
+  ``head_count_kv`` (1) x ``key_length`` (576) K values per token and layer and
+  no V tensor (``has_v = !is_mla`` in ``llama-kv-cache.cpp``). Older DeepSeek
+  files get the full cache: 128 heads x (192 + 128) values.
 * **Compute buffer.** The peak of ggml's graph allocator, the largest of three:
   the logits of the micro-batch's outputs (every token for llama-cpp-python, one
   per sequence for the native ``llama-server``), the ``KQ`` attention scores
@@ -91,17 +97,25 @@ def swa_layer_flags(arch: ArchSpec, layers: Sequence[bool] = ()) -> list[bool]:
     return [layer % pattern < pattern - 1 for layer in range(arch.n_layers)]
 
 
-def kv_cells(arch: ArchSpec, ctx: int, *, n_ubatch: int = DEFAULT_UBATCH) -> tuple[int, int]:
+def kv_cells(
+    arch: ArchSpec, ctx: int, *, n_ubatch: int = DEFAULT_UBATCH, swa_full: bool = False
+) -> tuple[int, int]:
     """Cells per sequence of full-attention and of sliding-window layers.
+
+    Args:
+        arch: the architecture.
+        ctx: context per sequence.
+        n_ubatch: physical batch (clamped to ``ctx`` like llama.cpp does).
+        swa_full: the backend allocates full-size SWA layers (llama-cpp-python).
 
     Returns:
         ``(full_cells, swa_cells)``; ``swa_cells`` equals ``full_cells`` when
-        the window is no smaller than the context.
+        the window is no smaller than the context or ``swa_full`` is set.
     """
     full = pad_ctx(ctx)
-    if not arch.sliding_window:
+    if not arch.sliding_window or swa_full:
         return full, full
-    swa = min(full, pad_ctx(arch.sliding_window + min(n_ubatch, ctx)))
+    swa = pad_ctx(min(full, arch.sliding_window + min(n_ubatch, ctx)))
     return full, swa
 
 
@@ -113,9 +127,9 @@ def kv_row_bytes(arch: ArchSpec, kv_type: str, n_kv_heads: int | None = None) ->
         kv_type: ``f16``, ``q8_0``, ``q4_0`` …
         n_kv_heads: this layer's KV head count when it differs from ``arch.n_kv_heads``.
     """
-    if arch.kv_lora_rank:
-        return kv_type_bytes(kv_type, arch.kv_lora_rank + arch.rope_dim)
     heads = arch.n_kv_heads if n_kv_heads is None else n_kv_heads
+    if arch.is_mla:
+        return kv_type_bytes(kv_type, heads * arch.key_length)
     return kv_type_bytes(kv_type, heads * arch.key_length) + kv_type_bytes(
         kv_type, heads * arch.value_length
     )
@@ -130,6 +144,7 @@ def kv_layer_bytes(
     n_ubatch: int = DEFAULT_UBATCH,
     kv_heads_per_layer: Sequence[int] = (),
     swa_layers: Sequence[bool] = (),
+    swa_full: bool = False,
 ) -> list[int]:
     """KV cache bytes of each layer (what llama.cpp allocates).
 
@@ -141,10 +156,12 @@ def kv_layer_bytes(
         n_ubatch: physical batch; the SWA cache keeps ``window + n_ubatch`` cells.
         kv_heads_per_layer: per-layer KV head counts when they vary.
         swa_layers: per-layer sliding-window flags when the file gives them.
+        swa_full: the backend gives sliding-window layers the full context
+            (llama-cpp-python does; ``llama-server`` only with ``--swa-full``).
     """
     if parallel < 1:
         raise ValueError("parallel must be at least 1")
-    full, swa = kv_cells(arch, ctx, n_ubatch=n_ubatch)
+    full, swa = kv_cells(arch, ctx, n_ubatch=n_ubatch, swa_full=swa_full)
     flags = swa_layer_flags(arch, swa_layers)
     sizes = []
     for layer in range(arch.n_layers):
@@ -163,6 +180,7 @@ def kv_cache_bytes(
     n_ubatch: int = DEFAULT_UBATCH,
     kv_heads_per_layer: Sequence[int] = (),
     swa_layers: Sequence[bool] = (),
+    swa_full: bool = False,
 ) -> int:
     """Total KV cache bytes; see :func:`kv_layer_bytes` for the arguments.
 
@@ -178,6 +196,7 @@ def kv_cache_bytes(
             n_ubatch=n_ubatch,
             kv_heads_per_layer=kv_heads_per_layer,
             swa_layers=swa_layers,
+            swa_full=swa_full,
         )
     )
 

@@ -9,9 +9,13 @@ from dataclasses import dataclass, field
 class ArchSpec:
     """The architecture numbers the memory plan needs, named after the GGUF keys.
 
-    ``key_length``/``value_length`` are per-head sizes (``attention.key_length``);
-    for multi-head latent attention (DeepSeek) ``kv_lora_rank`` and ``rope_dim``
-    describe the compressed cache instead.
+    ``key_length``/``value_length`` are per-head sizes (``attention.key_length``).
+    Multi-head latent attention (DeepSeek-V2/V3, Kimi K2) is on exactly when the
+    file gives ``attention.key_length_mla`` and ``attention.value_length_mla``, as
+    llama.cpp decides (``llama_hparams::is_mla``): such files store one KV head of
+    ``key_length`` = kv_lora_rank + rope values and no separate V cache. Files
+    converted before that carry ``kv_lora_rank`` too but get llama.cpp's full
+    per-head K/V cache.
     """
 
     architecture: str
@@ -42,9 +46,20 @@ class ArchSpec:
     n_experts: int = 0
     n_experts_used: int = 0
     kv_lora_rank: int = 0
-    """MLA compressed KV rank (DeepSeek-V2/V3); 0 when not MLA."""
+    """``attention.kv_lora_rank`` (DeepSeek-V2/V3); informative, it does not switch MLA on."""
     rope_dim: int = 0
-    """MLA rope dimension stored beside the compressed KV."""
+    """``rope.dimension_count`` of an MLA-capable model; informative."""
+    key_length_mla: int = 0
+    """``attention.key_length_mla``; with ``value_length_mla`` set, the cache is MLA."""
+    value_length_mla: int = 0
+    """``attention.value_length_mla``."""
+    tied_embeddings: bool = False
+    """The output head reuses the token embedding (no ``output.weight`` in the file)."""
+
+    @property
+    def is_mla(self) -> bool:
+        """True when llama.cpp runs this model with the compressed MLA cache."""
+        return self.key_length_mla > 0 and self.value_length_mla > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +76,14 @@ class QuantSpec:
     """False when ``size_bytes`` was estimated from bits per weight."""
     sha256: tuple[str, ...] = ()
     """LFS sha256 per file when known (same order as ``files``)."""
+    file_sizes: tuple[int, ...] = ()
+    """Exact byte size of each file (same order as ``files``); empty for estimates."""
+    revision: str = ""
+    """The repo commit the file facts were read at (40 hex digits), when known."""
+    fact_source: str = ""
+    """URL of the page the file facts came from."""
+    fact_date: str = ""
+    """ISO date (``YYYY-MM-DD``) the facts were read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +107,11 @@ class ModelSpec:
     source: str = "builtin"
     """Where the entry came from: ``builtin`` or the path of the user catalog file."""
     tags: tuple[str, ...] = field(default=())
+    memory_caveat: str = ""
+    """What the memory plan cannot model for this architecture (recurrent or
+    hybrid state, ...); empty when the plan models it fully."""
+    arch_source: str = ""
+    """Where the architecture numbers were read (a config.json or GGUF header URL)."""
 
     def quant(self, name: str) -> QuantSpec | None:
         """The quant called ``name`` (case-insensitive), or None."""

@@ -191,13 +191,14 @@ def shape_from_catalog(model: ModelSpec, size_bytes: int) -> ModelShape:
     """A :class:`ModelShape` estimated from catalog numbers and the quant's file size.
 
     The embedding and output head are each ``n_vocab x n_embd`` weights at the
-    file's average bits per weight; the rest is spread evenly over the blocks.
+    file's average bits per weight (one matrix when the model ties them); the
+    rest is spread evenly over the blocks.
     """
     arch = model.arch
     n_layers = max(1, arch.n_layers)
     bits = size_bytes * 8 / model.params if model.params else 8.0
     embd = min(size_bytes // 4, int(arch.n_vocab * arch.n_embd * bits / 8))
-    output = embd
+    output = 0 if arch.tied_embeddings else embd
     per_layer = max(0, size_bytes - embd - output) // n_layers
     remainder = max(0, size_bytes - embd - output) - per_layer * n_layers
     layers = [per_layer] * n_layers
@@ -213,6 +214,7 @@ def shape_from_catalog(model: ModelSpec, size_bytes: int) -> ModelShape:
         layer_active_bytes=tuple(int(b * fraction) for b in layers),
         embd_bytes=embd,
         output_bytes=output,
+        tied_output=arch.tied_embeddings,
     )
 
 
@@ -382,6 +384,7 @@ def plan_for_shape(
         kv_type,
         kv_heads_per_layer=shape.kv_heads_per_layer,
         swa_layers=shape.swa_layers,
+        swa_full=not native,
     )
     kv_total = sum(kv_layers)
     estimate = memory.compute_estimate(

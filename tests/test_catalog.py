@@ -153,3 +153,92 @@ def test_malformed_user_entry_names_file_entry_and_field(
         load_catalog(user)
     assert "\n" not in str(caught.value)
     assert str(user) in str(caught.value)
+
+
+_USER_MODEL = """
+[[model]]
+id = "my-model"
+name = "Mine"
+family = "llama"
+repo = "me/my-model-GGUF"
+license = "MIT"
+params = 1_000_000_000
+
+[model.arch]
+architecture = "llama"
+n_layers = 16
+n_embd = 2048
+n_heads = 16
+n_kv_heads = 4
+key_length = 128
+value_length = 128
+n_vocab = 32000
+ctx_train = 4096
+tied_embeddings = true
+"""
+
+
+def test_exact_quant_carries_per_file_sizes_hashes_revision_and_source(tmp_path: Path) -> None:
+    user = tmp_path / "catalog.toml"
+    user.write_text(
+        _USER_MODEL
+        + """
+[[model.quant]]
+name = "Q8_0"
+files = ["Q8_0/m-00001-of-00002.gguf", "Q8_0/m-00002-of-00002.gguf"]
+file_sizes = [1_000, 234]
+sha256 = ["{}", "{}"]
+revision = "{}"
+source = "https://huggingface.co/me/my-model-GGUF/tree/main/Q8_0"
+checked = "2026-12-01"
+""".format("a" * 64, "b" * 64, "c" * 40),
+        encoding="utf-8",
+    )
+    model = load_catalog(user).get("my-model")
+    quant = model.quants[0]
+    assert quant.size_exact and quant.size_bytes == 1_234
+    assert quant.file_sizes == (1_000, 234)
+    assert quant.revision == "c" * 40 and quant.fact_date == "2026-12-01"
+    assert quant.fact_source.endswith("/tree/main/Q8_0")
+    assert model.arch.tied_embeddings
+
+
+def test_old_style_exact_quant_with_only_size_bytes_still_loads(tmp_path: Path) -> None:
+    user = tmp_path / "catalog.toml"
+    user.write_text(
+        _USER_MODEL
+        + '\n[[model.quant]]\nname = "Q4_K_M"\nfiles = ["m.gguf"]\nsize_bytes = 5_000\n',
+        encoding="utf-8",
+    )
+    quant = load_catalog(user).get("my-model").quants[0]
+    assert quant.size_exact and quant.size_bytes == 5_000 and quant.file_sizes == ()
+
+
+def test_pattern_quants_are_labelled_estimates(tmp_path: Path) -> None:
+    user = tmp_path / "catalog.toml"
+    head, arch = _USER_MODEL.split("[model.arch]")
+    user.write_text(
+        head + 'file = "m-{quant}.gguf"\nquants = ["Q4_K_M"]\n\n[model.arch]' + arch,
+        encoding="utf-8",
+    )
+    quant = load_catalog(user).get("my-model").quants[0]
+    assert not quant.size_exact and quant.file_sizes == ()
+
+
+@pytest.mark.parametrize(
+    ("quant", "pattern"),
+    [
+        ('files = ["m.gguf"]\nfile_sizes = [1, 2]', r"need one positive size per file"),
+        ('files = ["m.gguf"]\nfile_sizes = [10]\nsize_bytes = 11', r"not the sum of file_sizes"),
+        ('files = ["m.gguf"]', r"field 'quant.size_bytes': missing"),
+        ('files = ["m.gguf"]\nsize_bytes = 1\nrevision = "main"', r"40-hex commit"),
+        ('files = ["m.gguf"]\nsize_bytes = 1\nchecked = "yesterday"', r"ISO date"),
+    ],
+)
+def test_bad_exact_quant_fields_are_named(tmp_path: Path, quant: str, pattern: str) -> None:
+    user = tmp_path / "catalog.toml"
+    user.write_text(
+        _USER_MODEL + f'\n[[model.quant]]\nname = "Q4_K_M"\n{quant}\n', encoding="utf-8"
+    )
+    with pytest.raises(CatalogError, match=pattern):
+        load_catalog(user)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -174,12 +175,25 @@ def test_placements_from_gpu_to_none() -> None:
 def test_moe_keeps_all_experts_resident_but_reads_only_active_ones() -> None:
     hw = load_profile("cpu-64")
     big = load_profile("h100-80x8")
-    plan = plan_for_model(DEEPSEEK_V3, "Q4_K_M", big, ctx=4096)
+    mla_arch = dataclasses.replace(
+        DEEPSEEK_V3.arch,
+        n_kv_heads=1,
+        key_length=576,
+        value_length=512,
+        key_length_mla=192,
+        value_length_mla=128,
+    )
+    mla = dataclasses.replace(DEEPSEEK_V3, arch=mla_arch)
+    plan = plan_for_model(mla, "Q4_K_M", big, ctx=4096)
     assert plan.weights_bytes >= 404_000_000_000
     assert plan.bytes_per_token < 404_000_000_000 * 0.1
     # MLA: 61 layers x 4096 x 576 values x 2 bytes
     assert plan.kv_bytes == 61 * 4096 * 576 * 2
-    assert plan_for_model(DEEPSEEK_V3, "Q4_K_M", hw, ctx=4096).placement == "none"
+    assert plan_for_model(mla, "Q4_K_M", hw, ctx=4096).placement == "none"
+    # The same model converted before MLA: llama.cpp keeps 128 heads x (192 + 128)
+    old = plan_for_model(DEEPSEEK_V3, "Q4_K_M", big, ctx=65536)
+    assert old.kv_bytes == 305 * (1 << 30)
+    assert old.placement != "gpu"
 
 
 def test_bad_plan_inputs_are_one_line_errors(smollm2_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -92,9 +93,35 @@ def test_all_layers_swa_when_pattern_is_one() -> None:
     assert memory.kv_cache_bytes(arch, 4096) == 4 * 768 * 4 * 32 * 2
 
 
-def test_mla_caches_the_compressed_latent() -> None:
-    # DeepSeek-V3: (512 + 64) values per token per layer, f16
-    assert memory.kv_cache_bytes(DEEPSEEK_V3, 4096) == 61 * 4096 * 576 * 2
+def test_pre_mla_deepseek_gets_the_full_per_head_cache() -> None:
+    # kv_lora_rank alone does not switch MLA on in llama.cpp: 128 heads x (192 + 128)
+    assert not DEEPSEEK_V3.is_mla
+    assert memory.kv_cache_bytes(DEEPSEEK_V3, 4096) == 61 * 4096 * 128 * (192 + 128) * 2
+    # ctx 65,536: 305 GiB, the figure llama.cpp allocates for the unsloth files
+    assert memory.kv_cache_bytes(DEEPSEEK_V3, 65536) == 305 * (1 << 30)
+
+
+def test_mla_file_caches_one_latent_row_and_no_v() -> None:
+    # Converted with key_length_mla/value_length_mla: one KV head of 576 K values, no V tensor.
+    mla = dataclasses.replace(
+        DEEPSEEK_V3,
+        n_kv_heads=1,
+        key_length=576,
+        value_length=512,
+        key_length_mla=192,
+        value_length_mla=128,
+    )
+    assert mla.is_mla
+    assert memory.kv_cache_bytes(mla, 4096) == 61 * 4096 * 576 * 2
+
+
+def test_swa_full_gives_sliding_layers_the_whole_context() -> None:
+    full, swa = memory.kv_cells(GEMMA3_27B, 32768, swa_full=True)
+    assert full == swa == 32768
+    row = memory.kv_row_bytes(GEMMA3_27B, "f16")
+    assert memory.kv_cache_bytes(GEMMA3_27B, 32768, swa_full=True) == 62 * 32768 * row
+    windowed = memory.kv_cache_bytes(GEMMA3_27B, 32768)
+    assert windowed < memory.kv_cache_bytes(GEMMA3_27B, 32768, swa_full=True) / 4
 
 
 def test_per_layer_kv_heads() -> None:
