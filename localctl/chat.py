@@ -17,17 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from localctl.auth import bearer_headers
 from localctl.errors import ChatError
+from localctl.sanitize import printable
 
 if TYPE_CHECKING:
     import httpx
 
 Status = Literal["complete", "stopped", "interrupted"]
+
+ERROR_CHARS = 200
+"""The most characters of a server's error message shown to a user."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +100,6 @@ def api_base(url: str) -> str:
     return url[: -len("/v1")] if url.endswith("/v1") else url
 
 
-def _headers(api_key: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
-
-
 async def count_tokens(
     client: httpx.AsyncClient,
     base: str,
@@ -121,7 +123,7 @@ async def count_tokens(
     """
     if not text and not add_special:
         return 0
-    headers = _headers(api_key)
+    headers = bearer_headers(api_key)
     try:
         response = await client.post(
             base + "/tokenize", json={"content": text, "add_special": add_special}, headers=headers
@@ -147,12 +149,40 @@ async def count_tokens(
     return counts[0] - sum(counts[1:])
 
 
+async def _error_detail(response: httpx.Response) -> str:
+    """The start of an error body, as one clean line (the rest is not read)."""
+    body = b""
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) >= 4 * ERROR_CHARS:
+            break
+    text = printable(body.decode("utf-8", "replace"))
+    return " ".join(text.split())[:ERROR_CHARS]
+
+
+async def served_model_name(url: str, api_key: str | None) -> str:
+    """The first model id ``url`` serves (``/v1/models``), or ``"default"``.
+
+    The id is the server's text: it comes back cleaned and at most 200 characters long.
+    """
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            answer = await client.get(f"{api_base(url)}/v1/models", headers=bearer_headers(api_key))
+            answer.raise_for_status()
+            name = " ".join(printable(answer.json()["data"][0]["id"]).split())[:ERROR_CHARS]
+    except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
+        return "default"
+    return name or "default"
+
+
 async def _prompt_tokens(
     client: httpx.AsyncClient, base: str, messages: list[dict[str, str]], api_key: str | None
 ) -> int | None:
     try:
         response = await client.post(
-            base + "/apply-template", json={"messages": messages}, headers=_headers(api_key)
+            base + "/apply-template", json={"messages": messages}, headers=bearer_headers(api_key)
         )
         if response.status_code == 200 and isinstance(response.json().get("prompt"), str):
             return await count_tokens(client, base, response.json()["prompt"], api_key)
@@ -183,19 +213,27 @@ def _parse_line(line: str, state: _Stream, now: float) -> str | None:
     if "error" in chunk:
         error = chunk["error"]
         message = error.get("message", error) if isinstance(error, dict) else error
-        raise ChatError(f"server error: {message}")
+        raise ChatError(f"server error: {printable(message)[:ERROR_CHARS]}")
     if isinstance(chunk.get("usage"), dict):
         state.usage = chunk["usage"]
     if isinstance(chunk.get("timings"), dict):
         state.timings = chunk["timings"]
+    choices = chunk.get("choices") or []
+    if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+        state.malformed += 1
+        return None
     text = ""
-    for choice in chunk.get("choices") or []:
+    for choice in choices:
         delta = choice.get("delta") or {}
-        piece = delta.get("content") or ""
+        piece = delta.get("content") if isinstance(delta, dict) else None
+        if not isinstance(delta, dict) or (piece is not None and not isinstance(piece, str)):
+            state.malformed += 1
+            continue
         if piece:
-            text += piece
-        if choice.get("finish_reason"):
-            state.finish_reason = choice["finish_reason"]
+            text += printable(piece)
+        finish = choice.get("finish_reason")
+        if finish:
+            state.finish_reason = printable(finish)[:40]
     if text:
         state.chunks += 1
         if state.t_first is None:
@@ -268,12 +306,12 @@ async def stream_chat(
     try:
         try:
             async with http.stream(
-                "POST", base + "/v1/chat/completions", json=body, headers=_headers(api_key)
+                "POST", base + "/v1/chat/completions", json=body, headers=bearer_headers(api_key)
             ) as response:
                 if response.status_code == 401:
                     raise ChatError(f"{base} refused the API key (401); pass --api-key")
                 if response.status_code >= 400:
-                    detail = (await response.aread()).decode("utf-8", "replace")[:200]
+                    detail = await _error_detail(response)
                     raise ChatError(f"{base} answered {response.status_code}: {detail}")
                 async for line in response.aiter_lines():
                     piece = _parse_line(line, state, time.perf_counter())
@@ -323,8 +361,8 @@ async def _metrics(
     timings = state.timings or {}
     usage = state.usage or {}
     source = "server"
-    completion = usage.get("completion_tokens") or timings.get("predicted_n")
-    prompt = usage.get("prompt_tokens") or timings.get("prompt_n")
+    completion = _count(usage.get("completion_tokens")) or _count(timings.get("predicted_n"))
+    prompt = _count(usage.get("prompt_tokens")) or _count(timings.get("prompt_n"))
     if not isinstance(completion, int):
         counted = await count_tokens(http, base, text, api_key)
         completion, source = (
@@ -350,9 +388,16 @@ async def _metrics(
     )
 
 
+def _count(value: object) -> int | None:
+    """``value`` when it is a token count (a non-negative int, not a bool), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
 def _positive(value: object) -> float | None:
     """``value`` as a float when it is a positive number (not a bool), else None."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < math.inf:
         return float(value)
     return None
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from localctl import __version__
 from localctl.errors import LocalctlError
+from localctl.sanitize import guard_terminal, one_line
 
 VERBS: tuple[str, ...] = ("hw", "models", "fit", "pull", "serve", "chat", "chats", "cost")
 
@@ -62,16 +63,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.error(f"--{name} does not apply to '{args.command}'")
             if getattr(args, name) is None:
                 setattr(args, name, top)
+    if args.command is None:
+        return _run_tui(args)
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = guard_terminal(stdout), guard_terminal(stderr)
     try:
-        if args.command is None:
-            return _run_tui(args)
         code: int = args.run(args)
         return code
     except LocalctlError as error:
-        print(f"localctl: {error}", file=sys.stderr)
+        print(f"localctl: {one_line(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("localctl: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 1
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr

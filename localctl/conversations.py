@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from localctl import paths
+from localctl.sanitize import printable
 
 FLUSH_INTERVAL_S = 0.25
 
@@ -31,6 +32,8 @@ class Conversation:
     path: Path
     title: str = ""
     messages: list[dict[str, str]] = field(default_factory=list)
+    skipped_lines: int = 0
+    """Lines of the file that were not readable records (see :func:`load`)."""
     _pending: list[str] = field(default_factory=list)
     _last_flush: float = 0.0
 
@@ -79,23 +82,32 @@ class Conversation:
 def load(path: Path) -> Conversation:
     """Read a conversation file.
 
+    Its text was written by a model or a user: it comes back cleaned of terminal
+    control sequences (:func:`localctl.sanitize.printable`). A line that is not a
+    record of the expected shape (cut short by a crash, or damaged) is skipped.
+
     Raises:
         ValueError: the file is not a conversation (bad header or unreadable).
     """
     lines = path.read_text(encoding="utf-8").splitlines()
-    header = json.loads(lines[0]) if lines else {}
+    try:
+        header = json.loads(lines[0]) if lines else {}
+    except json.JSONDecodeError:
+        header = None
     if not isinstance(header, dict) or header.get("type") != "conversation":
         raise ValueError(f"{path.name}: not a conversation file")
     conversation = Conversation(
-        id=str(header.get("id", path.stem)), path=path, title=header.get("title", "")
+        id=printable(header.get("id", path.stem)),
+        path=path,
+        title=printable(header.get("title", "")),
     )
     partial: list[str] = []
     for line in lines[1:]:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a crash
-        kind = record.get("type")
+        record = _record(line)
+        if record is None:
+            conversation.skipped_lines += 1
+            continue
+        kind = record["type"]
         if kind == "message":
             conversation.messages.append({"role": record["role"], "content": record["content"]})
         elif kind == "delta":
@@ -110,6 +122,24 @@ def load(path: Path) -> Conversation:
     return conversation
 
 
+_FIELDS = {"message": ("role", "content"), "delta": ("text",), "end": ("text",)}
+
+
+def _record(line: str) -> dict[str, str] | None:
+    """One line as a record with cleaned string fields, or None when it is not one."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(record, dict) or record.get("type") not in _FIELDS:
+        return None
+    kind = record["type"]
+    fields = _FIELDS[kind]
+    if not all(isinstance(record.get(name), str) for name in fields):
+        return None
+    return {"type": kind, **{name: printable(record[name]) for name in fields}}
+
+
 def list_conversations() -> tuple[list[Conversation], list[str]]:
     """Every readable conversation (newest first) and one warning per corrupt file."""
     folder = paths.conversations_dir()
@@ -117,9 +147,16 @@ def list_conversations() -> tuple[list[Conversation], list[str]]:
     warnings: list[str] = []
     for path in sorted(folder.glob("*.jsonl"), reverse=True) if folder.is_dir() else []:
         try:
-            found.append(load(path))
-        except (OSError, ValueError, KeyError, UnicodeDecodeError) as error:
+            conversation = load(path)
+        except (OSError, ValueError, UnicodeDecodeError) as error:
             warnings.append(f"skipped corrupt conversation {path.name}: {error}")
+            continue
+        found.append(conversation)
+        if conversation.skipped_lines:
+            warnings.append(
+                f"conversation {conversation.id}: skipped {conversation.skipped_lines} "
+                "damaged line(s)"
+            )
     return found, warnings
 
 

@@ -77,6 +77,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from localctl.auth import hub_headers
 from localctl.errors import BadInputError, DownloadError
 
 if TYPE_CHECKING:
@@ -751,13 +752,11 @@ class _Meter:
 # --------------------------------------------------------------------------- download
 
 
-def _headers(token: str | None) -> dict[str, str]:
+def _headers(url: str) -> dict[str, str]:
     from localctl import __version__
 
     headers = {"User-Agent": f"localctl/{__version__}", "Accept-Encoding": "identity"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    return headers
+    return headers | hub_headers(url)
 
 
 def _file_url(plan: PullPlan, remote: RemoteFile) -> str:
@@ -1146,13 +1145,12 @@ def download(
     started = time.monotonic()
     storage = repo_cache_dir(plan.repo)
     _free_check(plan, storage)
-    token = hub_token()
     timeout = float(os.environ.get("HF_HUB_DOWNLOAD_TIMEOUT") or 10)
     meter = _Meter(plan, progress)
     files: list[Path] = []
     digests: list[str] = []
     with httpx.Client(
-        headers=_headers(token),
+        headers=_headers(plan.endpoint),
         follow_redirects=True,
         timeout=httpx.Timeout(timeout, connect=10.0),
     ) as client:

@@ -4,17 +4,18 @@ The first bytes of the file are fetched with ``Range`` requests, growing the
 window (2 MiB, 4 MiB, … up to :data:`MAX_HEADER_BYTES`) until the parser in
 :mod:`catalog.gguf` has what it needs. A server that ignores ``Range`` is read
 as a stream and closed as soon as the header is in. Redirects are followed
-(Hugging Face sends files from a CDN); ``HF_TOKEN`` is sent as a bearer token
-when set, and httpx drops it on a redirect to another host.
+(Hugging Face sends files from a CDN). The Hugging Face token goes only to the hub
+it belongs to (see :mod:`localctl.auth`), and httpx drops it on a redirect to
+another host.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from typing import TYPE_CHECKING, Any
 
 from catalog.gguf import GgufInfo, GgufSet, parse_gguf
+from localctl.auth import hub_headers
 from localctl.errors import DownloadError, GgufError
 
 if TYPE_CHECKING:
@@ -45,7 +46,8 @@ class HttpRangeSource:
 
         Args:
             url: the file's URL.
-            headers: extra request headers (an ``Authorization`` here wins over ``HF_TOKEN``).
+            headers: extra request headers (an ``Authorization`` here wins over the
+                hub token, which is added only when ``url`` is on the hub).
             client: an httpx client to reuse; one is made (and closed by :meth:`close`) if None.
             max_bytes: the most bytes this source will fetch.
         """
@@ -54,9 +56,8 @@ class HttpRangeSource:
         self.url = url
         self.max_bytes = max_bytes
         self.headers = dict(headers or {})
-        token = os.environ.get("HF_TOKEN", "").strip()
-        if token and not any(k.lower() == "authorization" for k in self.headers):
-            self.headers["Authorization"] = f"Bearer {token}"
+        if not any(k.lower() == "authorization" for k in self.headers):
+            self.headers.update(hub_headers(url))
         self._own_client = client is None
         self._client = client or httpx.Client(follow_redirects=True, timeout=TIMEOUT_S)
         self._buf = bytearray()

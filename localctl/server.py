@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from localctl import paths
+from localctl.auth import bearer_headers
 from localctl.errors import BadInputError, ServerError
 
 if TYPE_CHECKING:
@@ -513,7 +514,7 @@ class ModelServer:
 
     def _wait_ready(self, timeout_s: float, path: str) -> None:
         deadline = time.monotonic() + timeout_s
-        headers = {"Authorization": f"Bearer {self.api_key}"}
+        headers = bearer_headers(self.api_key)
         while time.monotonic() < deadline:
             if self._child and self._child.proc.poll() is not None:
                 raise self._crash_error()

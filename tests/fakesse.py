@@ -13,9 +13,13 @@ finish ``stop``), ``fast`` (``tokens`` tokens with no delay, for UI stress tests
 tokens), ``malformed`` (a bad JSON chunk among good ones), ``die`` (the connection
 is cut after half the tokens), ``no_finish`` (``[DONE]`` without a finish reason),
 ``slow`` (20 ms between tokens), ``timings`` (a final chunk carrying llama-server
-style ``timings``: :data:`TIMINGS` and ``predicted_n``). Also serves ``GET /v1/models`` and
-``POST /extras/tokenize`` (whitespace tokens). The server thread is a daemon and
-stops by itself after ``lifetime_s``.
+style ``timings``: :data:`TIMINGS` and ``predicted_n``), ``hostile`` (the tokens are
+:data:`HOSTILE_TOKENS`: terminal escapes and markup), ``hostile_error`` (an error chunk
+whose message carries them), ``http_error`` (status 500 with a hostile body),
+``shapes`` (chunks of the wrong shape among good ones: ``"choices": 5``,
+``"delta": "str"``, a numeric ``content``). Also serves ``GET /v1/models`` (model id
+``model_id``) and ``POST /extras/tokenize`` (whitespace tokens). The server thread is a
+daemon and stops by itself after ``lifetime_s``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ def _chunk(content: str | None = None, finish: str | None = None) -> bytes:
     return f"data: {json.dumps(doc)}\n\n".encode()
 
 
+ESCAPES = "\x1b[2J\x1b]0;pwned\x07\x1b]52;c;cm0gLXJmIH4=\x07\x9b31m"
+"""Clear the screen, set the title, write the clipboard, 8-bit CSI colour."""
+HOSTILE_TOKENS = ("safe ", ESCAPES, "[bold red]loud[/] ", "[/]", "[@click=app.quit]x[/] ", "end")
+HOSTILE_ID = f"evil{ESCAPES}[/]model"
+
 TIMINGS = {"prompt_n": 7, "prompt_per_second": 1234.5, "predicted_per_second": 987.25}
 """What the ``timings`` mode's final chunk reports (plus ``predicted_n`` = ``tokens``)."""
 
@@ -51,9 +60,15 @@ class FakeSSE:
     """The fake server; a context manager giving ``.url``."""
 
     def __init__(
-        self, mode: str = "normal", tokens: int = 10, delay_s: float = 0.005, lifetime_s: float = 60
+        self,
+        mode: str = "normal",
+        tokens: int = 10,
+        delay_s: float = 0.005,
+        lifetime_s: float = 60,
+        model_id: str = "fake",
     ) -> None:
         self.mode, self.tokens, self.delay_s, self.lifetime_s = mode, tokens, delay_s, lifetime_s
+        self.model_id = model_id
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -71,7 +86,7 @@ class FakeSSE:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
-                self._json({"data": [{"id": "fake", "object": "model"}]})
+                self._json({"data": [{"id": fake.model_id, "object": "model"}]})
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
@@ -83,6 +98,13 @@ class FakeSSE:
                     self.send_response(404)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
+                    return
+                if fake.mode == "http_error":
+                    body = f"<h1>{ESCAPES}[/]broken</h1>".encode() * 1000
+                    self.send_response(500)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
@@ -98,7 +120,22 @@ class FakeSSE:
     def _stream(self, h: BaseHTTPRequestHandler) -> None:
         mode, w = self.mode, h.wfile
         delay = 0.0 if mode == "fast" else 0.02 if mode == "slow" else self.delay_s
+        if mode == "hostile":
+            for token in HOSTILE_TOKENS:
+                w.write(_chunk(token))
+            w.write(_chunk(finish="stop") + b"data: [DONE]\n\n")
+            w.flush()
+            return
+        if mode == "hostile_error":
+            doc = {"error": {"message": f"bad{ESCAPES}[/]thing", "code": 500}}
+            w.write(f"data: {json.dumps(doc)}\n\n".encode())
+            w.flush()
+            return
         for i in range(self.tokens):
+            if mode == "shapes" and i == 1:
+                for bad in ({"choices": 5}, {"choices": [{"delta": "str"}]}, {"choices": ["x"]}):
+                    w.write(f"data: {json.dumps(bad)}\n\n".encode())
+                w.write(b'data: {"choices": [{"delta": {"content": 7}}]}\n\n')
             if mode == "die" and i == self.tokens // 2:
                 w.flush()
                 h.connection.shutdown(2)

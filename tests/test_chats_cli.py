@@ -84,7 +84,11 @@ def test_ambiguous_prefix_is_refused(capsys: pytest.CaptureFixture[str]) -> None
 
 @pytest.mark.parametrize(
     "content",
-    ["not json at all\n", '{"type": "conversation", "id": "x"}\n{"type": "message"}\n', "[]\n"],
+    [
+        "not json at all\n",
+        '{"type": "message", "role": "user", "content": "no header"}\n',
+        "[]\n",
+    ],
 )
 def test_corrupt_file_is_one_line_exit_1_and_still_deletable(
     isolated_dirs: Path, content: str, capsys: pytest.CaptureFixture[str]

@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     from localctl.hardware import resolve_hardware
     from localctl.output import emit_json
     from localctl.plan import plan_for_file, plan_for_model
+    from localctl.sanitize import printable
 
     config = load_config()
     ctx = args.ctx if args.ctx is not None else config.default_ctx
@@ -121,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
         hw = resolve_hardware(args.hw)
         plan = plan_for_gguf(gguf_set, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
         model_name, quant_name = (
-            gguf_set.first.name or ref.rsplit("/", 1)[-1],
-            gguf_set.first.file_type,
+            printable(gguf_set.first.name or ref.rsplit("/", 1)[-1]),
+            printable(gguf_set.first.file_type),
         )
         source = ref
     elif is_gguf_path(ref):
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         info = read_gguf(path)
         hw = resolve_hardware(args.hw)
         plan = plan_for_file(path, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
-        model_name, quant_name = info.name or path.name, info.file_type
+        model_name, quant_name = printable(info.name or path.name), printable(info.file_type)
         source = str(path)
     else:
         from localctl.commands.models import load_user_catalog
