@@ -53,6 +53,36 @@ KV_TYPES: dict[str, tuple[int, int]] = {
 """KV cache type → (bytes per block, elements per block)."""
 
 
+REPACK_RULES: dict[str, dict[str, int]] = {
+    "x86-avx2": {"Q4_0": 8, "Q4_K": 8, "IQ4_NL": 8, "MXFP4": 8},
+    "x86-avx512": {"Q4_0": 8, "Q4_K": 8, "IQ4_NL": 8, "MXFP4": 8, "Q2_K": 8},
+    "arm": {"Q4_0": 4, "Q4_K": 8, "Q5_K": 8, "Q6_K": 8, "IQ4_NL": 4, "MXFP4": 4, "Q8_0": 4},
+    "none": {},
+}
+"""CPU kind → {ggml type: row multiple} of the weights llama.cpp's CPU backend
+repacks into its ``CPU_REPACK`` buffer (``ggml_repack_get_optimal_repack_type``
+in ``ggml-cpu/repack.cpp``): a matrix of that type whose row count (``ne[1]``)
+is a multiple of the figure gets an interleaved copy of the same size, kept
+beside the mapped file. Only weights that feed a matrix product qualify (block
+matrices, expert stacks, a separate output head), never the token embedding,
+which is read by row lookup. ``arm`` is NEON with dot product (Apple M-series,
+Graviton 3+)."""
+
+
+def repacked_bytes(
+    name: str, type_name: str, dims: Sequence[int], n_bytes: int, cpu_kind: str
+) -> int:
+    """Bytes of the ``CPU_REPACK`` copy llama.cpp makes of one tensor on a ``cpu_kind`` CPU.
+
+    Gemma 3 270M Q4_K_M on AVX2: its 27 Q4_K block matrices, 12.66 MiB, exactly
+    llama.cpp's ``CPU_REPACK model buffer size``.
+    """
+    if name == "token_embd.weight" or len(dims) not in (2, 3):
+        return 0
+    multiple = REPACK_RULES.get(cpu_kind, {}).get(type_name)
+    return n_bytes if multiple and dims[1] % multiple == 0 else 0
+
+
 def kv_type_bytes(kv_type: str, elements: int) -> int:
     """Bytes of ``elements`` values stored as ``kv_type`` (block-quantized types round up).
 

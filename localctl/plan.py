@@ -21,14 +21,15 @@ experts in use, so the speed is computed from active bytes.
 
 from __future__ import annotations
 
+import functools
+import platform
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from catalog import memory
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from catalog.gguf import GgufInfo, GgufSet
     from catalog.schema import ArchSpec, ModelSpec
     from localctl.hardware import Hardware
@@ -150,11 +151,27 @@ class ModelShape:
     """The output head is the embedding matrix (llama.cpp copies it to the GPU)."""
     kv_heads_per_layer: tuple[int, ...] = ()
     swa_layers: tuple[bool, ...] = ()
+    matrices: tuple[tuple[int, str, str, tuple[int, ...], int], ...] = ()
+    """``(layer or -1, name, ggml type, dims, bytes)`` of every weight matrix, for
+    the CPU repack copy (:func:`catalog.memory.repacked_bytes`); empty when the
+    shape is estimated from catalog numbers."""
 
     @property
     def weights_bytes(self) -> int:
         """All weights as stored in the file(s)."""
         return sum(self.layer_bytes) + self.embd_bytes + self.output_bytes
+
+    def repack_bytes(self, cpu_kind: str) -> tuple[list[int], int]:
+        """The CPU repack copy per block and of the non-block matrices (output head)."""
+        per_layer = [0] * self.arch.n_layers
+        other = 0
+        for layer, name, type_name, dims, n_bytes in self.matrices:
+            copy = memory.repacked_bytes(name, type_name, dims, n_bytes, cpu_kind)
+            if 0 <= layer < len(per_layer):
+                per_layer[layer] += copy
+            else:
+                other += copy
+        return per_layer, other
 
 
 def shape_from_gguf(info: GgufInfo, extra: tuple[GgufInfo, ...] = ()) -> ModelShape:
@@ -165,8 +182,19 @@ def shape_from_gguf(info: GgufInfo, extra: tuple[GgufInfo, ...] = ()) -> ModelSh
     ratio = arch.n_experts_used / arch.n_experts if arch.n_experts else 1.0
     embd = output = 0
     has_output = False
+    matrices = []
     for tensor in (t for part in (info, *extra) for t in part.tensors):
         layer = tensor.layer
+        if len(tensor.dims) in (2, 3):
+            matrices.append(
+                (
+                    -1 if layer is None else layer,
+                    tensor.name,
+                    tensor.type_name,
+                    tensor.dims,
+                    tensor.n_bytes,
+                )
+            )
         if layer is not None and 0 <= layer < arch.n_layers:
             layers[layer] += tensor.n_bytes
             active[layer] += int(tensor.n_bytes * ratio) if tensor.is_expert else tensor.n_bytes
@@ -184,6 +212,7 @@ def shape_from_gguf(info: GgufInfo, extra: tuple[GgufInfo, ...] = ()) -> ModelSh
         tied_output=not has_output,
         kv_heads_per_layer=info.n_kv_heads_per_layer,
         swa_layers=info.swa_layers,
+        matrices=tuple(matrices),
     )
 
 
@@ -409,6 +438,7 @@ def plan_for_shape(
     )
 
     cpu_overhead = BACKEND_BASELINE_BYTES[backend]
+    repack_layers, repack_other = shape.repack_bytes(cpu_repack_kind(hw))
 
     def make(
         placement: Placement,
@@ -491,12 +521,13 @@ def plan_for_shape(
         for k in range(n - 1, 0, -1):
             gpu_part = gpu_parts[k]
             gpu_need = gpu_part + compute + gpu_overhead
-            cpu_need = weights + kv_total - gpu_part + host_compute + cpu_overhead
+            repack = sum(repack_layers[: n - k]) + repack_other
+            cpu_need = weights + repack + kv_total - gpu_part + host_compute + cpu_overhead
             if _fits(hw, gpu_need, cpu_need, gpu_budget, ram_budget):
                 return make(
                     "partial",
                     k,
-                    weights_bytes=weights,
+                    weights_bytes=weights + repack,
                     compute_bytes=compute + host_compute,
                     overhead_bytes=gpu_overhead + cpu_overhead,
                     gpu_bytes=gpu_need,
@@ -504,9 +535,11 @@ def plan_for_shape(
                         f"{k} of {n} layers fit in {_gib(gpu_budget)} of free GPU memory; "
                         "the rest run on the CPU"
                     ),
-                    ram_weights_bytes=weights - sum(shape.layer_bytes[n - k :]),
+                    ram_weights_bytes=weights + repack - sum(shape.layer_bytes[n - k :]),
                     ram_kv_bytes=kv_total - sum(kv_layers[n - k :]),
                 )
+    # On the CPU alone llama.cpp keeps a repacked copy of some matrices beside the mapping.
+    weights += sum(repack_layers) + repack_other
     cpu_total = weights + kv_total + compute + cpu_overhead
     if cpu_total <= ram_budget:
         why = "no GPU" if not gpus else f"not one layer fits in {_gib(gpu_budget)} of GPU memory"
@@ -536,6 +569,45 @@ def plan_for_shape(
         ram_weights_bytes=weights,
         ram_kv_bytes=kv_total,
     )
+
+
+def cpu_repack_kind(hw: Hardware) -> str:
+    """Which :data:`catalog.memory.REPACK_RULES` apply to ``hw``'s CPU.
+
+    The detected machine is read from ``/proc/cpuinfo`` (AVX2/AVX-512 on x86,
+    NEON dot product on ARM; Apple Silicon has it); a simulated profile is taken
+    as an AVX2 x86 machine, or ARM when it has unified memory (Apple).
+    """
+    if hw.profile:
+        return "arm" if hw.unified_memory else "x86-avx2"
+    return _host_repack_kind()
+
+
+@functools.cache
+def _host_repack_kind() -> str:
+    machine = platform.machine().lower()
+    if machine in ("arm64", "aarch64"):
+        if platform.system() == "Darwin":
+            return "arm"
+        return "arm" if "asimddp" in _cpu_flags() else "none"
+    if machine in ("x86_64", "amd64", "i686", "x86"):
+        flags = _cpu_flags()
+        if "avx512f" in flags:
+            return "x86-avx512"
+        return "x86-avx2" if "avx2" in flags else "none"
+    return "none"
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            return set(value.split())
+    return set()
 
 
 def _fits(hw: Hardware, gpu_need: int, cpu_need: int, gpu_budget: int, ram_budget: int) -> bool:

