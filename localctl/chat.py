@@ -19,7 +19,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -257,7 +257,7 @@ async def stream_chat(
     cancel: asyncio.Event | None = None,
     client: httpx.AsyncClient | None = None,
     timeout_s: float = 600.0,
-) -> AsyncIterator[ChatEvent]:
+) -> AsyncGenerator[ChatEvent, None]:
     """Stream one reply from ``url``'s ``/v1/chat/completions``.
 
     Args:

@@ -14,6 +14,8 @@ Public API (the TUI and the CLI share it):
   ``watts`` × the reply's ``total_s`` into ``energy_wh`` (without ``watts`` the
   estimate is used); ``energy_usd(usd_per_kwh)`` prices it, ``energy_source`` says
   whether the watts were measured.
+  ``snapshot(cost)`` gives the :class:`MeterSnapshot` a meters pane shows: the last
+  reply's rates, the session totals and their prices.
 - ``system_snapshot`` samples CPU, the server's RSS, RAM and, where NVML exists, GPU
   utilisation, VRAM and power.
 """
@@ -31,6 +33,7 @@ from localctl.hardware import CpuPowerMeter, gpu_usage
 
 if TYPE_CHECKING:
     from localctl.chat import ReplyMetrics
+    from localctl.config import CostConfig
     from localctl.hardware import GpuUsage
 
 SERIES_LENGTH = 60
@@ -164,6 +167,10 @@ class SessionMeters:
     gen_tok_s_series: deque[float] = field(default_factory=lambda: deque(maxlen=SERIES_LENGTH))
     prompt_tok_s_series: deque[float] = field(default_factory=lambda: deque(maxlen=SERIES_LENGTH))
     ttft_s_series: deque[float] = field(default_factory=lambda: deque(maxlen=SERIES_LENGTH))
+    last: ReplyMetrics | None = None
+    """The most recent reply's figures (None before any)."""
+    last_power_source: str = ""
+    """Where the most recent reply's watts came from."""
 
     def add(
         self,
@@ -192,6 +199,8 @@ class SessionMeters:
             self.measured_energy_wh += energy
         if power_source not in self.power_sources:
             self.power_sources.append(power_source)
+        self.last = metrics
+        self.last_power_source = power_source
         self.gen_tok_s_series.append(metrics.gen_tok_s)
         self.prompt_tok_s_series.append(metrics.prompt_tok_s)
         self.ttft_s_series.append(metrics.ttft_s)
@@ -235,17 +244,89 @@ class SessionMeters:
             return energy_cost_usd(self.generation_s, watts, usd_per_kwh)
         return self.energy_wh / 1000.0 * usd_per_kwh
 
+    def snapshot(self, cost: CostConfig) -> MeterSnapshot:
+        """What the meters show now: the last reply's rates, the session totals and prices.
+
+        Args:
+            cost: API models to price the tokens on and the electricity price.
+        """
+        from localctl.cost import price_source
+
+        last = self.last
+        power = self.last_power_source
+        energy_source = self.energy_source
+        if energy_source != power:
+            energy_source = f"{energy_source} ({power})"
+        return MeterSnapshot(
+            gen_tok_s=last.gen_tok_s if last else 0.0,
+            prompt_tok_s=last.prompt_tok_s if last else 0.0,
+            ttft_s=last.ttft_s if last else 0.0,
+            session_prompt_tokens=self.prompt_tokens,
+            session_completion_tokens=self.completion_tokens,
+            replies=self.replies,
+            gen_tok_s_history=tuple(self.gen_tok_s_series),
+            api_equivalent_usd=self.api_equivalent_usd(cost.api_models),
+            energy_usd=self.energy_usd(cost.electricity_usd_per_kwh),
+            energy_wh=self.energy_wh,
+            energy_source=energy_source if self.replies else "",
+            price_source=price_source(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSnapshot:
+    """Figures of the last reply and of the session so far, as the meters show them."""
+
+    gen_tok_s: float = 0.0
+    prompt_tok_s: float = 0.0
+    ttft_s: float = 0.0
+    session_prompt_tokens: int = 0
+    session_completion_tokens: int = 0
+    replies: int = 0
+    gen_tok_s_history: tuple[float, ...] = ()
+    """Generation tok/s of each reply, oldest first."""
+    api_equivalent_usd: dict[str, float] = field(default_factory=dict)
+    """Session tokens priced on each configured paid API model."""
+    energy_usd: float = 0.0
+    """Local electricity cost of the session's generation time."""
+    energy_wh: float = 0.0
+    energy_source: str = ""
+    """Where the wattage behind ``energy_usd`` came from (``measured (rapl)``, ``config``…)."""
+    price_source: str = ""
+    """Where the API prices come from, with their date."""
+
 
 @dataclass(frozen=True, slots=True)
 class SystemSnapshot:
-    """One sample of the machine while a model runs."""
+    """One sample of the machine while a model runs (the defaults: nothing sampled yet)."""
 
-    cpu_percent: float
-    ram_used_bytes: int
-    ram_total_bytes: int
-    server_rss_bytes: int | None
+    cpu_percent: float = 0.0
+    ram_used_bytes: int = 0
+    ram_total_bytes: int = 1
+    server_rss_bytes: int | None = None
     """RSS of the server process (children included); None without a pid or when it is gone."""
     gpus: tuple[GpuUsage, ...] = ()
+
+    @property
+    def vram_used_bytes(self) -> int:
+        """VRAM in use over every GPU."""
+        return sum(g.used_bytes for g in self.gpus)
+
+    @property
+    def vram_total_bytes(self) -> int:
+        """VRAM over every GPU (0 without one)."""
+        return sum(g.total_bytes for g in self.gpus)
+
+    @property
+    def gpu_util_percent(self) -> float:
+        """Utilisation of the busiest GPU."""
+        return max((g.utilisation_pct for g in self.gpus), default=0.0)
+
+    @property
+    def gpu_power_w(self) -> float | None:
+        """Board power over the GPUs that report it (None when none does)."""
+        readings = [g.power_w for g in self.gpus if g.power_w is not None]
+        return sum(readings) if readings else None
 
 
 def system_snapshot(server_pid: int | None = None) -> SystemSnapshot:

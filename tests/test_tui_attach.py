@@ -62,7 +62,7 @@ async def test_attach_to_a_dead_url_says_so_and_keeps_the_app() -> None:
 
 async def _send_to_fake(app, pilot, url: str, text: str) -> None:
     """Point the chat at the fake server at ``url`` and send ``text``."""
-    from tui.engine import ChatEndpoint
+    from localctl.chat_session import ChatEndpoint
 
     await app.action_show_chat()
     app.chat_screen.connect(ChatEndpoint(url, "k", "fake"), "fake server")
@@ -132,3 +132,19 @@ async def test_the_conversation_is_on_disk_while_the_reply_streams_and_reloads()
                 "assistant",
             ]
             assert again[:3] == first
+
+
+async def test_a_reply_cut_short_keeps_its_text_and_says_why() -> None:
+    from tui.widgets.chat_pane import ChatPane
+
+    app = make_app(hw_profile="rtx4090", config=Config())
+    with serve_fake_sse("die", tokens=40) as url:
+        async with app.run_test(size=(150, 45)) as pilot:
+            await _send_to_fake(app, pilot, url, "go")
+            chat = app.chat_screen
+            await wait_until(pilot, lambda: chat.replies_finished == 1, 10, "reply ends")
+            await pilot.pause()
+            notes = [str(w.render()) for w in chat.query_one(ChatPane).transcript.query(".note")]
+            assert any(note.startswith("Reply cut short: ") for note in notes), notes
+            assert chat.history[-1]["content"].startswith("w0 w1 ")
+            assert chat.snapshot.replies == 1

@@ -76,7 +76,9 @@ async def test_enter_downloads_serves_and_chats_then_q_leaves_no_server(hub: Fak
         assert snap.energy_usd > 0 and snap.energy_source
         transcript = chat.query_one(ChatPane).transcript
         assert len(transcript.children) >= 2
-        await wait_until(pilot, lambda: chat.query_one("#meters").system.server_rss_bytes > 0, 5)
+        await wait_until(
+            pilot, lambda: (chat.query_one("#meters").system.server_rss_bytes or 0) > 0, 5
+        )
 
         await wait_until(pilot, lambda: any("RSS ready" in ln for ln in app.log_lines), 10)
         import json

@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.widgets import Markdown
 
 from localctl.chat import ReplyMetrics
+from localctl.meters import SessionMeters
 from tests.tui_helpers import Harness, hardware, plan, rows
-from tui.engine import SessionMeters
 from tui.widgets.catalog_table import CatalogTable
 from tui.widgets.chat_pane import ChatPane, HistoryInput
 from tui.widgets.detail_pane import DetailPane
@@ -123,7 +123,7 @@ async def test_meters_pane_shows_session_figures_and_costs():
     meters_widget = MetersPane()
     app = Harness(meters_widget)
     async with app.run_test(size=SIZE) as pilot:
-        meters = SessionMeters(Config())
+        totals = SessionMeters()
         figures = ReplyMetrics(
             ttft_s=0.25,
             prompt_tokens=20,
@@ -132,7 +132,8 @@ async def test_meters_pane_shows_session_figures_and_costs():
             gen_tok_s=55.5,
             total_s=2.0,
         )
-        meters_widget.snapshot = meters.add(figures)
+        totals.add(figures)
+        meters_widget.snapshot = totals.snapshot(Config().cost)
         await pilot.pause()
         speed = str(meters_widget.query_one("#speed").render())
         tokens = str(meters_widget.query_one("#tokens").render())

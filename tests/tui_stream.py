@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 from textual import events
 from textual.binding import Binding, BindingType
 
+from localctl.chat_session import ChatEndpoint
 from tui.app import LocalctlApp, make_app
-from tui.engine import ChatEndpoint
 from tui.widgets.chat_pane import ChatPane
 
 PROBE_INTERVAL_S = 0.02

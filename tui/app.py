@@ -13,6 +13,7 @@ from textual.app import App, ScreenStackError
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
+from localctl.chat_session import ChatEndpoint
 from tui import engine, logsink
 from tui.commands import LocalctlCommands
 from tui.context import TuiContext
@@ -287,7 +288,7 @@ class LocalctlApp(App[int]):
             self.record(server.port_note, "WARNING")
         self.post_message(ServerStarted(server.url, row.key))
         self.chat_screen.connect(
-            engine.ChatEndpoint(server.url, server.api_key, row.key),
+            ChatEndpoint(server.url, server.api_key, row.key),
             f"{row.key} · {server.url} · {summary}",
         )
         await self.switch_mode("chat")
@@ -382,7 +383,7 @@ class LocalctlApp(App[int]):
         model = await engine.served_model_name(server.url, server.api_key)
         self.record(f"Attached to {server.url} (model {model})")
         self.chat_screen.connect(
-            engine.ChatEndpoint(server.url, server.api_key or None, model),
+            ChatEndpoint(server.url, server.api_key or None, model),
             f"{model} · {server.url} · attached (not started by localctl)",
         )
         await self.switch_mode("chat")

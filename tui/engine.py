@@ -8,23 +8,19 @@ means an engine API change touches one file of the UI.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 from tui.rows import CatalogRow
-from tui.values import MeterSnapshot, SystemReading
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from catalog.schema import ModelSpec, QuantSpec
-    from localctl.chat import ReplyMetrics
     from localctl.config import Config
-    from localctl.conversations import Conversation
     from localctl.hardware import Hardware
     from localctl.hub import PullProgress, PullResult
-    from localctl.meters import PowerMeter, PowerReading
     from localctl.plan import Backend, MemoryPlan
     from localctl.server import ModelServer, ServerOptions
 
@@ -253,216 +249,6 @@ def server_args_summary(plan: MemoryPlan | None, config: Config) -> str:
     return f"ctx {plan.ctx}, {plan.gpu_layers}/{plan.n_layers} GPU layers, kv {plan.kv_type}"
 
 
-# -- chat ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ChatEndpoint:
-    """An OpenAI-compatible server to chat with."""
-
-    url: str
-    """Base URL without ``/v1``."""
-    api_key: str | None
-    model: str
-    """Model name shown and sent in requests."""
-
-
-@dataclass(frozen=True, slots=True)
-class ModelSettings:
-    """Chat settings remembered per model."""
-
-    model: str = ""
-    system_prompt: str = ""
-    temperature: float = 0.7
-    max_tokens: int = 0
-    """0 means no limit."""
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationInfo:
-    """A saved conversation in the picker."""
-
-    id: str
-    title: str
-
-
-def default_model_settings(config: Config, model: str = "") -> ModelSettings:
-    """Settings for a model nobody has tuned yet (system prompt from the config)."""
-    return ModelSettings(model=model, system_prompt=config.system_prompt)
-
-
-def _model_settings_file() -> Path:
-    from localctl import paths
-
-    return paths.data_dir() / "tui-model-settings.json"
-
-
-def model_settings_for(config: Config, model: str) -> ModelSettings:
-    """The remembered settings of ``model``, or the defaults."""
-    import json
-
-    try:
-        table = json.loads(_model_settings_file().read_text(encoding="utf-8"))
-        values = table[model]
-        return ModelSettings(
-            model=model,
-            system_prompt=str(values.get("system_prompt", config.system_prompt)),
-            temperature=float(values.get("temperature", 0.7)),
-            max_tokens=int(values.get("max_tokens", 0)),
-        )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return default_model_settings(config, model)
-
-
-def remember_model_settings(settings: ModelSettings) -> None:
-    """Store ``settings`` for its model (0600 JSON in the data folder)."""
-    import json
-
-    from localctl.config import atomic_write
-
-    path = _model_settings_file()
-    try:
-        table = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(table, dict):
-            table = {}
-    except (OSError, ValueError):
-        table = {}
-    table[settings.model] = {
-        "system_prompt": settings.system_prompt,
-        "temperature": settings.temperature,
-        "max_tokens": settings.max_tokens,
-    }
-    atomic_write(path, json.dumps(table, indent=2).encode("utf-8"))
-
-
-def request_messages(
-    messages: list[dict[str, str]], settings: ModelSettings
-) -> list[dict[str, str]]:
-    """The messages sent: the system prompt (when set) then the conversation."""
-    if settings.system_prompt.strip():
-        return [{"role": "system", "content": settings.system_prompt}, *messages]
-    return list(messages)
-
-
-async def stream_reply(
-    endpoint: ChatEndpoint, messages: list[dict[str, str]], settings: ModelSettings
-) -> AsyncIterator[str | ReplyMetrics]:
-    """Stream one reply: text deltas as ``str``, then one ``ReplyMetrics``.
-
-    Cancelling the consuming task closes the connection, which stops generation.
-
-    Raises:
-        ChatError: the request failed or the stream broke.
-    """
-    from localctl import chat
-
-    async for event in chat.stream_chat(
-        endpoint.url,
-        request_messages(messages, settings),
-        api_key=endpoint.api_key,
-        model=endpoint.model,
-        temperature=settings.temperature,
-        max_tokens=settings.max_tokens or None,
-    ):
-        if isinstance(event, chat.TokenDelta):
-            yield event.text
-        else:
-            reply = event.reply
-            if reply.status == "interrupted" and not reply.text:
-                from localctl.errors import ChatError
-
-                raise ChatError(reply.error or "the server closed the stream")
-            yield reply.metrics
-
-
-# -- meters ---------------------------------------------------------------------
-
-
-class SessionMeters:
-    """Session totals and energy (``localctl.meters``) and the costs shown by the meters pane."""
-
-    def __init__(self, config: Config) -> None:
-        from localctl.meters import SessionMeters as Totals
-
-        self._config = config
-        self._totals = Totals()
-
-    def configure(self, config: Config) -> None:
-        """Use ``config``'s API models and prices from the next reply on."""
-        self._config = config
-
-    def add(self, figures: ReplyMetrics, power: PowerReading | None = None) -> MeterSnapshot:
-        """Fold one reply into the session; returns what the meters show now.
-
-        Args:
-            figures: The reply's measured figures.
-            power: Watts drawn while it was generated (measured or configured);
-                None uses the configured wattage, else the estimate.
-        """
-        from localctl.meters import assumed_power
-
-        if power is None:
-            power = assumed_power(self._config.cost.power_w)
-        totals = self._totals
-        totals.add(figures, watts=power.watts, power_source=power.source)
-        cost = self._config.cost
-        return MeterSnapshot(
-            gen_tok_s=figures.gen_tok_s,
-            prompt_tok_s=figures.prompt_tok_s,
-            ttft_s=figures.ttft_s,
-            session_prompt_tokens=totals.prompt_tokens,
-            session_completion_tokens=totals.completion_tokens,
-            replies=totals.replies,
-            gen_tok_s_history=tuple(totals.gen_tok_s_series),
-            api_equivalent_usd=totals.api_equivalent_usd(cost.api_models),
-            energy_usd=totals.energy_usd(cost.electricity_usd_per_kwh),
-            energy_wh=totals.energy_wh,
-            energy_source=f"{totals.energy_source} ({power.source})"
-            if totals.energy_source != power.source
-            else power.source,
-            price_source=price_source(),
-        )
-
-
-def power_meter(config: Config) -> PowerMeter:
-    """A non-blocking power meter: NVML + RAPL where readable, else the configured watts."""
-    from localctl.meters import PowerMeter
-
-    return PowerMeter(config.cost.power_w or None)
-
-
-def mean_power(readings: list[PowerReading]) -> PowerReading | None:
-    """Mean of the samples taken during one reply (None without samples)."""
-    from localctl.meters import mean_power
-
-    return mean_power(readings) if readings else None
-
-
-def price_source() -> str:
-    """Where the API prices come from, with their date."""
-    from localctl import cost
-
-    return cost.price_source()
-
-
-def read_system(server_pid: int | None = None) -> SystemReading:
-    """CPU, RAM, the server's RSS and VRAM use now (blocking; call from a thread)."""
-    from localctl.meters import system_snapshot
-
-    snap = system_snapshot(server_pid)
-    gpu_power = [g.power_w for g in snap.gpus if g.power_w is not None]
-    return SystemReading(
-        cpu_percent=snap.cpu_percent,
-        ram_used_bytes=snap.ram_used_bytes,
-        ram_total_bytes=snap.ram_total_bytes,
-        vram_used_bytes=sum(g.used_bytes for g in snap.gpus),
-        vram_total_bytes=sum(g.total_bytes for g in snap.gpus),
-        server_rss_bytes=snap.server_rss_bytes or 0,
-        gpu_util_percent=max((g.utilisation_pct for g in snap.gpus), default=0.0),
-        gpu_power_w=sum(gpu_power) if gpu_power else None,
-    )
-
-
 def describe_os_error(error: OSError) -> str:
     """One line for a filesystem failure (disk full named as such)."""
     import errno
@@ -470,42 +256,6 @@ def describe_os_error(error: OSError) -> str:
     if error.errno == errno.ENOSPC:
         return f"the disk is full ({error.filename or 'download folder'})"
     return f"{error.strerror or error} ({error.filename or ''})".strip()
-
-
-# -- conversations ----------------------------------------------------------------
-
-
-def new_conversation(first_prompt: str, system_prompt: str) -> Conversation:
-    """A conversation file saved as it goes (0600, append-only), titled by its first prompt.
-
-    Raises:
-        OSError: the data folder cannot be written.
-    """
-    from localctl.conversations import Conversation
-
-    conversation = Conversation.new(title=first_prompt.strip()[:60])
-    if system_prompt.strip():
-        conversation.add("system", system_prompt)
-    return conversation
-
-
-def list_conversations() -> list[ConversationInfo]:
-    """Saved conversations, newest first."""
-    from localctl import conversations
-
-    found, _warnings = conversations.list_conversations()
-    return [ConversationInfo(c.id, c.title) for c in found]
-
-
-def open_conversation(conversation_id: str) -> Conversation:
-    """A saved conversation, to show and to continue (new turns append to its file).
-
-    Raises:
-        ChatError: missing or unreadable conversation.
-    """
-    from localctl import conversations
-
-    return conversations.open_conversation(conversation_id)
 
 
 # -- server -----------------------------------------------------------------------

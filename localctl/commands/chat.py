@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-POWER_SAMPLE_S = 0.5
-"""How often power is sampled while a reply streams (the mean prices its energy)."""
+if TYPE_CHECKING:
+    from localctl.chat import Reply
+    from localctl.chat_session import ChatSession, TurnEnded
+    from localctl.config import CostConfig
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,9 +35,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(run=run)
 
 
-def _document(reply: Any, power: Any, usd_per_kwh: float) -> dict[str, Any]:
+def _document(ended: TurnEnded, cost: CostConfig) -> dict[str, Any]:
     from localctl.cost import TOKENIZER_CAVEAT, api_equivalent, energy_cost_usd, price_source
 
+    reply, power, usd_per_kwh = ended.reply, ended.power, cost.electricity_usd_per_kwh
     metrics = reply.metrics
     energy_wh = power.watts * metrics.total_s / 3600.0
     return {
@@ -51,7 +54,9 @@ def _document(reply: Any, power: Any, usd_per_kwh: float) -> dict[str, Any]:
         "total_s": round(metrics.total_s, 4),
         "token_count_source": metrics.token_count_source,
         "timing_source": metrics.timing_source,
-        "api_equivalent_usd": api_equivalent(metrics.prompt_tokens, metrics.completion_tokens),
+        "api_equivalent_usd": api_equivalent(
+            metrics.prompt_tokens, metrics.completion_tokens, cost.api_models
+        ),
         "price_source": price_source(),
         "power_w": round(power.watts, 2),
         "power_source": power.source,
@@ -63,50 +68,30 @@ def _document(reply: Any, power: Any, usd_per_kwh: float) -> dict[str, Any]:
     }
 
 
-async def _one_turn(
-    args: argparse.Namespace,
-    messages: list[dict[str, str]],
-    conversation: Any,
-    power_meter: Any,
-) -> tuple[Any, Any]:
-    """Stream one reply; return it with the mean power drawn while it streamed."""
-    import time
+async def _one_turn(session: ChatSession, prompt: str, *, echo: bool) -> TurnEnded:
+    """Stream one reply (to stdout when ``echo``); return its ``TurnEnded``."""
+    from localctl.chat import TokenDelta
+    from localctl.chat_session import SavingStopped
 
-    from localctl.chat import ReplyDone, TokenDelta, stream_chat
-    from localctl.meters import mean_power
-
-    reply = None
-    power_meter.read()  # starts the RAPL interval at the request
-    readings: list[Any] = []
-    next_sample = time.monotonic() + POWER_SAMPLE_S
-    async for event in stream_chat(
-        args.url,
-        messages,
-        api_key=args.api_key,
-        max_tokens=args.max_tokens,
-        temperature=args.temperature,
-        seed=args.seed,
-        system=args.system,
-    ):
-        if time.monotonic() >= next_sample:
-            readings.append(power_meter.read())
-            next_sample = time.monotonic() + POWER_SAMPLE_S
-        if isinstance(event, TokenDelta):
-            if conversation is not None:
-                conversation.delta(event.text)
-            if not args.json:
-                sys.stdout.write(event.text)
-                sys.stdout.flush()
-        elif isinstance(event, ReplyDone):
-            reply = event.reply
-    readings.append(power_meter.read())
-    if not args.json:
-        sys.stdout.write("\n")  # the reply is a line of its own, also when piped to a file
-        sys.stdout.flush()
-    assert reply is not None
-    if conversation is not None:
-        conversation.end_reply(reply.text, reply.status)
-    return reply, mean_power(readings)
+    ended = None
+    streamed = False
+    try:
+        async for event in session.send(prompt):
+            if isinstance(event, TokenDelta):
+                streamed = True
+                if echo:
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+            elif isinstance(event, SavingStopped):
+                print(f"[{event.reason}]", file=sys.stderr)
+            else:
+                ended = event
+    finally:
+        if echo and (streamed or ended is not None):
+            sys.stdout.write("\n")  # the reply is a line of its own, also when piped to a file
+            sys.stdout.flush()
+    assert ended is not None
+    return ended
 
 
 def _power_label(doc: dict[str, Any]) -> str:
@@ -118,7 +103,7 @@ def _power_label(doc: dict[str, Any]) -> str:
     return "estimated: no GPU/CPU power meter readable; set [cost] power_w"
 
 
-def _print_metrics(reply: Any, doc: dict[str, Any]) -> None:
+def _print_metrics(reply: Reply, doc: dict[str, Any]) -> None:
     costs = ", ".join(f"{model} ${usd:.6f}" for model, usd in doc["api_equivalent_usd"].items())
     print(
         f"[{doc['prompt_tokens']} prompt + {doc['completion_tokens']} completion tokens · "
@@ -140,10 +125,9 @@ def run(args: argparse.Namespace) -> int:
     """Run ``localctl chat``."""
     import asyncio
 
+    from localctl.chat_session import ChatEndpoint, ChatSession, ModelSettings
     from localctl.config import load_config
-    from localctl.conversations import Conversation
     from localctl.errors import BadInputError
-    from localctl.meters import PowerMeter
     from localctl.output import emit_json
 
     prompt = args.prompt
@@ -157,10 +141,16 @@ def run(args: argparse.Namespace) -> int:
             prompt = sys.stdin.read().strip()
             if not prompt:
                 raise BadInputError("empty prompt on stdin")
-    cost = load_config().cost
-    power_meter = PowerMeter(cost.power_w)
-    conversation = None if args.no_save else Conversation.new(title=(prompt or "chat")[:60])
-    messages: list[dict[str, str]] = []
+    config = load_config()
+    settings = ModelSettings(
+        system_prompt=args.system or "",
+        temperature=args.temperature,
+        max_tokens=args.max_tokens or 0,
+        seed=args.seed,
+    )
+    session = ChatSession(
+        config, ChatEndpoint(args.url, args.api_key, "local"), settings, save=not args.no_save
+    )
     while True:
         if repl:
             try:
@@ -169,15 +159,11 @@ def run(args: argparse.Namespace) -> int:
                 return 0
             if not prompt:
                 continue
-        messages.append({"role": "user", "content": prompt or ""})
-        if conversation is not None:
-            conversation.add("user", prompt or "")
-        reply, power = asyncio.run(_one_turn(args, messages, conversation, power_meter))
-        messages.append({"role": "assistant", "content": reply.text})
-        doc = _document(reply, power, cost.electricity_usd_per_kwh)
+        ended = asyncio.run(_one_turn(session, prompt or "", echo=not args.json))
+        doc = _document(ended, config.cost)
         if args.json:
             emit_json(doc)
         else:
-            _print_metrics(reply, doc)
+            _print_metrics(ended.reply, doc)
         if not repl:
-            return 0 if reply.status == "complete" else 1
+            return 0 if ended.reply.status == "complete" else 1

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
-from functools import partial
+from contextlib import aclosing, suppress
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -15,29 +15,25 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
+from textual.worker import WorkerCancelled, WorkerFailed
 
-from tui import engine
+from localctl.chat import TokenDelta
+from localctl.chat_session import ChatSession, SavingStopped, TurnEnded
 from tui.widgets.chat_pane import ChatPane
 from tui.widgets.meters_pane import MetersPane
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from textual.worker import Worker
 
-    from localctl.chat import ReplyMetrics
+    from localctl.chat_session import ChatEndpoint, ModelSettings
     from localctl.config import Config
     from localctl.conversations import Conversation
-    from localctl.meters import PowerReading
+    from localctl.meters import MeterSnapshot, SystemSnapshot
     from tui.context import TuiContext
-    from tui.engine import ChatEndpoint, ModelSettings
-    from tui.values import MeterSnapshot, SystemReading
 
 SYSTEM_REFRESH_S = 1.0
-
-
-def _delta(conversation: Conversation, text: str) -> None:
-    conversation.delta(text)
+STOP_GRACE_S = 1.0
+"""After escape, how long a reply may take to notice before its worker is cancelled."""
 
 
 class ChatScreen(Screen[None]):
@@ -54,34 +50,47 @@ class ChatScreen(Screen[None]):
 
     @dataclass
     class ReplyStreamed(Message):
-        """A reply finished streaming (or was stopped) with these figures."""
+        """A reply finished streaming (or was stopped, or failed)."""
 
-        figures: ReplyMetrics | None
         text: str
         status: str = "complete"
         """``complete``, ``stopped`` (escape) or ``interrupted`` (the stream failed)."""
+        meters: MeterSnapshot | None = None
+        """The session meters after it; None when nothing was counted."""
 
     def __init__(self, context: TuiContext) -> None:
         super().__init__(id="chat-screen")
         self.context = context
-        self.endpoint: ChatEndpoint | None = None
-        """Where replies come from; set by the app once a server answers."""
-        self.history: list[dict[str, str]] = []
-        """The conversation so far, as OpenAI-style messages (without the system prompt)."""
-        self.settings: ModelSettings = engine.default_model_settings(context.config)
-        self.conversation: Conversation | None = None
-        """The conversation file being written as the chat goes (None until the first prompt)."""
-        self.meters = engine.SessionMeters(context.config)
+        self.session = ChatSession(context.config)
+        """History, settings, conversation file and meters of this chat."""
         self.server_pid: int | None = None
         """Process of the served model, for its RSS in the meters (set by the app)."""
-        self._power_meter = engine.power_meter(context.config)
-        self._power_samples: list[PowerReading] = []
-        """Power sampled while the current reply streams (averaged into its energy)."""
-        self._last_power: PowerReading | None = None
         self._reply_worker: Worker[None] | None = None
+        self._cancel = asyncio.Event()
+        """Set to stop the reply being streamed."""
         self.replies_finished = 0
         """Replies that ended (done, stopped or failed) since the app started."""
         self._status = "no server - pick a model in the catalog (F1)"
+
+    @property
+    def endpoint(self) -> ChatEndpoint | None:
+        """Where replies come from (None: no server)."""
+        return self.session.endpoint
+
+    @property
+    def history(self) -> list[dict[str, str]]:
+        """The conversation so far, as OpenAI-style messages (without the system prompt)."""
+        return self.session.history
+
+    @property
+    def conversation(self) -> Conversation | None:
+        """The conversation file being written (None until the first prompt)."""
+        return self.session.conversation
+
+    @property
+    def settings(self) -> ModelSettings:
+        """System prompt and sampling settings in force."""
+        return self.session.settings
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self._status), id="server-status")
@@ -99,138 +108,128 @@ class ChatScreen(Screen[None]):
 
     def configure(self, config: Config) -> None:
         """Use ``config`` (API models, prices, configured watts) from the next reply on."""
-        self.meters.configure(config)
-        self._power_meter = engine.power_meter(config)
+        self.session.configure(config)
 
     # -- server ---------------------------------------------------------------
 
     def connect(self, endpoint: ChatEndpoint | None, status: str) -> None:
         """Talk to ``endpoint`` from now on (None: no server) and show ``status``."""
-        self.endpoint = endpoint
+        self.session.connect(endpoint)
         self._status = status
         if self.is_mounted:
             self.query_one("#server-status", Static).update(Text(status))
-        if endpoint is not None:
-            self.settings = engine.model_settings_for(self.context.config, endpoint.model)
 
     # -- replies --------------------------------------------------------------
 
+    @property
+    def replying(self) -> bool:
+        """True while a reply streams."""
+        return self._reply_worker is not None and self._reply_worker.is_running
+
     async def on_chat_pane_submitted(self, message: ChatPane.Submitted) -> None:
         pane = self.query_one(ChatPane)
-        if self.endpoint is None:
+        if self.session.endpoint is None:
             await pane.add_note("No server is running: press F1 and enter on a model.")
             return
-        if self._reply_worker is not None and self._reply_worker.is_running:
+        if self.replying:
             await pane.add_note("Still replying: escape stops the reply first.")
             return
-        self.history.append({"role": "user", "content": message.text})
         await pane.add_user(message.text)
-        self._save(lambda c: c.add("user", message.text), first_prompt=message.text)
-        self._power_samples = []
-        self._reply_worker = self._stream_reply(self.endpoint, list(self.history))
+        self._cancel = asyncio.Event()
+        self._reply_worker = self._stream_reply(message.text, self._cancel)
 
     @work(group="reply", exclusive=True, exit_on_error=False)
-    async def _stream_reply(self, endpoint: ChatEndpoint, messages: list[dict[str, str]]) -> None:
+    async def _stream_reply(self, prompt: str, cancel: asyncio.Event) -> None:
         """Stream one reply into the transcript; the MarkdownStream batches widget updates."""
         from localctl.errors import LocalctlError
 
         pane = self.query_one(ChatPane)
         writer = await pane.begin_reply()
         parts: list[str] = []
-        figures: ReplyMetrics | None = None
-        stopped = False
+        ended: TurnEnded | None = None
         try:
-            async for event in engine.stream_reply(endpoint, messages, self.settings):
-                if isinstance(event, str):
-                    parts.append(event)
-                    self._save(partial(_delta, text=event))
-                    await writer.write(event)
-                else:
-                    figures = event
+            async with aclosing(self.session.send(prompt, cancel)) as events:
+                async for event in events:
+                    if isinstance(event, TokenDelta):
+                        parts.append(event.text)
+                        await writer.write(event.text)
+                    elif isinstance(event, SavingStopped):
+                        self.notify(event.reason.capitalize(), severity="warning")
+                    else:
+                        ended = event
         except asyncio.CancelledError:
-            stopped = True
+            pass
         except LocalctlError as error:
             await writer.close()
             await pane.add_note(f"Reply failed: {error}")
-            self.post_message(self.ReplyStreamed(None, "".join(parts), status="interrupted"))
+            self.post_message(self.ReplyStreamed("".join(parts), status="interrupted"))
             return
         await writer.close()
-        if stopped:
+        if ended is not None and ended.failed:
+            await pane.add_note(f"Reply failed: {ended.reply.error}")
+            self.post_message(self.ReplyStreamed("", status="interrupted"))
+            return
+        status = ended.reply.status if ended is not None else "stopped"
+        if status == "stopped":
             await pane.add_note("(stopped)")
-        status = "stopped" if stopped else "complete"
-        self.post_message(self.ReplyStreamed(figures, "".join(parts), status=status))
+        elif ended is not None and status == "interrupted":
+            await pane.add_note(f"Reply cut short: {ended.reply.error}")
+        meters = ended.meters if ended is not None else None
+        self.post_message(self.ReplyStreamed("".join(parts), status=status, meters=meters))
 
     def on_chat_screen_reply_streamed(self, message: ReplyStreamed) -> None:
         self.replies_finished += 1
-        if message.text:
-            self.history.append({"role": "assistant", "content": message.text})
-        if message.figures is not None:
-            power = engine.mean_power(self._power_samples) or self._last_power
-            self.query_one(MetersPane).snapshot = self.meters.add(message.figures, power)
-        self._save(lambda c: c.end_reply(message.text, message.status))
-
-    def _save(
-        self, write: Callable[[Conversation], None], *, first_prompt: str | None = None
-    ) -> None:
-        """Append to the conversation file (a small append; 0.25 s batches for deltas).
-
-        A failed write is reported once and the chat goes on unsaved.
-        """
-        if self.conversation is None and first_prompt is not None:
-            try:
-                self.conversation = engine.new_conversation(
-                    first_prompt, self.settings.system_prompt
-                )
-            except OSError as error:
-                self.notify(f"Conversation not saved: {error}", severity="warning")
-                return
-        if self.conversation is None:
-            return
-        try:
-            write(self.conversation)
-        except OSError as error:
-            self.conversation = None
-            self.notify(f"Conversation no longer saved: {error}", severity="warning")
+        if message.meters is not None:
+            self.query_one(MetersPane).snapshot = message.meters
 
     def action_stop_generation(self) -> None:
-        """Stop the reply being streamed."""
-        if self._reply_worker is not None and self._reply_worker.is_running:
-            self._reply_worker.cancel()
+        """Stop the reply being streamed (its worker is cancelled if it does not stop soon)."""
+        if not self.replying:
+            return
+        self._cancel.set()
+        worker = self._reply_worker
+
+        def hard_stop() -> None:
+            if worker is not None and worker.is_running:
+                worker.cancel()
+
+        self.set_timer(STOP_GRACE_S, hard_stop)
 
     # -- conversations and settings -----------------------------------------------
 
     async def action_new_conversation(self) -> None:
         """Start an empty conversation (the current one stays saved)."""
-        self.action_stop_generation()
-        self.history = []
-        self.conversation = None
+        worker = self._reply_worker
+        if worker is not None and worker.is_running:
+            # The stopped reply must be recorded in the old conversation, not the new one.
+            self._cancel.set()
+            worker.cancel()
+            with suppress(WorkerCancelled, WorkerFailed):
+                await worker.wait()
+        self.session.new_conversation()
         await self.query_one(ChatPane).clear()
 
     def action_load_conversation(self) -> None:
         """Pick a saved conversation and show it."""
+        from localctl import conversations
         from tui.screens.modals import ConversationModal
 
-        self.app.push_screen(ConversationModal(engine.list_conversations()), self._load_picked)
+        found, _warnings = conversations.list_conversations()
+        self.app.push_screen(ConversationModal(found), self._load_picked)
 
     async def _load_picked(self, conversation_id: str | None) -> None:
         if conversation_id is None:
             return
         from localctl.errors import LocalctlError
 
+        await self.action_new_conversation()
         try:
-            conversation = engine.open_conversation(conversation_id)
+            self.session.resume(conversation_id)
         except LocalctlError as error:
             self.notify(str(error), severity="error")
             return
-        await self.action_new_conversation()
-        self.conversation = conversation
-        self.history = [
-            {"role": m["role"], "content": m["content"]}
-            for m in conversation.messages
-            if m["role"] in ("user", "assistant")
-        ]
         pane = self.query_one(ChatPane)
-        for item in self.history:
+        for item in self.session.history:
             if item["role"] == "user":
                 await pane.add_user(item["content"])
             else:
@@ -240,12 +239,15 @@ class ChatScreen(Screen[None]):
         """Edit the system prompt and sampling settings of this model."""
         from tui.screens.modals import ModelSettingsModal
 
-        self.app.push_screen(ModelSettingsModal(self.settings), self._settings_picked)
+        self.app.push_screen(ModelSettingsModal(self.session.settings), self._settings_picked)
 
     def _settings_picked(self, settings: ModelSettings | None) -> None:
-        if settings is not None:
-            self.settings = settings
-            engine.remember_model_settings(replace(settings))
+        if settings is None:
+            return
+        try:
+            self.session.use_settings(settings)
+        except OSError as error:
+            self.notify(f"Settings in force but not remembered: {error}", severity="warning")
 
     # -- meters ---------------------------------------------------------------
 
@@ -260,14 +262,12 @@ class ChatScreen(Screen[None]):
         )
 
     def _read_system(self) -> None:
-        reading = engine.read_system(self.server_pid)
-        power = self._power_meter.read()
-        self.app.call_from_thread(self._show_system, reading, power)
+        from localctl.meters import system_snapshot
 
-    def _show_system(self, reading: SystemReading, power: PowerReading) -> None:
-        self._last_power = power
-        if self._reply_worker is not None and self._reply_worker.is_running:
-            self._power_samples.append(power)
+        reading = system_snapshot(self.server_pid)
+        self.app.call_from_thread(self._show_system, reading)
+
+    def _show_system(self, reading: SystemSnapshot) -> None:
         if self.is_mounted:
             self.query_one(MetersPane).system = reading
 

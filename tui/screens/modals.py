@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -12,10 +13,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from tui.engine import ModelSettings
+from localctl.chat_session import ModelSettings
 
 if TYPE_CHECKING:
-    from tui.engine import ConversationInfo
+    from localctl.conversations import Conversation
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -54,7 +55,7 @@ class ConversationModal(ModalScreen[str | None]):
         Binding("escape", "dismiss_none", "Cancel", id="cancel_pick"),
     ]
 
-    def __init__(self, conversations: list[ConversationInfo]) -> None:
+    def __init__(self, conversations: list[Conversation]) -> None:
         super().__init__()
         self._conversations = conversations
 
@@ -93,7 +94,8 @@ class ModelSettingsModal(ModalScreen[ModelSettings | None]):
             yield Label("System prompt")
             yield TextArea(s.system_prompt, id="system-prompt")
             yield Label("Temperature")
-            yield Input(str(s.temperature), id="temperature", type="number")
+            temperature = "" if s.temperature is None else str(s.temperature)
+            yield Input(temperature, id="temperature", type="number")
             yield Label("Max tokens per reply (0 = no limit)")
             yield Input(str(s.max_tokens), id="max-tokens", type="integer")
             with Horizontal(classes="modal-buttons"):
@@ -109,16 +111,17 @@ class ModelSettingsModal(ModalScreen[ModelSettings | None]):
     def action_save(self) -> None:
         """Validate and close with the new settings."""
         try:
-            temperature = float(self.query_one("#temperature", Input).value or 0)
+            typed = self.query_one("#temperature", Input).value.strip()
+            temperature = max(0.0, float(typed)) if typed else None
             max_tokens = int(self.query_one("#max-tokens", Input).value or 0)
         except ValueError:
             self.notify("Temperature must be a number, max tokens an integer.", severity="error")
             return
         self.dismiss(
-            ModelSettings(
-                model=self._settings.model,
+            replace(
+                self._settings,
                 system_prompt=self.query_one("#system-prompt", TextArea).text,
-                temperature=max(0.0, temperature),
+                temperature=temperature,
                 max_tokens=max(0, max_tokens),
             )
         )

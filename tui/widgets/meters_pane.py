@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Label, ProgressBar, Sparkline, Static
 
-from tui.values import MeterSnapshot, SystemReading
+from localctl.meters import MeterSnapshot, SystemSnapshot
 
 
 def _money(usd: float) -> str:
@@ -23,7 +23,7 @@ class MetersPane(Vertical):
 
     snapshot: reactive[MeterSnapshot] = reactive(MeterSnapshot, always_update=True)
     """Session figures shown."""
-    system: reactive[SystemReading] = reactive(SystemReading, always_update=True)
+    system: reactive[SystemSnapshot] = reactive(SystemSnapshot, always_update=True)
     """Latest machine load shown."""
 
     def compose(self) -> ComposeResult:
@@ -69,7 +69,7 @@ class MetersPane(Vertical):
             costs.append("\nother tokenizers count differently", style="dim")
         self.query_one("#costs", Static).update(costs)
 
-    def watch_system(self, reading: SystemReading) -> None:
+    def watch_system(self, reading: SystemSnapshot) -> None:
         if not self.is_mounted:
             return
         gib = 1024**3
