@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -17,7 +18,17 @@ from localctl import __version__
 from localctl.errors import LocalctlError
 from localctl.sanitize import guard_terminal, one_line
 
-VERBS: tuple[str, ...] = ("hw", "models", "fit", "pull", "serve", "chat", "chats", "cost")
+VERBS: tuple[str, ...] = (
+    "hw",
+    "models",
+    "fit",
+    "pull",
+    "serve",
+    "chat",
+    "chats",
+    "cost",
+    "search",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 setattr(args, name, top)
     if args.command is None:
         return _run_tui(args)
+    # A verb's failures end in one line of its own; huggingface_hub's retry chatter
+    # would print before it.
+    os.environ.setdefault("HF_HUB_VERBOSITY", "error")
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = guard_terminal(stdout), guard_terminal(stderr)
     try:

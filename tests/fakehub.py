@@ -4,8 +4,13 @@ It speaks the routes and headers huggingface_hub 2.4 uses (read from its source)
 
 * ``GET /api/models/{repo}`` and ``/api/models/{repo}/revision/{rev}`` (``?blobs=true``
   adds sizes and LFS sha256s) — ``HfApi.model_info``;
-* ``GET /api/models/{repo}/tree/{rev}[/{path}]`` — ``list_repo_tree``;
-* ``POST /api/models/{repo}/paths-info/{rev}`` — ``get_paths_info``;
+* ``GET /api/models/{repo}/tree/{rev}[/{path}]`` — ``list_repo_tree`` (``expand=true`` adds
+  each file's ``lastCommit`` and ``securityFileStatus`` and pages by 50 entries, otherwise by
+  1,000, with a ``Link: <…>; rel="next"`` header as the hub does);
+* ``POST /api/models/{repo}/paths-info/{rev}`` — ``get_paths_info`` (form ``paths``, ``expand``);
+* ``GET /api/models?search=…&filter=gguf&sort=downloads&limit=…&expand=…`` —
+  ``list_models`` (repos whose id contains the search text and whose tags hold every filter,
+  most downloaded first; ``expand`` keeps only the properties asked for);
 * ``HEAD``/``GET /{repo}/resolve/{rev}/{file}`` with ``X-Repo-Commit``, ``ETag`` (the
   sha256 for LFS files, the git oid otherwise), ``X-Linked-Etag``, ``X-Linked-Size``,
   ``Accept-Ranges`` and ``Range`` → 206 — ``hf_hub_download``;
@@ -31,7 +36,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SPLIT_PARTS = 3
@@ -107,9 +112,21 @@ class FakeRepo:
     files: list[FakeFile]
     commit: str = "0123456789abcdef0123456789abcdef01234567"
     gated: bool = False
+    downloads: int = 1000
+    """Downloads over the last 30 days (``list_models`` sorts by it)."""
+    likes: int = 10
+    last_modified: str = "2026-11-20T10:00:00.000Z"
+    """Date of the last commit (also each file's ``lastCommit`` date)."""
+    created_at: str = "2024-11-01T09:00:00.000Z"
+    tags: tuple[str, ...] = ("gguf", "text-generation")
 
     def file(self, path: str) -> FakeFile | None:
         return next((f for f in self.files if f.path == path), None)
+
+
+def listed_file(path: str, size: int, sha256: str) -> FakeFile:
+    """A file that exists only in listings (its bytes are never served)."""
+    return FakeFile(path=path, size=size, data=b"", sha256=sha256)
 
 
 def smollm2_repo(model: Path, repo_id: str = DEFAULT_REPO) -> FakeRepo:
@@ -132,6 +149,52 @@ def smollm2_repo(model: Path, repo_id: str = DEFAULT_REPO) -> FakeRepo:
     )
 
 
+SEARCH_REPO = "other-org/SmolLM2-360M-Instruct-GGUF"
+GATED_SEARCH_REPO = "gated-org/SmolLM2-1.7B-Gated-GGUF"
+
+
+def _fake_sha(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def search_repos(model: Path) -> list[FakeRepo]:
+    """Repos for search tests: the real SmolLM2 one (most downloaded), one with the same quant
+    in two folders (listing only), a gated one, a non-GGUF one and an unrelated one."""
+    names = (
+        ("a/SmolLM2-360M-Instruct-Q4_K_M.gguf", 270_590_944),
+        ("b/SmolLM2-360M-Instruct-Q4_K_M.gguf", 271_000_000),
+        ("SmolLM2-360M-Instruct-Q8_0.gguf", 386_404_992),
+    )
+    other = FakeRepo(
+        SEARCH_REPO,
+        [listed_file(n, size, _fake_sha(n)) for n, size in names],
+        commit="1111111111111111111111111111111111111111",
+        downloads=300,
+        last_modified="2026-10-01T08:30:00.000Z",
+    )
+    gated = FakeRepo(
+        GATED_SEARCH_REPO,
+        [FakeFile(path=SMOLLM2_FILE, size=model.stat().st_size, source=model)],
+        commit="2222222222222222222222222222222222222222",
+        gated=True,
+        downloads=30,
+    )
+    plain = FakeRepo(
+        "plain-org/SmolLM2-135M-Instruct",
+        [listed_file("model.safetensors", 269_060_552, _fake_sha("model.safetensors"))],
+        tags=("safetensors", "text-generation"),
+        downloads=90_000,
+    )
+    unrelated = FakeRepo(
+        "x-org/Qwen3-0.6B-GGUF",
+        [listed_file("Qwen3-0.6B-Q8_0.gguf", 639_446_688, _fake_sha("qwen"))],
+        downloads=50_000,
+    )
+    real = smollm2_repo(model)
+    real.downloads = 5000
+    return [gated, plain, other, real, unrelated]
+
+
 @dataclass
 class Faults:
     """Switches; change them at any time (reads are not locked: single attribute writes)."""
@@ -145,7 +208,13 @@ class Faults:
     status: int | None = None
     """Answer this HTTP status instead (for ``status_times`` requests on ``status_routes``)."""
     status_times: int = 1 << 30
-    status_routes: tuple[str, ...] = ("api", "resolve")
+    status_routes: tuple[str, ...] = ("api", "resolve", "search")
+    """``api`` (model info, tree, paths-info), ``resolve`` (file bytes), ``search``
+    (``list_models``)."""
+    retry_after: str | None = "0"
+    """``Retry-After`` sent with an injected status (huggingface_hub's backoff honours it)."""
+    delay_s: float = 0.0
+    """Wait this long before answering any ``/api/`` request (a slow hub)."""
     trickle_bytes_s: int | None = None
     """Send file bodies at about this rate."""
     ignore_range: bool = False
@@ -173,6 +242,8 @@ class FakeHub:
 
     repos: list[FakeRepo]
     lifetime_s: float = 300.0
+    page_size: int = 1000
+    """Tree entries per page (``expand=true`` pages by at most 50, as the hub does)."""
     faults: Faults = field(default_factory=Faults)
     requests: list[LoggedRequest] = field(default_factory=list)
 
@@ -334,6 +405,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json({"standardEnvVars": [], "harnesses": {}})
             if path.startswith("/cdn/"):
                 return self._cdn(path[len("/cdn/") :])
+            if path.startswith("/api/") and self.fake.faults.delay_s:
+                self.fake.stopping.wait(self.fake.faults.delay_s)
+            if path.rstrip("/") == "/api/models":
+                return self._search(query)
             if path.startswith("/api/models/"):
                 return self._api(path[len("/api/models/") :].split("/"), query, form)
             parts = path.lstrip("/").split("/")
@@ -375,7 +450,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _status_fault(self, route: str) -> bool:
         if route in self.fake.faults.status_routes and self.fake.take("status"):
             status = self.fake.faults.status or 500
-            self._error(status, "Fault", f"injected HTTP {status}")
+            extra = {}
+            if self.fake.faults.retry_after is not None:
+                extra["Retry-After"] = self.fake.faults.retry_after
+            self._error(status, "Fault", f"injected HTTP {status}", extra)
             return True
         return False
 
@@ -385,8 +463,9 @@ class _Handler(BaseHTTPRequestHandler):
             items.append((self.fake.faults.hostile_name, repo.files[0]))
         return items
 
-    @staticmethod
-    def _tree_entry(name: str, item: FakeFile) -> dict[str, Any]:
+    def _tree_entry(
+        self, name: str, item: FakeFile, repo: FakeRepo, expand: bool = False
+    ) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "type": "file",
             "oid": item.blob_id,
@@ -395,7 +474,76 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if item.lfs:
             entry["lfs"] = {"oid": item.sha256, "size": item.size, "pointerSize": 134}
+        if expand:
+            entry["lastCommit"] = {
+                "id": self._commit(repo),
+                "title": f"Upload {name}",
+                "date": repo.last_modified,
+            }
+            entry["securityFileStatus"] = {
+                "status": "safe",
+                "avScan": {"virusFound": False, "virusNames": None},
+                "pickleImportScan": None,
+            }
         return entry
+
+    def _folder_entry(self, folder: str, repo: FakeRepo, expand: bool) -> dict[str, Any]:
+        entry: dict[str, Any] = {"type": "directory", "oid": "f" * 40, "size": 0, "path": folder}
+        if expand:
+            entry["lastCommit"] = {
+                "id": self._commit(repo),
+                "title": f"Upload {folder}",
+                "date": repo.last_modified,
+            }
+        return entry
+
+    def _search(self, query: dict[str, list[str]]) -> None:
+        """``list_models``: matching repos, most downloaded first (one page)."""
+        if self._status_fault("search"):
+            return
+        text = query.get("search", [""])[0].lower()
+        filters = [f.lower() for f in query.get("filter", [])]
+        found = [
+            r
+            for r in self.fake.repos
+            if text in r.repo_id.lower() and all(f in r.tags for f in filters)
+        ]
+        sort = query.get("sort", [""])[0]
+        if sort in ("downloads", "likes"):
+            found.sort(key=lambda r: -getattr(r, sort))
+        elif sort == "lastModified":
+            found.sort(key=lambda r: r.last_modified, reverse=True)
+        limit = query.get("limit", [""])[0]
+        if limit.isdigit():
+            found = found[: int(limit)]
+        expand = query.get("expand", [])
+        documents = []
+        for repo in found:
+            full: dict[str, Any] = {
+                "_id": hashlib.sha1(repo.repo_id.encode()).hexdigest()[:24],
+                "id": repo.repo_id,
+                "author": repo.repo_id.split("/")[0],
+                "likes": repo.likes,
+                "trendingScore": 0,
+                "private": False,
+                "downloads": repo.downloads,
+                "tags": list(repo.tags),
+                "pipeline_tag": "text-generation",
+                "library_name": "gguf",
+                "createdAt": repo.created_at,
+                "modelId": repo.repo_id,
+            }
+            if expand:
+                extra = {
+                    "lastModified": repo.last_modified,
+                    "gated": "manual" if repo.gated else False,
+                    "sha": self._commit(repo),
+                }
+                merged = {**full, **extra}
+                full = {"_id": full["_id"], "id": repo.repo_id}
+                full.update({k: merged[k] for k in expand if k in merged})
+            documents.append(full)
+        self._json(documents)
 
     def _api(
         self, parts: list[str], query: dict[str, list[str]], form: dict[str, list[str]]
@@ -433,6 +581,8 @@ class _Handler(BaseHTTPRequestHandler):
                     "id": repo.repo_id,
                     "modelId": repo.repo_id,
                     "sha": self._commit(repo),
+                    "lastModified": repo.last_modified,
+                    "downloads": repo.downloads,
                     "private": False,
                     "gated": "manual" if repo.gated else False,
                     "disabled": False,
@@ -444,26 +594,43 @@ class _Handler(BaseHTTPRequestHandler):
         if rest[0] == "tree":
             prefix = "/".join(rest[2:])
             recursive = query.get("recursive", ["false"])[0].lower() == "true"
+            expand = query.get("expand", ["false"])[0].lower() == "true"
             entries: list[dict[str, Any]] = []
             folders: set[str] = set()
             for name, item in listing:
                 if prefix and not name.startswith(prefix + "/"):
                     continue
                 inner = name[len(prefix) + 1 :] if prefix else name
-                if not recursive and "/" in inner:
+                if "/" in inner:
                     folder = (prefix + "/" if prefix else "") + inner.split("/", 1)[0]
                     if folder not in folders:
                         folders.add(folder)
-                        entries.append(
-                            {"type": "directory", "oid": "f" * 40, "size": 0, "path": folder}
-                        )
-                    continue
-                entries.append(self._tree_entry(name, item))
-            return self._json(entries)
+                        entries.append(self._folder_entry(folder, repo, expand))
+                    if not recursive:
+                        continue
+                entries.append(self._tree_entry(name, item, repo, expand))
+            return self._page(entries, query, 50 if expand else 1000)
         if rest[0] == "paths-info" and self.command == "POST":
             wanted = set(form.get("paths", []))
-            return self._json([self._tree_entry(n, i) for n, i in listing if n in wanted])
+            expand = form.get("expand", ["false"])[0].lower() == "true"
+            return self._json(
+                [self._tree_entry(n, i, repo, expand) for n, i in listing if n in wanted]
+            )
         self._error(404, "NotFound", "no such api route")
+
+    def _page(self, entries: list[dict[str, Any]], query: dict[str, list[str]], most: int) -> None:
+        """One page of ``entries`` from ``?cursor=N``; a ``Link`` header names the next one."""
+        size = max(1, min(self.fake.page_size, most))
+        cursor = query.get("cursor", ["0"])[0]
+        start = int(cursor) if cursor.isdigit() else 0
+        headers: dict[str, str] = {}
+        if start + size < len(entries):
+            rest = {k: v for k, v in query.items() if k != "cursor"}
+            rest["cursor"] = [str(start + size)]
+            split = urlsplit(self.path)
+            url = f"{self.fake.url}{split.path}?{urlencode(rest, doseq=True)}"
+            headers["Link"] = f'<{url}>; rel="next"'
+        self._json(entries[start : start + size], headers=headers)
 
     def _file_headers(self, repo: FakeRepo, item: FakeFile) -> dict[str, str]:
         etag = self.fake.faults.hostile_etag or item.etag

@@ -27,7 +27,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "model",
         metavar="MODEL[:QUANT]|FILE.gguf",
-        help="catalog id, GGUF path, or a GGUF URL (read with range requests)",
+        help=(
+            "catalog id, GGUF path, OWNER/REPO:QUANT on the hub, or a GGUF URL "
+            "(hub files are read with range requests, not downloaded)"
+        ),
     )
     add_plan_arguments(parser)
     parser.add_argument("--parallel", type=int, metavar="N", help="sequences served at once")
@@ -45,6 +48,12 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
 def is_gguf_path(ref: str) -> bool:
     """True when ``ref`` names a GGUF file rather than a catalog model."""
     return ref.lower().endswith(".gguf") or Path(ref).expanduser().is_file()
+
+
+def _is_hub_ref(ref: str) -> bool:
+    from localctl.search import is_hub_ref
+
+    return is_hub_ref(ref)
 
 
 def hardware_summary(hw: Hardware) -> dict[str, Any]:
@@ -126,6 +135,14 @@ def run(args: argparse.Namespace) -> int:
             printable(gguf_set.first.file_type),
         )
         source = ref
+    elif not Path(ref).expanduser().exists() and _is_hub_ref(ref):
+        from localctl.plan import plan_for_gguf
+        from localctl.search import choose
+
+        choice = choose(ref)
+        hw = resolve_hardware(args.hw)
+        plan = plan_for_gguf(choice.gguf_set, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
+        model_name, quant_name, source = choice.repo, choice.quant.quant, choice.quant.ref
     elif is_gguf_path(ref):
         from catalog.gguf import read_gguf
 

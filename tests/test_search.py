@@ -1,0 +1,184 @@
+"""Hub search and planning a hub quant from its remote header, against the fake hub."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from localctl import hub as hubmod
+from localctl import listing, search
+from localctl.errors import BadInputError, DownloadError
+from tests.conftest import SMOLLM2_SHA256, SMOLLM2_SIZE
+from tests.fakehub import (
+    DEFAULT_REPO,
+    GATED_SEARCH_REPO,
+    SEARCH_REPO,
+    SMOLLM2_FILE,
+    VALID_TOKEN,
+    FakeHub,
+    hub_env,
+    search_repos,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def hub(smollm2_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    with FakeHub(search_repos(smollm2_path), lifetime_s=240) as fake:
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        monkeypatch.setattr(hubmod, "RETRY_DELAYS_S", (0.01, 0.02))
+        yield fake
+
+
+def _localctl(hub: FakeHub, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "localctl", *args],
+        env=hub_env(hub, **env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_search_json_lists_gguf_repos_by_downloads_with_quants_and_exact_sizes(
+    hub: FakeHub,
+) -> None:
+    done = _localctl(hub, "search", "smollm2", "--json")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    repos = {r["repo"]: r for r in document["repos"]}
+    # GGUF repos only (the safetensors one is left out), most downloaded first.
+    assert [r["repo"] for r in document["repos"]] == [DEFAULT_REPO, SEARCH_REPO, GATED_SEARCH_REPO]
+    real = repos[DEFAULT_REPO]
+    quants = {q["quant"]: q for q in real["quants"]}
+    assert quants["Q4_1"]["size_bytes"] == SMOLLM2_SIZE
+    assert quants["Q4_1"]["files"] == [
+        {"path": SMOLLM2_FILE, "size_bytes": SMOLLM2_SIZE, "sha256": SMOLLM2_SHA256}
+    ]
+    assert quants["Q4_1"]["ref"] == f"{DEFAULT_REPO}:Q4_1"
+    # A split set is one quant of three parts whose sizes add up.
+    assert quants["Q8_0"]["parts"] == 3
+    assert quants["Q8_0"]["size_bytes"] == SMOLLM2_SIZE
+    assert [f["path"].rsplit("-", 3)[-3] for f in quants["Q8_0"]["files"]] == [
+        "00001",
+        "00002",
+        "00003",
+    ]
+    assert real["downloads"] == 5000 and real["last_modified"].startswith("2026-11-20")
+    # The same quant in two folders gives two entries, each pullable by its file.
+    other = [q for q in repos[SEARCH_REPO]["quants"] if q["quant"] == "Q4_K_M"]
+    assert sorted(q["ref"] for q in other) == [
+        f"{SEARCH_REPO}/a/SmolLM2-360M-Instruct-Q4_K_M.gguf",
+        f"{SEARCH_REPO}/b/SmolLM2-360M-Instruct-Q4_K_M.gguf",
+    ]
+    assert [q["size_bytes"] for q in other] == [270_590_944, 271_000_000]
+    gated = repos[GATED_SEARCH_REPO]
+    assert gated["gated"] is True and gated["quants"] == []
+    assert "accept the licence on" in gated["error"] and "then set HF_TOKEN" in gated["error"]
+
+
+def test_search_human_output_shows_sizes_parts_and_references(hub: FakeHub) -> None:
+    done = _localctl(hub, "search", "smollm2")
+    assert done.returncode == 0, done.stderr
+    assert f"{DEFAULT_REPO}  (5,000 downloads · updated 2026-11-20)" in done.stdout
+    assert "3 parts" in done.stdout and "93.8 MiB" in done.stdout
+    assert "localctl fit REF" in done.stdout
+
+
+def test_fit_plans_a_hub_quant_from_its_remote_header_without_downloading(
+    hub: FakeHub, smollm2_path: Path
+) -> None:
+    remote = _localctl(hub, "fit", f"{DEFAULT_REPO}:Q4_1", "--json", "--hw", "rtx4090")
+    assert remote.returncode == 0, remote.stderr
+    local = _localctl(hub, "fit", str(smollm2_path), "--json", "--hw", "rtx4090")
+    planned, expected = json.loads(remote.stdout), json.loads(local.stdout)
+    for key in ("weights_bytes", "kv_bytes", "compute_bytes", "total_bytes", "placement"):
+        assert planned[key] == expected[key], key
+    assert planned["source"] == f"{DEFAULT_REPO}:Q4_1"
+    gets = [r for r in hub.requests if "/resolve/" in r.path and r.method == "GET"]
+    assert gets and all(r.status == 206 for r in gets)
+    assert not list(Path(hubmod.hub_cache_dir()).glob("**/*.gguf"))
+
+
+def test_choose_a_hub_quant_reads_only_the_header(hub: FakeHub) -> None:
+    choice = search.choose(f"{DEFAULT_REPO}:q4_1")
+    assert choice.quant.size_bytes == SMOLLM2_SIZE
+    assert choice.gguf_set.first.arch.n_layers == 30
+    model, quant = search.hub_model(choice.repo, choice.quant, choice.gguf_set)
+    assert (model.id, quant.name, quant.files) == (DEFAULT_REPO, "Q4_1", (SMOLLM2_FILE,))
+    assert quant.sha256 == (SMOLLM2_SHA256,) and quant.size_exact
+
+
+def test_choose_names_the_quants_a_repo_has_when_one_is_missing(hub: FakeHub) -> None:
+    with pytest.raises(BadInputError, match=r"not in .*; it has Q4_1, Q8_0"):
+        search.choose(f"{DEFAULT_REPO}:Q2_K")
+    with pytest.raises(BadInputError, match="several files match"):
+        search.choose(f"{SEARCH_REPO}:Q4_K_M")
+
+
+def test_gated_repo_says_accept_the_licence_then_set_hf_token(
+    hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    done = _localctl(hub, "fit", f"{GATED_SEARCH_REPO}:Q4_1")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"localctl: {GATED_SEARCH_REPO} is gated: accept the licence on "
+        f"{hub.url}/{GATED_SEARCH_REPO}, then set HF_TOKEN"
+    )
+    monkeypatch.setenv("HF_TOKEN", "hf_wrong")
+    with pytest.raises(listing.GatedRepoError, match="HF_TOKEN has no access to it yet"):
+        search.choose(f"{GATED_SEARCH_REPO}:Q4_1")
+    monkeypatch.setenv("HF_TOKEN", VALID_TOKEN)
+    assert search.choose(f"{GATED_SEARCH_REPO}:Q4_1").quant.size_bytes == SMOLLM2_SIZE
+
+
+def test_missing_repo_and_server_error_each_give_one_line(hub: FakeHub) -> None:
+    missing = _localctl(hub, "fit", "nobody/Nothing-GGUF:Q4_0")
+    assert missing.returncode == 1
+    assert "nobody/Nothing-GGUF: no such repository" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    hub.faults.status = 500
+    hub.faults.status_routes = ("search",)
+    failing = _localctl(hub, "search", "smollm2")
+    assert failing.returncode == 1
+    assert failing.stderr == f"localctl: {hub.url} kept failing (HTTP 500); try again later\n"
+
+
+def test_no_network_gives_one_line(hub: FakeHub) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    hub.faults.status = None
+    with (
+        pytest.raises(DownloadError, match=f"^cannot reach {closed}"),
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        patch.setenv("HF_ENDPOINT", closed)
+        search.choose(f"{DEFAULT_REPO}:Q4_1")
+
+
+def test_a_slow_hub_still_answers_and_a_stalled_one_times_out(
+    hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub.faults.delay_s = 0.3
+    assert search.search_hub("smollm2", limit=1).hits[0].repo == DEFAULT_REPO
+    hub.faults.delay_s = 5.0
+    monkeypatch.setattr(listing, "API_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(hubmod, "RETRY_DELAYS_S", ())
+    with pytest.raises(DownloadError, match="cannot reach"):
+        listing.list_repo(DEFAULT_REPO)
+
+
+def test_empty_query_is_bad_input(hub: FakeHub) -> None:
+    done = _localctl(hub, "search", "  ")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "localctl: search needs a query, e.g. `localctl search qwen3`"
