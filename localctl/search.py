@@ -153,10 +153,8 @@ def read_quant_header(repo: str, quant: QuantSet, commit: str = "") -> GgufSet:
     """
     from localctl.remote_gguf import read_remote_gguf_set
 
-    token = hub.hub_token()
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        return read_remote_gguf_set(file_url(repo, commit, quant.files[0].path), headers)
+        return read_remote_gguf_set(file_url(repo, commit, quant.files[0].path))
     except DownloadError as error:
         if "(401)" in str(error) or "(403)" in str(error):
             raise listing.GatedRepoError(listing.gated_message(repo)) from None
