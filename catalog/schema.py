@@ -84,6 +84,12 @@ class QuantSpec:
     """URL of the page the file facts came from."""
     fact_date: str = ""
     """ISO date (``YYYY-MM-DD``) the facts were read."""
+    hub_status: str = ""
+    """What the last hub listing said of these files (``localctl catalog refresh``):
+    ``confirmed``, ``changed`` (the hub's sizes and sha256 are in use) or ``vanished``
+    (a file is gone); empty when the repo has not been listed."""
+    hub_note: str = ""
+    """One line saying what the listing found, with its date."""
 
 
 @dataclass(frozen=True, slots=True)

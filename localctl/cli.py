@@ -28,6 +28,7 @@ VERBS: tuple[str, ...] = (
     "chats",
     "cost",
     "search",
+    "catalog",
 )
 
 

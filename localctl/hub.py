@@ -555,15 +555,13 @@ def _choose_files(
 def _catalog_entry(ref: Ref) -> tuple[str, tuple[str, ...], tuple[str, ...], str]:
     """(repo, files, sha256s, quant) of a catalog reference."""
     try:
-        from catalog.loader import load_catalog
+        from localctl.snapshot import load_catalog
     except ModuleNotFoundError:
         raise BadInputError(
             f"{ref.model_id}: the catalog is not installed; pull OWNER/REPO:QUANT instead"
         ) from None
 
-    from localctl import paths
-
-    catalog = load_catalog(paths.user_catalog_file())
+    catalog = load_catalog()
     text = ref.model_id if ref.quant is None else f"{ref.model_id}:{ref.quant}"
     model, quant = catalog.resolve(text or "")
     return check_repo_id(model.repo), tuple(quant.files), tuple(quant.sha256), quant.name

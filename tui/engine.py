@@ -62,10 +62,9 @@ def load_models() -> list[ModelSpec]:
     Raises:
         CatalogError: a malformed catalog entry.
     """
-    from catalog.loader import load_catalog
-    from localctl import paths
+    from localctl.snapshot import load_catalog
 
-    return list(load_catalog(paths.user_catalog_file()).models)
+    return list(load_catalog().models)
 
 
 def quality_note(quant: QuantSpec) -> str:

@@ -24,11 +24,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def load_user_catalog() -> Catalog:
-    """The built-in catalog extended by the user's catalog file."""
-    from catalog.loader import load_catalog
-    from localctl import paths
+    """The built-in catalog extended by the user's catalog file, with the hub snapshot
+    (``localctl catalog refresh``) laid over it."""
+    from localctl.snapshot import load_catalog
 
-    return load_catalog(paths.user_catalog_file())
+    return load_catalog()
 
 
 def _quality(name: str) -> str:
@@ -82,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
                 revision=quant.revision or None,
                 fact_source=quant.fact_source or None,
                 fact_date=quant.fact_date or None,
+                hub_status=quant.hub_status or None,
+                hub_note=quant.hub_note or None,
                 memory_caveat=model.memory_caveat or None,
                 quality=_quality(quant.name),
                 downloaded=local is not None,
@@ -95,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     body = [
         [
             r["model"],
-            r["quant"],
+            r["quant"] + _HUB_MARKS.get(r["hub_status"] or "", ""),
             human_bytes(r["size_bytes"], decimal=True) + ("" if r["size_exact"] else "~"),
             r["quality"],
             r["verdict"],
@@ -106,4 +108,11 @@ def run(args: argparse.Namespace) -> int:
     ]
     print(f"ctx {ctx} on {hw.profile or 'this machine'}")
     print(table(body, header))
+    flagged = [r for r in rows if r["hub_status"] in _HUB_MARKS]
+    for r in flagged:
+        print(f"{r['model']}:{r['quant']}{_HUB_MARKS[r['hub_status']]} {r['hub_note']}")
     return 0
+
+
+_HUB_MARKS = {"changed": " (changed)", "vanished": " (gone)"}
+"""How a row the last hub listing contradicts is marked (``localctl catalog refresh``)."""
