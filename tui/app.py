@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import work
 from textual.app import App, ScreenStackError
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from localctl.chat_session import ChatEndpoint
+from localctl.sanitize import printable
 from tui import engine, logsink
 from tui.commands import LocalctlCommands
 from tui.context import TuiContext
@@ -75,6 +77,25 @@ class LocalctlApp(App[int]):
         self._download_cancel: threading.Event | None = None
         self._stopping_server = False
         self._undo_logging: Callable[[], None] = lambda: None
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A notification whose text is shown as text: messages carry outside text
+        (hub names and headers, server errors, file names), so markup is always off."""
+        super().notify(
+            printable(message),
+            title=printable(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     # -- life cycle -----------------------------------------------------------
 

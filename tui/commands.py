@@ -6,9 +6,15 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
+from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.markup import escape
+
+from localctl.sanitize import printable
 
 if TYPE_CHECKING:
+    from textual.fuzzy import Matcher
+
     from tui.app import LocalctlApp
 
 ACTIONS: tuple[tuple[str, str, str], ...] = (
@@ -21,6 +27,16 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Attach to server", "attach", "Chat with an OpenAI-compatible URL (vLLM, Ollama…)"),
     ("Quit", "quit", "Stop the server and leave"),
 )
+
+
+def _highlight(matcher: Matcher, name: str) -> Text:
+    """``name`` as text (a row key comes from a file name: never markup), matches reversed."""
+    text = Text(name)
+    _score, offsets = matcher.fuzzy_search.match(matcher.query, name)
+    for offset in offsets:
+        if not name[offset].isspace():
+            text.stylize("reverse", offset, offset + 1)
+    return text
 
 
 class LocalctlCommands(Provider):
@@ -37,26 +53,27 @@ class LocalctlCommands(Provider):
             for name, action, help_text in ACTIONS
         ]
         for row in app.catalog_screen.all_rows:
+            key = printable(row.key)
             commands.append(
                 (
-                    f"Run {row.key}",
+                    f"Run {key}",
                     partial(app.run_row, row, True),
-                    f"{row.verdict} · download if needed, serve, chat",
+                    escape(f"{row.verdict} · download if needed, serve, chat"),
                 )
             )
             if not row.downloaded:
                 commands.append(
-                    (f"Download {row.key}", partial(app.run_row, row, False), "download only")
+                    (f"Download {key}", partial(app.run_row, row, False), "download only")
                 )
         return commands
 
     async def discover(self) -> Hits:
         for name, command, help_text in self._commands()[: len(ACTIONS)]:
-            yield DiscoveryHit(name, command, help=help_text)
+            yield DiscoveryHit(Text(name), command, text=name, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, command, help_text in self._commands():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), command, text=name, help=help_text)
+                yield Hit(score, _highlight(matcher, name), command, text=name, help=help_text)

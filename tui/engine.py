@@ -441,14 +441,7 @@ async def attach_server(url: str, api_key: str | None, timeout_s: float = 8.0) -
 
 
 async def served_model_name(url: str, api_key: str | None) -> str:
-    """The first model id ``url`` serves (``/v1/models``), or ``"default"``."""
-    import httpx
+    """The first model id ``url`` serves (see :func:`localctl.chat.served_model_name`)."""
+    from localctl.chat import served_model_name as served
 
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    try:
-        async with httpx.AsyncClient(timeout=5) as client:
-            answer = await client.get(f"{url}/v1/models", headers=headers)
-            answer.raise_for_status()
-            return str(answer.json()["data"][0]["id"])
-    except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
-        return "default"
+    return await served(url, api_key)

@@ -19,6 +19,7 @@ from textual.worker import WorkerCancelled, WorkerFailed
 
 from localctl.chat import TokenDelta
 from localctl.chat_session import ChatSession, SavingStopped, TurnEnded
+from localctl.sanitize import printable
 from tui.widgets.chat_pane import ChatPane
 from tui.widgets.meters_pane import MetersPane
 
@@ -93,7 +94,7 @@ class ChatScreen(Screen[None]):
         return self.session.settings
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(self._status), id="server-status")
+        yield Static(Text(printable(self._status)), id="server-status")
         with Horizontal(id="chat-main"):
             yield ChatPane(id="chat")
             yield MetersPane(id="meters")
@@ -117,7 +118,7 @@ class ChatScreen(Screen[None]):
         self.session.connect(endpoint)
         self._status = status
         if self.is_mounted:
-            self.query_one("#server-status", Static).update(Text(status))
+            self.query_one("#server-status", Static).update(Text(printable(status)))
 
     # -- replies --------------------------------------------------------------
 

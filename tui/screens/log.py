@@ -10,6 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Log
 
+from localctl.sanitize import printable
+
 
 class LogModal(ModalScreen[None]):
     """Log lines as plain text; new lines arrive through `write_line`."""
@@ -30,12 +32,12 @@ class LogModal(ModalScreen[None]):
 
     def on_mount(self) -> None:
         log = self.query_one(Log)
-        log.write_lines(self._lines)
+        log.write_lines(printable(line) for line in self._lines)
         if self._server_tail:
             log.write_line("---- server log (tail) ----")
-            log.write_lines(self._server_tail.splitlines())
+            log.write_lines(printable(line) for line in self._server_tail.splitlines())
         log.focus()
 
     def write_line(self, line: str) -> None:
         """Append one line."""
-        self.query_one(Log).write_line(line)
+        self.query_one(Log).write_line(printable(line))

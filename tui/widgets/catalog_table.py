@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
+from localctl.sanitize import printable
 from tui.rows import CatalogRow, human_bytes
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -98,13 +99,13 @@ class CatalogTable(DataTable[Text]):
         if not row.quant.size_exact:
             size = "~" + size
         return [
-            Text(row.model.id),
-            Text(row.quant.name),
+            Text(printable(row.model.id)),
+            Text(printable(row.quant.name)),
             Text(size, justify="right"),
             Text(row.verdict, style=self._style(row.placement)),
             Text(speed, justify="right"),
             Text("✓" if row.downloaded else "", style=self._style("local")),
-            Text(row.quality, style=self._style("note")),
+            Text(printable(row.quality), style=self._style("note")),
         ]
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from localctl.sanitize import printable
 from tui.rows import CatalogRow, human_bytes
 from tui.widgets.plan_bar import PlanBar
 
@@ -18,9 +20,13 @@ if TYPE_CHECKING:
 
 
 def describe(row: CatalogRow) -> Text:
-    """The text part of the detail pane for ``row`` (plain text, never markup)."""
+    """The text part of the detail pane for ``row`` (plain text, never markup).
+
+    Names, licence, notes and file names may come from a GGUF header or a file name,
+    so every piece passes :func:`localctl.sanitize.printable`.
+    """
     model, quant, plan = row.model, row.quant, row.plan
-    text = Text()
+    text = _PrintableText()
     text.append(f"{model.name}", style="bold")
     text.append(f"  {model.id}:{quant.name}\n")
     params = model.params / 1e9
@@ -56,6 +62,14 @@ def describe(row: CatalogRow) -> Text:
     if model.notes:
         text.append(f"\n{model.notes}\n", style="italic")
     return text
+
+
+class _PrintableText(Text):
+    """A ``Text`` whose appended strings are cleaned of control sequences."""
+
+    def append(self, text: str | Text, style: str | Style | None = None) -> _PrintableText:
+        super().append(printable(text) if isinstance(text, str) else text, style)
+        return self
 
 
 class DetailPane(VerticalScroll):
