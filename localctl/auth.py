@@ -59,3 +59,51 @@ def hub_headers(url: str) -> dict[str, str]:
     from localctl.hub import hub_token
 
     return bearer_headers(hub_token())
+
+
+API_KEY_ENV = "LOCALCTL_API_KEY"
+"""Environment variable holding an API key (kept out of ``ps``, unlike ``--api-key``)."""
+_KEY_FILE_MAX_BYTES = 4096
+
+
+def api_key_from(value: str | None, file: str | None) -> str | None:
+    """The API key given on the command line, in a file, or in ``LOCALCTL_API_KEY``.
+
+    ``--api-key`` shows the key to every user of the machine through the process list;
+    ``--api-key-file`` (a file, or ``-`` for stdin) and the environment do not.
+
+    Args:
+        value: ``--api-key``.
+        file: ``--api-key-file``.
+
+    Returns:
+        The key, or None when none was given.
+
+    Raises:
+        BadInputError: both flags given, or the file is unreadable, empty or not one line.
+    """
+    import sys
+    from pathlib import Path
+
+    from localctl.errors import BadInputError
+
+    if value is not None and file is not None:
+        raise BadInputError("give --api-key or --api-key-file, not both")
+    if file is not None:
+        try:
+            if file == "-":
+                text = sys.stdin.read(_KEY_FILE_MAX_BYTES + 1)
+            else:
+                with Path(file).expanduser().open(encoding="utf-8") as handle:
+                    text = handle.read(_KEY_FILE_MAX_BYTES + 1)
+        except (OSError, UnicodeDecodeError) as error:
+            raise BadInputError(f"cannot read the API key file {file}: {error}") from None
+        key = text.strip()
+        if not key or len(text) > _KEY_FILE_MAX_BYTES or "\n" in key or not key.isprintable():
+            raise BadInputError(f"the API key file {file} must hold one line with the key")
+        return key
+    if value is not None:
+        if not value.strip():
+            raise BadInputError("--api-key is empty")
+        return value
+    return os.environ.get(API_KEY_ENV, "").strip() or None

@@ -7,6 +7,7 @@ The Hugging Face cache is not ours: huggingface_hub resolves it from ``HF_HOME``
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -84,6 +85,39 @@ def measurements_file() -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) readable by the owner only; return it."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create ``path`` readable by the owner only, and each parent it needs the same way.
+
+    ``mkdir(parents=True, mode=0o700)`` would leave the parents it creates at the
+    umask (0755); here every folder created is 0700, and ``path`` itself is made 0700
+    when it already exists. Folders that existed above it are left as they are.
+
+    Returns:
+        ``path``.
+    """
+    missing: list[Path] = []
+    for folder in (path, *path.parents):
+        if folder.is_dir():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+        os.chmod(folder, 0o700)
+    if not missing and (path.stat().st_mode & 0o777) != 0o700:
+        os.chmod(path, 0o700)
     return path
+
+
+def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC) -> int:
+    """Open ``path`` for writing as a file only the owner can read (0600); a file descriptor.
+
+    An existing file is made 0600 too (``open`` keeps the old mode of a file it does
+    not create). Wrap the descriptor with ``os.fdopen``.
+    """
+    fd = os.open(path, flags | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd

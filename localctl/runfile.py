@@ -54,10 +54,36 @@ def write_run_file(info: RunInfo) -> Path:
     return path
 
 
-def remove_run_file(url: str) -> None:
-    """Forget the server at ``url`` (no error if there is no run file)."""
+def remove_run_file(url: str, pid: int | None = None) -> None:
+    """Forget the server at ``url`` once it has stopped (no error if there is no run file).
+
+    The file is removed only when the process it records is ``pid`` or no longer runs:
+    a second ``serve`` that lost the race for a port must not delete the winner's file.
+    """
     port = _normalise(url).rsplit(":", 1)[-1]
-    (paths.servers_dir() / f"{port}.json").unlink(missing_ok=True)
+    path = paths.servers_dir() / f"{port}.json"
+    info = _read(path)
+    if info is None or info.pid == pid or not _pid_alive(info.pid):
+        path.unlink(missing_ok=True)
+
+
+def _read(path: Path) -> RunInfo | None:
+    """The run file at ``path``, or None when it is missing, unreadable or mistyped."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or set(doc) != set(RunInfo.__dataclass_fields__):
+        return None
+    texts = ("url", "api_key", "model", "backend")
+    if not all(isinstance(doc[k], str) for k in texts):
+        return None
+    pid, started = doc["pid"], doc["started_at"]
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 1 << 22:
+        return None
+    if not isinstance(started, int | float) or isinstance(started, bool):
+        return None
+    return RunInfo(**doc)
 
 
 def live_servers() -> list[RunInfo]:
@@ -67,9 +93,8 @@ def live_servers() -> list[RunInfo]:
     if not folder.is_dir():
         return found
     for path in sorted(folder.glob("*.json")):
-        try:
-            info = RunInfo(**json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
+        info = _read(path)
+        if info is None:
             continue
         if _pid_alive(info.pid):
             found.append(info)

@@ -66,9 +66,12 @@ class FakeSSE:
         delay_s: float = 0.005,
         lifetime_s: float = 60,
         model_id: str = "fake",
+        api_key: str | None = None,
     ) -> None:
         self.mode, self.tokens, self.delay_s, self.lifetime_s = mode, tokens, delay_s, lifetime_s
         self.model_id = model_id
+        self.api_key = api_key
+        """When set, a request without ``Authorization: Bearer <api_key>`` gets 401."""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -90,6 +93,13 @@ class FakeSSE:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
+                wanted = f"Bearer {fake.api_key}"
+                if fake.api_key is not None and self.headers.get("Authorization") != wanted:
+                    self.rfile.read(length)
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = json.loads(self.rfile.read(length) or b"{}")
                 if self.path == "/extras/tokenize":
                     self._json({"tokens": list(range(len(str(body.get("input", "")).split())))})

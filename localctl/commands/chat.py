@@ -28,8 +28,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--temperature", type=float, default=None)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument(
-        "--api-key", help="bearer key (found by itself for servers localctl started)"
+        "--api-key",
+        help="bearer key (found by itself for servers localctl started; else LOCALCTL_API_KEY)",
     )
+    parser.add_argument("--api-key-file", metavar="FILE", help="read the bearer key from FILE")
     parser.add_argument("--no-save", action="store_true", help="do not save the conversation")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(run=run)
@@ -125,11 +127,13 @@ def run(args: argparse.Namespace) -> int:
     """Run ``localctl chat``."""
     import asyncio
 
+    from localctl.auth import api_key_from
     from localctl.chat_session import ChatEndpoint, ChatSession, ModelSettings
     from localctl.config import load_config
     from localctl.errors import BadInputError
     from localctl.output import emit_json
 
+    api_key = api_key_from(args.api_key, args.api_key_file)
     prompt = args.prompt
     repl = False
     if prompt is None:
@@ -149,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     session = ChatSession(
-        config, ChatEndpoint(args.url, args.api_key, "local"), settings, save=not args.no_save
+        config, ChatEndpoint(args.url, api_key, "local"), settings, save=not args.no_save
     )
     while True:
         if repl:

@@ -119,6 +119,7 @@ def run_export(args: argparse.Namespace) -> int:
     """Run ``localctl chats export``."""
     import os
 
+    from localctl import paths
     from localctl.conversations import export_markdown
     from localctl.errors import LocalctlError
 
@@ -128,8 +129,7 @@ def run_export(args: argparse.Namespace) -> int:
         return 0
     target = Path(args.output).expanduser()
     try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(paths.open_private(target), "w", encoding="utf-8") as handle:
             handle.write(markdown)
     except OSError as error:
         raise LocalctlError(f"cannot write {target}: {error.strerror or error}") from error

@@ -31,7 +31,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--threads", type=int, metavar="N", help="default: physical cores")
     parser.add_argument("--parallel", type=int, metavar="N", help="sequences served at once")
     parser.add_argument("--kv-type", choices=("f16", "q8_0", "q4_0"), default=None)
-    parser.add_argument("--api-key", metavar="KEY", help="default: a random key per run")
+    parser.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="default: LOCALCTL_API_KEY, else a random key per run (visible in ps: "
+        "prefer --api-key-file or the environment)",
+    )
+    parser.add_argument("--api-key-file", metavar="FILE", help="read the key from FILE (- stdin)")
     parser.add_argument(
         "--json",
         action="store_true",
@@ -86,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     import signal
     import time
 
+    from localctl.auth import api_key_from
     from localctl.config import load_config
     from localctl.errors import BadInputError, ServerError
     from localctl.hardware import resolve_hardware
@@ -102,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     config = load_config()
+    api_key = api_key_from(args.api_key, args.api_key_file)
     extra = [a for a in args.extra if a != "--"]
     check_passthrough(extra)
     ctx = args.ctx if args.ctx is not None else config.default_ctx
@@ -135,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         threads=threads,
         parallel=parallel,
         kv_type=kv_type,
-        api_key=args.api_key,
+        api_key=api_key,
         extra_args=tuple(config.server.extra_args) + tuple(extra),
         llama_server_path=config.server.llama_server_path,
     )
@@ -155,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         write_run_file(
             RunInfo(server.url, server.api_key, server.pid or 0, name, server.backend, time.time())
         )
-        if not is_loopback(host) and not args.api_key:
+        if not is_loopback(host) and not api_key:
             print("non-loopback host: a key was generated; clients need it", file=sys.stderr)
         print(f"ready in {ready_s:.1f} s", file=sys.stderr)
         record = measure_memory(server, plan, ready_s)
