@@ -246,8 +246,9 @@ class ChatSession:
 
     @property
     def meters(self) -> MeterSnapshot:
-        """What the meters show now."""
-        return self.totals.snapshot(self._config.cost)
+        """What the meters show now (the served model's hosted price beside the APIs)."""
+        model = self.endpoint.model if self.endpoint is not None else ""
+        return self.totals.snapshot(self._config.cost, model)
 
     # -- conversations ---------------------------------------------------------------
 

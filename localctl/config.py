@@ -19,12 +19,15 @@ from localctl import paths
 from localctl.errors import ConfigError
 
 DEFAULT_API_MODELS: tuple[str, ...] = (
-    "anthropic:claude-3-5-haiku",
+    "anthropic:claude-haiku-5-5",
     "anthropic:claude-sonnet-4-6",
-    "openai:gpt-4o-mini",
+    "openai:gpt-5-mini",
     "openai:gpt-5",
     "google:gemini-2.5-flash",
 )
+"""Paid APIs a user can buy today (checked against genai-prices 0.2.3: all in its
+providers' current price tables, none flagged deprecated or shut down;
+claude-3-5-haiku was retired on 2026-02-19)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,47 +1,152 @@
 """What tokens would have cost on paid APIs, what they cost locally, and the break-even.
 
-API prices come from the genai-prices library (dated, bundled data); the date shown is
-that data's. Other models' tokenizers count the same text differently, so the
-API-equivalent figure is an estimate for the same token counts, not the same text.
+API prices come from genai-prices' typed data snapshot. The date shown for a price is
+the start date of the price genai-prices applies today (its ``StartDateConstraint``),
+or "undated" when the package gives none; the package is called stale when the newest
+price change it knows of is more than :data:`STALE_AFTER_DAYS` old. Loading that
+snapshot takes about a second, so it happens once per process (:func:`load_prices`;
+the TUI calls it on a worker thread at start). Other models' tokenizers count the same
+text differently, so the API-equivalent figure is an estimate for the same token
+counts, not the same text. :func:`hosted_model` finds the same open-weights model on a
+hosted provider (OpenRouter) when genai-prices lists it: the "rent vs own" comparison.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import importlib.metadata
+import re
+import threading
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from localctl.errors import LocalctlError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from localctl.config import CostConfig
 
 TOKENIZER_CAVEAT = (
     "API-equivalent cost prices these token counts; other models' tokenizers "
     "count the same text differently (often 10-30%)."
 )
+STALE_AFTER_DAYS = 120
+"""A genai-prices whose newest known price change is older than this is called stale."""
+HOSTED_PROVIDER = "openrouter"
+"""Where "the same model, rented" is priced."""
+
+_load_lock = threading.Lock()
 
 
-def price_source() -> str:
-    """The price data in use and its date: the newest price change it holds, up to today.
+def load_prices() -> Any:
+    """genai-prices' data snapshot, loaded once per process (about 1 s the first time).
+
+    Safe to call from any thread; the TUI calls it on a worker at start so no reply
+    waits for it.
+    """
+    with _load_lock:
+        from genai_prices import data_snapshot
+
+        return data_snapshot.get_snapshot()
+
+
+@dataclass(frozen=True, slots=True)
+class PriceData:
+    """Which price data is in use and how fresh it looks."""
+
+    version: str
+    """Installed genai-prices version."""
+    newest_change: datetime.date | None
+    """The newest dated price change the data holds (scheduled ones included)."""
+    fetched_at: datetime.datetime | None
+    """When genai-prices fetched newer data itself (``UpdatePrices``); None for bundled data."""
+    today: datetime.date
+
+    @property
+    def stale(self) -> bool:
+        """True when bundled data knows of no price change in the last ``STALE_AFTER_DAYS``."""
+        if self.fetched_at is not None or self.newest_change is None:
+            return False
+        return (self.today - self.newest_change).days > STALE_AFTER_DAYS
+
+
+def price_data(today: datetime.date | None = None) -> PriceData:
+    """Facts about the price data in use (from the typed snapshot, not its source text)."""
+    return _price_data(today or datetime.date.today())
+
+
+@functools.lru_cache(maxsize=4)
+def _price_data(today: datetime.date) -> PriceData:
+    snapshot = load_prices()
+    dates = [
+        constraint.start_date
+        for provider in snapshot.providers
+        for model in provider.models
+        if isinstance(model.prices, list)
+        for price in model.prices
+        if (constraint := price.constraint) is not None and hasattr(constraint, "start_date")
+    ]
+    fetched = snapshot.timestamp if snapshot.from_auto_update else None
+    return PriceData(
+        version=importlib.metadata.version("genai-prices"),
+        newest_change=max(dates, default=None),
+        fetched_at=fetched,
+        today=today,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def price_since(model: str, today: datetime.date | None = None) -> datetime.date | None:
+    """Start date of the price genai-prices applies today to ``provider:model``.
+
+    None when the price is undated or the model is unknown.
+    """
+    provider, name = _split(model)
+    moment = datetime.datetime.combine(today or datetime.date.today(), datetime.time(12))
+    try:
+        _, info = load_prices().find_provider_model(name, None, provider, None)
+    except LookupError:
+        return None
+    if not isinstance(info.prices, list):
+        return None
+    for price in reversed(info.prices):
+        constraint = price.constraint
+        if constraint is None or constraint.active(moment):
+            return getattr(constraint, "start_date", None)
+    return None
+
+
+def price_source(models: Iterable[str] = (), today: datetime.date | None = None) -> str:
+    """The price data in use, the date of each price used, and a warning when stale.
+
+    Args:
+        models: The ``provider:model`` ids being priced.
+        today: The day to judge by (default: today).
 
     Returns:
-        E.g. ``genai-prices 0.2.3, prices as of 2026-10-01``.
+        E.g. ``genai-prices 0.2.3: claude-sonnet-4-6 price since 2026-03-13, others
+        undated``; ``STALE`` and the age of its newest change when the package is old.
     """
-    import re
-
-    import genai_prices.data
-
-    version = importlib.metadata.version("genai-prices")
-    text = Path(genai_prices.data.__file__).read_text(encoding="utf-8")
-    today = datetime.date.today()
-    dates = [
-        datetime.date(int(y), int(m), int(d))
-        for y, m, d in re.findall(r"date\((\d{4}), (\d{1,2}), (\d{1,2})\)", text)
-    ]
-    past = [d for d in dates if d <= today]
-    when = f", prices as of {max(past):%Y-%m-%d}" if past else ""
-    return f"genai-prices {version}{when}"
+    data = price_data(today)
+    wanted = tuple(models)
+    dated = [(m, since) for m in wanted if (since := price_since(m, today)) is not None]
+    if dated:
+        listed = ", ".join(f"{_split(m)[1]} since {since:%Y-%m-%d}" for m, since in dated)
+        rest = ", others undated" if len(dated) < len(wanted) else ""
+        text = f"genai-prices {data.version}: {listed}{rest}"
+    else:
+        text = f"genai-prices {data.version}: undated prices"
+    if data.fetched_at is not None:
+        text += f" (fetched {data.fetched_at:%Y-%m-%d})"
+    if data.stale and data.newest_change is not None:
+        age = (data.today - data.newest_change).days
+        text += (
+            f"; STALE: its newest price change is from {data.newest_change:%Y-%m-%d} "
+            f"({age} days ago), update genai-prices"
+        )
+    return text
 
 
 def _split(model: str) -> tuple[str | None, str]:
@@ -161,17 +266,58 @@ def break_even(
         api_usd_per_month=api,
         months_to_break_even=months,
         verdict=verdict,
-        price_source=price_source(),
+        price_source=price_source(config.api_models),
     )
-
-
-def price_source_date() -> str:
-    """Date (``YYYY-MM-DD``) of the newest price change in the installed genai-prices data."""
-    source = price_source()
-    _, _, date = source.partition("prices as of ")
-    return date or "unknown"
 
 
 def unknown_models(models: tuple[str, ...] | list[str]) -> list[str]:
     """The ``provider:model`` ids genai-prices cannot price (shown as a warning)."""
     return [m for m in models if m not in api_equivalent(1, 1, [m])]
+
+
+def _hosted_candidates(repo: str, name: str) -> list[str]:
+    """Model names a hosted provider may use for the model in ``repo`` (lower case)."""
+    base = re.sub(r"[-_.]gguf$", "", repo.split("/", 1)[-1], flags=re.IGNORECASE)
+    names = [base, base.split("_", 1)[1] if "_" in base else "", name]
+    found: list[str] = []
+    for text in names:
+        plain = text.strip().lower().replace(" ", "-")
+        if plain:
+            found += [plain, re.sub(r"([a-z])(\d)", r"\1-\2", plain, count=1)]
+    return list(dict.fromkeys(found))
+
+
+@functools.lru_cache(maxsize=256)
+def hosted_model(repo: str, name: str = "") -> str | None:
+    """``openrouter:VENDOR/MODEL`` for the open-weights model in ``repo``, if genai-prices
+    lists it there (free-tier and batch entries are skipped); else None.
+
+    Args:
+        repo: The Hugging Face repo of the GGUF (``bartowski/Llama-3.3-70B-Instruct-GGUF``).
+        name: The model's display name, tried as well.
+    """
+    snapshot = load_prices()
+    provider = next((p for p in snapshot.providers if p.id == HOSTED_PROVIDER), None)
+    if provider is None:
+        return None
+    paid = [m.id for m in provider.models if ":" not in m.id]
+    for candidate in _hosted_candidates(repo, name):
+        exact = [i for i in paid if i.split("/")[-1] == candidate]
+        if exact:
+            return f"{HOSTED_PROVIDER}:{sorted(exact, key=len)[-1]}"
+    return None
+
+
+def hosted_model_for(served: str) -> str | None:
+    """:func:`hosted_model` for a served model name (``catalog-id:QUANT`` or
+    ``OWNER/REPO:QUANT``); None when it names neither."""
+    ref = served.rsplit(":", 1)[0] if ":" in served else served
+    if ref.count("/") == 1:
+        return hosted_model(ref)
+    try:
+        from localctl.snapshot import load_catalog
+
+        model = load_catalog().get(ref)
+    except LocalctlError:  # an unknown id or unreadable catalog: nothing to compare
+        return None
+    return hosted_model(model.repo, model.name)

@@ -244,14 +244,17 @@ class SessionMeters:
             return energy_cost_usd(self.generation_s, watts, usd_per_kwh)
         return self.energy_wh / 1000.0 * usd_per_kwh
 
-    def snapshot(self, cost: CostConfig) -> MeterSnapshot:
+    def snapshot(self, cost: CostConfig, model: str = "") -> MeterSnapshot:
         """What the meters show now: the last reply's rates, the session totals and prices.
 
         Args:
             cost: API models to price the tokens on and the electricity price.
+            model: The served model's name; where genai-prices lists the same
+                open-weights model on a hosted provider, its price is shown too.
         """
-        from localctl.cost import price_source
+        from localctl.cost import hosted_model_for, price_source
 
+        hosted = hosted_model_for(model) if model else None
         last = self.last
         power = self.last_power_source
         energy_source = self.energy_source
@@ -266,10 +269,11 @@ class SessionMeters:
             replies=self.replies,
             gen_tok_s_history=tuple(self.gen_tok_s_series),
             api_equivalent_usd=self.api_equivalent_usd(cost.api_models),
+            hosted_usd=self.api_equivalent_usd((hosted,)) if hosted else {},
             energy_usd=self.energy_usd(cost.electricity_usd_per_kwh),
             energy_wh=self.energy_wh,
             energy_source=energy_source if self.replies else "",
-            price_source=price_source(),
+            price_source=price_source((*cost.api_models, *((hosted,) if hosted else ()))),
         )
 
 
@@ -287,6 +291,9 @@ class MeterSnapshot:
     """Generation tok/s of each reply, oldest first."""
     api_equivalent_usd: dict[str, float] = field(default_factory=dict)
     """Session tokens priced on each configured paid API model."""
+    hosted_usd: dict[str, float] = field(default_factory=dict)
+    """Session tokens priced on the same open-weights model at a hosted provider
+    (``openrouter:…``), where genai-prices lists it: renting instead of owning."""
     energy_usd: float = 0.0
     """Local electricity cost of the session's generation time."""
     energy_wh: float = 0.0

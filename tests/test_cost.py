@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 import sys
@@ -9,8 +10,10 @@ import sys
 import pytest
 from genai_prices import Usage, calc_price
 
-from localctl.config import CostConfig
+from localctl import cost
+from localctl.config import DEFAULT_API_MODELS, CostConfig
 from localctl.cost import api_equivalent, break_even, energy_cost_usd, price_source
+from localctl.meters import SessionMeters
 
 
 def test_api_equivalent_matches_genai_prices() -> None:
@@ -28,8 +31,63 @@ def test_unknown_api_model_is_left_out() -> None:
     assert api_equivalent(1, 1, ["nobody:no-such-model"]) == {}
 
 
-def test_price_source_is_dated() -> None:
-    assert price_source().startswith("genai-prices ") and "prices as of 20" in price_source()
+def test_price_source_dates_the_price_in_force_for_each_model_used() -> None:
+    today = datetime.date(2026, 12, 1)
+    # genai-prices' typed snapshot: claude-sonnet-4-6's current price starts 2026-03-13.
+    assert cost.price_since("anthropic:claude-sonnet-4-6", today) == datetime.date(2026, 3, 13)
+    assert cost.price_since("openai:gpt-5", today) is None
+    text = price_source(["anthropic:claude-sonnet-4-6", "openai:gpt-5"], today)
+    assert text.startswith("genai-prices ")
+    assert text.endswith(": claude-sonnet-4-6 since 2026-03-13, others undated")
+    assert price_source(["openai:gpt-5"], today).endswith(": undated prices")
+
+
+def test_a_stale_genai_prices_is_called_stale() -> None:
+    newest = cost.price_data().newest_change
+    assert newest is not None
+    fresh = price_source(["openai:gpt-5"], newest + datetime.timedelta(days=30))
+    assert "STALE" not in fresh
+    late = newest + datetime.timedelta(days=cost.STALE_AFTER_DAYS + 100)
+    stale = price_source(["openai:gpt-5"], late)
+    assert f"STALE: its newest price change is from {newest:%Y-%m-%d}" in stale
+    assert f"({cost.STALE_AFTER_DAYS + 100} days ago), update genai-prices" in stale
+
+
+def test_price_data_is_loaded_once_per_process() -> None:
+    assert cost.load_prices() is cost.load_prices()
+    assert cost.price_data() is cost.price_data()
+
+
+def test_default_api_models_can_be_bought_today() -> None:
+    snapshot = cost.load_prices()
+    assert "anthropic:claude-3-5-haiku" not in DEFAULT_API_MODELS  # retired 2026-02-19
+    assert set(api_equivalent(1000, 1000, DEFAULT_API_MODELS)) == set(DEFAULT_API_MODELS)
+    for model in DEFAULT_API_MODELS:
+        provider, name = model.split(":")
+        _, info = snapshot.find_provider_model(name, None, provider, None)
+        comments = (info.price_comments or "").lower()
+        assert not info.deprecated and "shut down" not in comments, model
+        if provider == "anthropic":
+            # Anthropic's batch variants cover exactly its active models (the provider's note).
+            assert info.price_variants, f"{model} is not in Anthropic's current price table"
+
+
+def test_the_same_open_weights_model_is_priced_on_a_hosted_provider() -> None:
+    hosted = "openrouter:meta-llama/llama-3.3-70b-instruct"
+    assert cost.hosted_model("bartowski/Llama-3.3-70B-Instruct-GGUF") == hosted
+    assert cost.hosted_model_for("bartowski/Llama-3.3-70B-Instruct-GGUF:Q4_K_M") == hosted
+    assert cost.hosted_model("bartowski/google_gemma-3-27b-it-GGUF") == (
+        "openrouter:google/gemma-3-27b-it"
+    )
+    assert cost.hosted_model("fake-org/SmolLM2-135M-Instruct-GGUF") is None
+    meters = SessionMeters()
+    snap = meters.snapshot(CostConfig(api_models=("openai:gpt-5",)), "nobody/none:Q4_0")
+    assert snap.hosted_usd == {}
+    snap = meters.snapshot(
+        CostConfig(api_models=("openai:gpt-5",)), "bartowski/Llama-3.3-70B-Instruct-GGUF:Q4_K_M"
+    )
+    assert list(snap.hosted_usd) == [hosted]
+    assert "openai:gpt-5" in snap.api_equivalent_usd
 
 
 def test_energy_cost() -> None:

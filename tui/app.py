@@ -101,9 +101,17 @@ class LocalctlApp(App[int]):
 
     async def on_mount(self) -> None:
         self._undo_logging = logsink.install(self._log_from_any_thread)
+        self._load_prices()
         if self.context.config.keymap:
             self.set_keymap(self.context.config.keymap)
         await self.switch_mode("catalog")
+
+    @work(thread=True, group="prices", exclusive=True, exit_on_error=False, name="price data")
+    def _load_prices(self) -> None:
+        """Thread: load genai-prices' data (about 1 s) so no reply's meters wait for it."""
+        from localctl.cost import load_prices
+
+        load_prices()
 
     def on_unmount(self) -> None:
         self._undo_logging()

@@ -59,7 +59,7 @@ def _document(ended: TurnEnded, cost: CostConfig) -> dict[str, Any]:
         "api_equivalent_usd": api_equivalent(
             metrics.prompt_tokens, metrics.completion_tokens, cost.api_models
         ),
-        "price_source": price_source(),
+        "price_source": price_source(cost.api_models),
         "power_w": round(power.watts, 2),
         "power_source": power.source,
         "energy_measured": power.measured,

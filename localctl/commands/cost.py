@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from localctl.config import load_config
-    from localctl.cost import TOKENIZER_CAVEAT, break_even, price_per_million
+    from localctl.cost import TOKENIZER_CAVEAT, break_even, hosted_model_for, price_per_million
     from localctl.errors import BadInputError
     from localctl.output import emit_json, table
 
@@ -151,6 +151,13 @@ def run(args: argparse.Namespace) -> int:
             config, cost=dataclasses.replace(config.cost, hardware_usd=args.hardware_usd)
         )
     plan, described = _plan(args, config.default_ctx) if args.model else (None, None)
+    hosted = hosted_model_for(args.model) if args.model else None
+    if hosted is not None and hosted not in config.cost.api_models:
+        # Rent vs own: the same open-weights model on a hosted provider, beside the APIs.
+        config = dataclasses.replace(
+            config,
+            cost=dataclasses.replace(config.cost, api_models=(*config.cost.api_models, hosted)),
+        )
     label = ""
     if described:
         name = " ".join(part for part in (described["model"], described["quant"]) if part)
@@ -178,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
             tok_s_source=speed.source,
             assumptions=assumptions,
             model=described,
+            hosted_model=hosted,
             caveat=TOKENIZER_CAVEAT,
         )
         emit_json(document)
@@ -188,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         months = result.months_to_break_even[model]
         rows.append(
             [
-                model,
+                f"{model} (same model, rented)" if model == hosted else model,
                 f"${price_in:.2f} / ${price_out:.2f}",
                 f"${usd:,.2f}",
                 "never" if months is None else f"{months:,.1f}",

@@ -61,6 +61,9 @@ class MetersPane(Vertical):
         costs = Text()
         for model, usd in sorted(snap.api_equivalent_usd.items()):
             costs.append(f"{model:<30.30} {_money(usd):>9}\n")
+        for model, usd in snap.hosted_usd.items():
+            costs.append("same model, rented:\n", style="dim")
+            costs.append(f"{model:<30.30} {_money(usd):>9}\n")
         costs.append(f"{'local energy':<30} {_money(snap.energy_usd):>9}")
         source = f", {snap.energy_source} power" if snap.energy_source else ""
         costs.append(f"\n({snap.energy_wh:.2f} Wh{source})", style="dim")
