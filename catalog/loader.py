@@ -169,7 +169,7 @@ def _arch(where: _Where, table: Any) -> ArchSpec:
             values[key] = value
         else:
             number = _expect(where, f"arch.{key}", value, int)
-            if number < 0 or number > 10_000_000:
+            if number < 0 or number > 1 << 26:
                 raise where.error(f"arch.{key}", f"out of range: {number}")
             values[key] = number
     missing = [n for n, f in fields.items() if f.default is dataclasses.MISSING and n not in values]

@@ -1,44 +1,92 @@
-"""The quant table: bits per weight and quality notes of each GGUF quantization.
+"""The quant table: bits per weight and measured quality of each GGUF quantization.
 
-Bits per weight are the effective figures llama.cpp's quantizer reports on
-Llama-class models (block scales included). MMLU and perplexity come from the
-Llama 3.3 70B reference table (MMLU 5-shot) where it gives a row.
+Every figure has one published source, named per row:
+
+* **Bits per weight** are those llama.cpp's ``tools/quantize/README.md`` prints for
+  whole Llama-3.1-8B files (embedding and output included); formats it does not
+  list follow from their block layout (``Q4_0`` stores 32 weights in 18 bytes:
+  4.5 bits), and MXFP4 from its block (32 weights in 17 bytes: 4.25 bits).
+* **Quality** is llama.cpp's ``tools/perplexity/README.md`` "LLaMA 3 8b
+  Scoreboard": mean KL divergence against FP16 and Wikitext-2 perplexity
+  (FP16: 6.2332), measured on Llama-3-8B. k-quant and legacy rows are without an
+  importance matrix; i-quants (which need one) with the 10M-token Wikitext matrix.
+  Formats the scoreboard does not measure carry no figure and say so.
+
+These are the catalog's fallback: a shipped catalog row has the exact size of
+its file, so bits per weight only size a model the catalog does not list.
 """
 
 from __future__ import annotations
 
 from catalog.schema import QuantType
 
+QUANTIZE_README = "https://github.com/ggml-org/llama.cpp/blob/master/tools/quantize/README.md"
+"""llama-quantize's table of bits per weight for Llama-3.1-8B files."""
+PERPLEXITY_README = "https://github.com/ggml-org/llama.cpp/blob/master/tools/perplexity/README.md"
+"""The LLaMA 3 8b scoreboard: KLD and perplexity of each quant against FP16."""
+MEASURED_ON = "Llama-3-8B"
+BLOCK_LAYOUT = "block layout (ggml type size)"
+
+
+def _row(
+    name: str,
+    bpw: float,
+    family: str,
+    kld: float | None = None,
+    ppl: float | None = None,
+    *,
+    bpw_source: str = QUANTIZE_README,
+    imatrix: bool = False,
+) -> QuantType:
+    if kld is None or ppl is None:
+        note = "no published KLD for this format"
+        return QuantType(name, bpw, note, family, bpw_source=bpw_source)
+    suffix = ", imatrix" if imatrix else ""
+    note = f"KLD {kld:.4g}, PPL {ppl:.2f} vs FP16 6.23 ({MEASURED_ON}{suffix})"
+    return QuantType(
+        name,
+        bpw,
+        note,
+        family,
+        kld=kld,
+        ppl=ppl,
+        measured_on=MEASURED_ON,
+        quality_source=PERPLEXITY_README,
+        bpw_source=bpw_source,
+    )
+
+
 _ROWS: tuple[QuantType, ...] = (
-    QuantType("IQ1_S", 1.56, "extreme; mostly unusable below 70B", "i-quant"),
-    QuantType("IQ1_M", 1.75, "extreme; large models only", "i-quant"),
-    QuantType("IQ2_XXS", 2.06, "very lossy; needs an imatrix", "i-quant"),
-    QuantType("IQ2_XS", 2.31, "very lossy", "i-quant"),
-    QuantType("IQ2_S", 2.5, "very lossy", "i-quant"),
-    QuantType("IQ2_M", 2.7, "extreme compression, significant loss", "i-quant"),
-    QuantType("Q2_K", 2.96, "noticeable loss (70B: -5.2% MMLU)", "k-quant", 81.2, 5.87),
-    QuantType("IQ3_XXS", 3.06, "lossy, better than Q2_K", "i-quant"),
-    QuantType("IQ3_XS", 3.3, "lossy", "i-quant"),
-    QuantType("IQ3_S", 3.44, "usable on large models", "i-quant"),
-    QuantType("Q3_K_S", 3.5, "lossy", "k-quant"),
-    QuantType("IQ3_M", 3.66, "usable; beats Q3_K_M at its size", "i-quant"),
-    QuantType("Q3_K_M", 3.91, "usable when memory is tight", "k-quant"),
-    QuantType("Q3_K_L", 4.27, "usable", "k-quant"),
-    QuantType("IQ4_XS", 4.25, "close to Q4_K_M, smaller", "i-quant"),
-    QuantType("IQ4_NL", 4.5, "4-bit non-linear", "i-quant"),
-    QuantType("Q4_0", 4.55, "legacy 4-bit; fast on ARM", "legacy"),
-    QuantType("Q4_K_S", 4.58, "4-bit, small", "k-quant"),
-    QuantType("Q4_K_M", 4.83, "recommended balance (70B: -1.1% MMLU)", "k-quant", 85.3, 4.38),
-    QuantType("Q4_1", 5.0, "legacy 4-bit with offsets", "legacy"),
-    QuantType("Q5_0", 5.54, "legacy 5-bit", "legacy"),
-    QuantType("Q5_K_S", 5.54, "near-lossless on large models", "k-quant"),
-    QuantType("Q5_K_M", 5.69, "near-lossless on large models", "k-quant"),
-    QuantType("Q5_1", 6.0, "legacy 5-bit with offsets", "legacy"),
-    QuantType("Q6_K", 6.59, "near-fp16 quality", "k-quant"),
-    QuantType("Q8_0", 8.5, "essentially lossless", "legacy"),
-    QuantType("F16", 16.0, "reference (70B: 86.4 MMLU)", "float", 86.4, 4.12),
-    QuantType("BF16", 16.0, "reference precision", "float", 86.4, 4.12),
-    QuantType("F32", 32.0, "full precision", "float"),
+    _row("IQ1_S", 2.0042, "i-quant", 2.254554, 60.694593, imatrix=True),
+    _row("IQ1_M", 2.1460, "i-quant", 1.393084, 25.493722, imatrix=True),
+    _row("IQ2_XXS", 2.3824, "i-quant", 0.812022, 14.091782, imatrix=True),
+    _row("IQ2_XS", 2.5882, "i-quant", 0.546290, 10.761424, imatrix=True),
+    _row("IQ2_S", 2.7403, "i-quant", 0.439197, 9.650781, imatrix=True),
+    _row("IQ2_M", 2.9294, "i-quant", 0.325989, 8.600799, imatrix=True),
+    _row("Q2_K", 3.1593, "k-quant", 0.445132, 9.751568),
+    _row("IQ3_XXS", 3.2548, "i-quant", 0.183625, 7.458436, imatrix=True),
+    _row("IQ3_XS", 3.4977, "i-quant", 0.138693, 7.163043, imatrix=True),
+    _row("Q3_K_S", 3.6429, "k-quant", 0.228217, 7.863786),
+    _row("IQ3_S", 3.6606, "i-quant", 0.111278, 6.965501, imatrix=True),
+    _row("IQ3_M", 3.7628, "i-quant", 0.102534, 6.898327, imatrix=True),
+    _row("Q3_K_M", 3.9960, "k-quant", 0.101913, 6.888498),
+    _row("MXFP4", 4.25, "float", bpw_source=BLOCK_LAYOUT),
+    _row("Q3_K_L", 4.2979, "k-quant", 0.087176, 6.787876),
+    _row("IQ4_XS", 4.4597, "i-quant", 0.036334, 6.459705, imatrix=True),
+    _row("Q4_0", 4.5, "legacy", 0.071940, 6.700147, bpw_source=BLOCK_LAYOUT),
+    _row("Q4_K_S", 4.6672, "k-quant", 0.043136, 6.500529),
+    _row("IQ4_NL", 4.6818, "i-quant", 0.035742, 6.455593, imatrix=True),
+    _row("Q4_K_M", 4.8944, "k-quant", 0.031273, 6.407115),
+    _row("Q4_1", 5.0, "legacy", 0.071683, 6.682737, bpw_source=BLOCK_LAYOUT),
+    _row("Q5_0", 5.5, "legacy", 0.022239, 6.363224, bpw_source=BLOCK_LAYOUT),
+    _row("Q5_K_S", 5.5704, "k-quant", 0.016595, 6.336598),
+    _row("Q5_K_M", 5.7036, "k-quant", 0.010762, 6.288607),
+    _row("Q5_1", 6.0, "legacy", 0.018045, 6.337857, bpw_source=BLOCK_LAYOUT),
+    _row("Q6_K", 6.5633, "k-quant", 0.005452, 6.253382),
+    _row("Q8_0", 8.5008, "legacy", 0.001355, 6.234284),
+    _row("F16", 16.0005, "float", 0.000551, 6.233160),
+    _row("BF16", 16.0, "float", bpw_source=BLOCK_LAYOUT),
+    _row("F32", 32.0, "float", bpw_source=BLOCK_LAYOUT),
 )
 
 QUANT_TYPES: dict[str, QuantType] = {row.name: row for row in _ROWS}

@@ -131,10 +131,19 @@ class QuantType:
 
     name: str
     bits_per_weight: float
+    """Bits per weight of a whole file in this format (see :data:`bpw_source`)."""
     quality: str
-    """Short quality note for the catalog (e.g. ``-1.1% MMLU on Llama 3.3 70B``)."""
+    """Short quality note naming its measurement and the model it was measured on."""
     family: str = ""
     """``legacy``, ``k-quant``, ``i-quant`` or ``float``."""
-    mmlu: float | None = None
-    """MMLU 5-shot for Llama 3.3 70B where the reference table gives it."""
-    perplexity: float | None = None
+    kld: float | None = None
+    """Mean KL divergence of the token distribution against FP16 (llama.cpp's
+    ``--kl-divergence``) on :attr:`measured_on`; None when unmeasured."""
+    ppl: float | None = None
+    """Wikitext-2 perplexity on :attr:`measured_on` (FP16: 6.2332)."""
+    measured_on: str = ""
+    """The model the KLD/perplexity figures were measured on."""
+    quality_source: str = ""
+    """URL of the published measurement."""
+    bpw_source: str = ""
+    """URL of the bits-per-weight figure, or how it follows from the block format."""

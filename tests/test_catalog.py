@@ -15,21 +15,38 @@ REQUIRED = [
     "qwen2.5-72b",
     "qwen2.5-32b",
     "qwen2.5-coder-32b",
-    "mistral-small-3-24b",
-    "mistral-nemo-12b",
+    "qwen2.5-coder-7b",
+    "mistral-small-3.2-24b",
     "mistral-7b",
+    "phi-4",
     "phi-4-mini",
-    "deepseek-v3",
+    "llama-3.1-8b",
     "llama-3.2-1b",
     "llama-3.2-3b",
     "qwen2.5-0.5b",
     "qwen2.5-1.5b",
     "qwen2.5-3b",
     "qwen2.5-7b",
+    "qwen3-4b",
+    "qwen3-8b",
+    "qwen3-14b",
+    "qwen3-32b",
+    "qwen3-30b-a3b",
+    "qwen3-coder-30b-a3b",
+    "qwen3-next-80b-a3b",
+    "deepseek-r1-0528-qwen3-8b",
+    "deepseek-r1-distill-qwen-7b",
+    "gpt-oss-20b",
+    "gpt-oss-120b",
+    "llama-4-scout",
     "smollm2-135m",
-    "smollm2-360m",
     "smollm2-1.7b",
+    "gemma-2-2b",
+    "gemma-3-270m",
+    "gemma-3-1b",
+    "gemma-3-4b",
     "gemma-3-12b",
+    "gemma-3-27b",
 ]
 
 
@@ -47,19 +64,49 @@ def test_required_model_is_present_with_consistent_numbers(model_id: str) -> Non
             assert quant.size_bytes == pytest.approx(expected, rel=0.05, abs=10_000_000)
 
 
-def test_deepseek_is_moe_with_latent_attention() -> None:
-    model = load_catalog().get("deepseek-v3")
-    assert model.active_params == 37_000_000_000
-    assert model.arch.n_experts == 256 and model.arch.kv_lora_rank == 512
+def test_moe_rows_carry_experts_and_active_parameters() -> None:
+    catalog = load_catalog()
+    for model_id, experts, used in (
+        ("qwen3-30b-a3b", 128, 8),
+        ("gpt-oss-20b", 32, 4),
+        ("gpt-oss-120b", 128, 4),
+        ("llama-4-scout", 16, 1),
+    ):
+        model = catalog.get(model_id)
+        assert (model.arch.n_experts, model.arch.n_experts_used) == (experts, used)
+        assert 0 < model.active_params < model.params / 4
 
 
-def test_large_quants_expand_to_ordered_split_sets() -> None:
-    _, quant = load_catalog().resolve("llama-3.3-70b:Q8_0")
-    assert len(quant.files) == 2
-    assert quant.files[0].endswith("-00001-of-00002.gguf")
-    assert quant.files[1].endswith("-00002-of-00002.gguf")
-    _, small = load_catalog().resolve("llama-3.3-70b:Q4_K_M")
-    assert len(small.files) == 1 and small.size_bytes < SPLIT_LIMIT_BYTES
+def test_sliding_window_rows_carry_their_window() -> None:
+    catalog = load_catalog()
+    assert catalog.get("gpt-oss-20b").arch.sliding_window == 128
+    assert catalog.get("gemma-3-4b").arch.sliding_window == 1024
+    assert catalog.get("gemma-3-4b").arch.swa_pattern == 6
+
+
+def test_an_architecture_the_plan_cannot_model_says_so() -> None:
+    catalog = load_catalog()
+    assert "recurrent state" in catalog.get("qwen3-next-80b-a3b").memory_caveat
+    assert not catalog.get("qwen3-8b").memory_caveat
+
+
+def test_user_pattern_quants_expand_to_ordered_split_sets(tmp_path: Path) -> None:
+    user = tmp_path / "catalog.toml"
+    head, arch = _USER_MODEL.split("[model.arch]")
+    user.write_text(
+        head.replace("params = 1_000_000_000", "params = 120_000_000_000")
+        + 'file = "m-{quant}.gguf"\n'
+        + 'split_file = "{quant}/m-{quant}-{part:05d}-of-{parts:05d}.gguf"\n'
+        + 'quants = ["Q8_0", "Q4_K_M"]\n\n[model.arch]'
+        + arch,
+        encoding="utf-8",
+    )
+    model = load_catalog(user).get("my-model")
+    big = model.quant("Q8_0")
+    assert big is not None and not big.size_exact and len(big.files) == 3
+    assert big.files[0].endswith("-00001-of-00003.gguf")
+    small = model.quant("Q4_K_M")
+    assert small is not None and len(small.files) == 2 and small.size_bytes > SPLIT_LIMIT_BYTES
 
 
 def test_test_model_entry_is_exact() -> None:
@@ -69,10 +116,17 @@ def test_test_model_entry_is_exact() -> None:
     assert quant.sha256[0].startswith("b179c952")
 
 
-def test_quant_table_has_reference_quality_rows() -> None:
-    assert QUANT_TYPES["Q4_K_M"].mmlu == 85.3 and QUANT_TYPES["Q2_K"].perplexity == 5.87
-    assert bits_per_weight("q8_0") == 8.5
-    for name in ("IQ2_XXS", "IQ3_M", "IQ4_XS", "Q3_K_L", "BF16"):
+def test_quant_table_rows_name_their_measurement_and_model() -> None:
+    q4 = QUANT_TYPES["Q4_K_M"]
+    assert (q4.kld, q4.measured_on) == (0.031273, "Llama-3-8B")
+    assert QUANT_TYPES["Q8_0"].kld == 0.001355 and QUANT_TYPES["Q2_K"].kld == 0.445132
+    assert "Llama-3-8B" in q4.quality and q4.quality_source.endswith("perplexity/README.md")
+    # 2.96 is Q2_K's Llama-3-8B file size in GiB, not bits per weight
+    assert bits_per_weight("q2_k") == 3.1593 and bits_per_weight("q8_0") == 8.5008
+    for row in QUANT_TYPES.values():
+        assert row.bpw_source, row.name
+        assert row.quality_source or "no published" in row.quality, row.name
+    for name in ("IQ2_XXS", "IQ3_M", "IQ4_XS", "Q3_K_L", "BF16", "MXFP4"):
         assert name in QUANT_TYPES
 
 
@@ -140,7 +194,10 @@ ctx_train = 4096
             '[[model]]\nid = "mistral-7b"\n[model.arch]\nn_kv_heads = 7\n',
             r"field 'arch.n_kv_heads': must divide n_heads",
         ),
-        ('[[model]]\nid = "mistral-7b"\nfile = "../../etc/x.gguf"\n', r"unsafe file name"),
+        (
+            '[[model]]\nid = "mistral-7b"\nfile = "../../etc/x.gguf"\nquants = ["Q4_K_M"]\n',
+            r"unsafe file name",
+        ),
         ("[[model]\nid = 1\n", r"catalog.toml: invalid TOML: .*line 1"),
     ],
 )

@@ -248,14 +248,15 @@ def test_catalog_model_fit_and_models_table(capsys: pytest.CaptureFixture[str]) 
     )
     doc = json.loads(capsys.readouterr().out)
     assert 50e9 <= doc["total_bytes"] <= 55e9
-    assert main(["fit", "llama-3.3-70b:Q8_0", "--hw", "m3-ultra-192", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["predicted_tok_s"] < 11
+    assert main(["fit", "llama-3.3-70b:Q4_K_M", "--hw", "m3-ultra-192", "--json"]) == 0
+    # 42.5 GB read per token at 70% of 800 GB/s: about 13 tok/s
+    assert 10 < json.loads(capsys.readouterr().out)["predicted_tok_s"] < 14
     assert main(["models", "--hw", "m3-ultra-192", "--ctx", "8192", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["models"]
     assert any(r["model"] == "llama-3.3-70b" for r in rows)
     assert all(r["verdict"] for r in rows)
     assert main(["models", "--hw", "rtx4090"]) == 0
-    assert "won't fit" in capsys.readouterr().out
+    assert "partial" in capsys.readouterr().out
 
 
 def test_unknown_catalog_model_exits_2() -> None:
