@@ -345,3 +345,40 @@ def output_buffer_bytes(arch: ArchSpec, parallel: int = 1) -> int:
 def weights_bytes_from_bpw(params: int, bits_per_weight: float) -> int:
     """Estimated weight bytes of ``params`` parameters at ``bits_per_weight``."""
     return int(params * bits_per_weight / 8)
+
+
+RECURRENT_ARCHITECTURES = frozenset(
+    {
+        "mamba",
+        "mamba2",
+        "rwkv6",
+        "rwkv6qwen2",
+        "rwkv7",
+        "arwkv7",
+        "jamba",
+        "falcon-h1",
+        "granitehybrid",
+        "nemotron_h",
+        "nemotron_h_moe",
+        "plamo2",
+        "lfm2",
+        "lfm2moe",
+        "qwen3next",
+        "qwen35",
+        "qwen35moe",
+        "kimi-linear",
+    }
+)
+"""GGUF architectures whose layers keep a recurrent (state-space or linear
+attention) state in llama.cpp's ``llama_memory_recurrent``, which this plan does
+not model."""
+
+
+def unmodelled_memory(architecture: str) -> str:
+    """A one-line warning when the plan cannot model ``architecture``'s memory, else ``""``."""
+    if architecture in RECURRENT_ARCHITECTURES:
+        return (
+            f"{architecture} keeps a recurrent state in some or all layers that this plan "
+            "does not model; its KV figure treats every layer as attention"
+        )
+    return ""

@@ -306,3 +306,18 @@ def test_top_level_hw_on_a_verb_without_it_is_refused(capsys: pytest.CaptureFixt
         main(["--hw", "rtx4090", "chats", "list"])
     assert exit_info.value.code == 2
     assert "--hw does not apply to 'chats'" in capsys.readouterr().err
+
+
+def test_fit_warns_where_the_plan_cannot_model_the_memory(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from catalog.memory import unmodelled_memory
+
+    assert "recurrent state" in unmodelled_memory("mamba2")
+    assert unmodelled_memory("llama") == ""
+    assert main(["fit", "qwen3-next-80b-a3b", "--hw", "cpu-64", "--json"]) == 0
+    assert "recurrent state" in json.loads(capsys.readouterr().out)["memory_caveat"]
+    assert main(["fit", "qwen3-8b", "--hw", "cpu-64", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["memory_caveat"] is None
+    assert main(["fit", "qwen3-next-80b-a3b", "--hw", "cpu-64"]) == 0
+    assert "caution: hybrid" in capsys.readouterr().out

@@ -122,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
     kv_type = args.kv_type or config.kv_type
     if ctx < 1 or parallel < 1:
         raise BadInputError("--ctx and --parallel must be at least 1")
+    from catalog.memory import unmodelled_memory
+
     ref: str = args.model
     if ref.startswith(("http://", "https://")):
         from localctl.plan import plan_for_gguf
@@ -135,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
             printable(gguf_set.first.file_type),
         )
         source = ref
+        caveat = unmodelled_memory(gguf_set.first.arch.architecture)
     elif not Path(ref).expanduser().exists() and _is_hub_ref(ref):
         from localctl.plan import plan_for_gguf
         from localctl.search import choose
@@ -143,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         hw = resolve_hardware(args.hw)
         plan = plan_for_gguf(choice.gguf_set, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
         model_name, quant_name, source = choice.repo, choice.quant.quant, choice.quant.ref
+        caveat = unmodelled_memory(choice.gguf_set.first.arch.architecture)
     elif is_gguf_path(ref):
         from catalog.gguf import read_gguf
 
@@ -152,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_for_file(path, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
         model_name, quant_name = printable(info.name or path.name), printable(info.file_type)
         source = str(path)
+        caveat = unmodelled_memory(info.arch.architecture)
     else:
         from localctl.commands.models import load_user_catalog
 
@@ -159,15 +164,19 @@ def run(args: argparse.Namespace) -> int:
         hw = resolve_hardware(args.hw)
         plan = plan_for_model(model, quant.name, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
         model_name, quant_name, source = model.id, quant.name, model.repo
+        caveat = model.memory_caveat or unmodelled_memory(model.arch.architecture)
     if args.json:
         document = plan_document(plan)
         document.update(
             {"model": model_name, "quant": quant_name, "source": source},
             hardware=hardware_summary(hw),
+            memory_caveat=caveat or None,
         )
         emit_json(document)
         return 0
     print(render_plan(plan, model_name, quant_name, hw))
+    if caveat:
+        print(f"  caution: {caveat}")
     return 0
 
 
