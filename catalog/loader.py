@@ -77,6 +77,8 @@ class Catalog:
     """Every known model, curated and user-added."""
 
     models: tuple[ModelSpec, ...]
+    warnings: tuple[str, ...] = ()
+    """One line per user catalog entry (or user file) that was skipped, and why."""
 
     def get(self, model_id: str) -> ModelSpec:
         """The model called ``model_id`` (case-insensitive).
@@ -143,8 +145,14 @@ class _Where:
     def error(self, field: str, problem: str) -> CatalogError:
         line = _line_of(self.text, self.model_id, field.split(".")[-1])
         place = f"{self.path}:{line}" if line else str(self.path)
-        entry = f"model {self.model_id!r}" if self.model_id else "a model entry"
-        return CatalogError(f"{place}: {entry}, field {field!r}: {problem}")
+        entry = f"model {_short(repr(self.model_id))}" if self.model_id else "a model entry"
+        problem = _short(problem, 300)
+        return CatalogError(f"{place}: {entry}, field {_short(repr(field))}: {problem}")
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters: an error quotes the user's file, not all of it."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _expect(where: _Where, field: str, value: Any, kind: type | tuple[type, ...]) -> Any:
@@ -191,6 +199,15 @@ def _safe_file(where: _Where, field: str, name: str) -> str:
     return name
 
 
+def _file_pattern(where: _Where, field: str, value: Any) -> str:
+    """A file-name pattern whose only fields are ``{quant}``, ``{part:05d}``, ``{parts:05d}``."""
+    pattern = str(_expect(where, field, value, str))
+    bare = re.sub(r"\{(?:quant|part(?:s)?(?::0?\d(?:d)?)?)\}", "", pattern)
+    if len(pattern) > 512 or "{" in bare or "}" in bare:
+        raise where.error(field, "a file pattern may hold only {quant}, {part:05d} and {parts:05d}")
+    return pattern
+
+
 def estimate_size(params: int, quant: str) -> int:
     """Estimated file size of ``params`` weights at ``quant`` (bits per weight + header)."""
     return int(params * QUANT_TYPES[quant].bits_per_weight / 8) + _METADATA_BYTES
@@ -201,8 +218,10 @@ def _pattern_quant(where: _Where, entry: dict[str, Any], name: str, params: int)
     if quant not in QUANT_TYPES:
         raise where.error("quants", f"unknown quant type {name!r}")
     size = estimate_size(params, quant)
-    pattern = _expect(where, "file", entry.get("file"), str)
+    pattern = _file_pattern(where, "file", entry.get("file"))
     split = entry.get("split_file")
+    if split is not None:
+        split = _file_pattern(where, "split_file", split)
     try:
         if split and size > SPLIT_LIMIT_BYTES:
             parts = math.ceil(size / SPLIT_LIMIT_BYTES)
@@ -371,21 +390,31 @@ def load_catalog(user_file: Path | None = None) -> Catalog:
         user_file: The user's catalog TOML (callers pass localctl's path); may not exist.
 
     Returns:
-        The merged catalog, curated order first, new user models after.
+        The merged catalog, curated order first, new user models after. A malformed
+        user entry is left out (the curated model it would override stays as it was),
+        and an unreadable user file is ignored; ``Catalog.warnings`` says which and why.
 
     Raises:
-        CatalogError: a malformed entry, naming file, entry and field.
+        CatalogError: a malformed curated entry, naming file, entry and field.
     """
     entries, text = _builtin()
     models = {e["id"]: _model(e, BUILTIN_FILE, text, "builtin") for e in entries}
     by_id = {e["id"]: e for e in entries}
+    warnings: list[str] = []
     if user_file is not None and user_file.is_file():
-        user_entries, user_text = _entries(user_file)
+        try:
+            user_entries, user_text = _entries(user_file)
+        except CatalogError as error:
+            user_entries, user_text = [], ""
+            warnings.append(f"{error}; the file is ignored")
         for entry in user_entries:
-            raw_id = entry.get("id")
-            if not isinstance(raw_id, str):
-                raise _Where(user_file, user_text, None).error("id", "missing")
-            base = by_id.get(raw_id)
-            merged = _merge(base, entry) if base else entry
-            models[raw_id] = _model(merged, user_file, user_text, str(user_file))
-    return Catalog(models=tuple(models.values()))
+            try:
+                raw_id = entry.get("id")
+                if not isinstance(raw_id, str):
+                    raise _Where(user_file, user_text, None).error("id", "missing")
+                base = by_id.get(raw_id)
+                merged = _merge(base, entry) if base else entry
+                models[raw_id] = _model(merged, user_file, user_text, str(user_file))
+            except CatalogError as error:
+                warnings.append(f"{error}; entry skipped")
+    return Catalog(models=tuple(models.values()), warnings=tuple(warnings))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -82,6 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_VERBOSITY", "error")
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = guard_terminal(stdout), guard_terminal(stderr)
+    # The engine's warnings (a skipped catalog entry) are one line each on stderr.
+    warnings = logging.StreamHandler(sys.stderr)
+    warnings.setFormatter(logging.Formatter("localctl: %(message)s"))
+    warnings.setLevel(logging.WARNING)
+    logging.getLogger("localctl").addHandler(warnings)
     try:
         code: int = args.run(args)
         return code
@@ -94,4 +100,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     finally:
+        logging.getLogger("localctl").removeHandler(warnings)
         sys.stdout, sys.stderr = stdout, stderr

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -245,9 +246,21 @@ def refresh(
 def load_catalog() -> Catalog:
     """The catalog (curated plus the user's file) with the hub snapshot laid over it.
 
+    A malformed entry of the user's file is skipped; each such warning is logged once
+    (the CLI prints it on stderr, the TUI's log pane shows it).
+
     Raises:
-        CatalogError: a malformed catalog entry.
+        CatalogError: a malformed curated entry.
     """
     from catalog.loader import load_catalog as load
 
-    return apply_listings(load(paths.user_catalog_file()), load_snapshot())
+    catalog = load(paths.user_catalog_file())
+    for warning in catalog.warnings:
+        if warning not in _warned:
+            _warned.add(warning)
+            logging.getLogger("localctl.catalog").warning("warning: %s", warning)
+    return apply_listings(catalog, load_snapshot())
+
+
+_warned: set[str] = set()
+"""Catalog warnings already logged by this process."""
