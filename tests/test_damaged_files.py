@@ -36,7 +36,16 @@ license = "mit"
 params = "many"
 quants = ["Q4_K_M"]
 file = "broken-{quant}.gguf"
-arch = { architecture = "llama", n_layers = 2, n_embd = 64, n_heads = 4, n_kv_heads = 2, key_length = 16, value_length = 16, n_vocab = 32, ctx_train = 4096 }
+[model.arch]
+architecture = "llama"
+n_layers = 2
+n_embd = 64
+n_heads = 4
+n_kv_heads = 2
+key_length = 16
+value_length = 16
+n_vocab = 32
+ctx_train = 4096
 
 [[model]]
 id = "split-five"
@@ -48,7 +57,16 @@ params = 1000000000
 quants = ["Q4_K_M"]
 file = "split-{quant}.gguf"
 split_file = 5
-arch = { architecture = "llama", n_layers = 2, n_embd = 64, n_heads = 4, n_kv_heads = 2, key_length = 16, value_length = 16, n_vocab = 32, ctx_train = 4096 }
+[model.arch]
+architecture = "llama"
+n_layers = 2
+n_embd = 64
+n_heads = 4
+n_kv_heads = 2
+key_length = 16
+value_length = 16
+n_vocab = 32
+ctx_train = 4096
 
 [[model]]
 id = "huge-pattern"
@@ -59,7 +77,16 @@ license = "mit"
 params = 1000000000
 quants = ["Q4_K_M"]
 file = "PATTERN"
-arch = { architecture = "llama", n_layers = 2, n_embd = 64, n_heads = 4, n_kv_heads = 2, key_length = 16, value_length = 16, n_vocab = 32, ctx_train = 4096 }
+[model.arch]
+architecture = "llama"
+n_layers = 2
+n_embd = 64
+n_heads = 4
+n_kv_heads = 2
+key_length = 16
+value_length = 16
+n_vocab = 32
+ctx_train = 4096
 
 [[model]]
 id = "good-one"
@@ -70,7 +97,16 @@ license = "mit"
 params = 1000000000
 quants = ["Q4_K_M"]
 file = "good-{quant}.gguf"
-arch = { architecture = "llama", n_layers = 2, n_embd = 64, n_heads = 4, n_kv_heads = 2, key_length = 16, value_length = 16, n_vocab = 32, ctx_train = 4096 }
+[model.arch]
+architecture = "llama"
+n_layers = 2
+n_embd = 64
+n_heads = 4
+n_kv_heads = 2
+key_length = 16
+value_length = 16
+n_vocab = 32
+ctx_train = 4096
 """
 
 
