@@ -41,8 +41,8 @@ def _row(
     if kld is None or ppl is None:
         note = "no published KLD for this format"
         return QuantType(name, bpw, note, family, bpw_source=bpw_source)
-    suffix = ", imatrix" if imatrix else ""
-    note = f"KLD {kld:.4g}, PPL {ppl:.2f} vs FP16 6.23 ({MEASURED_ON}{suffix})"
+    suffix = " with imatrix" if imatrix else ""
+    note = f"KLD {kld:.3g} vs FP16 on {MEASURED_ON}{suffix}"
     return QuantType(
         name,
         bpw,
