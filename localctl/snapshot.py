@@ -243,6 +243,24 @@ def refresh(
     )
 
 
+def refresh_catalog(
+    *,
+    only: Iterable[str] = (),
+    progress: Callable[[RepoOutcome], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> RefreshReport:
+    """:func:`refresh` of the catalog as shipped plus the user's file (blocking: call it
+    from a worker thread in a UI).
+
+    Raises:
+        BadInputError: an id in ``only`` is not in the catalog.
+        CatalogError: a malformed catalog entry.
+    """
+    from catalog.loader import load_catalog as load
+
+    return refresh(load(paths.user_catalog_file()), only=only, progress=progress, cancel=cancel)
+
+
 def load_catalog() -> Catalog:
     """The catalog (curated plus the user's file) with the hub snapshot laid over it.
 

@@ -20,6 +20,7 @@ from tui import engine, logsink
 from tui.commands import LocalctlCommands
 from tui.context import TuiContext
 from tui.messages import (
+    CatalogRefreshed,
     DownloadFailed,
     DownloadFinished,
     DownloadProgressed,
@@ -32,6 +33,7 @@ from tui.screens.catalog import CatalogScreen
 from tui.screens.chat import ChatScreen
 from tui.screens.help import HelpModal, binding_rows
 from tui.screens.log import LogModal
+from tui.screens.search import SearchScreen
 from tui.widgets.catalog_table import CatalogTable
 from tui.widgets.chat_pane import ChatPane, HistoryInput
 
@@ -58,6 +60,7 @@ class LocalctlApp(App[int]):
         Binding("question_mark", "help", "Help", id="help"),
         Binding("f1", "show_catalog", "Catalog", id="show_catalog"),
         Binding("f2", "show_chat", "Chat", id="show_chat"),
+        Binding("f4", "show_search", "Hub search", id="show_search"),
         Binding("s", "stop_server", "Stop server", id="stop_server"),
         Binding("l", "server_log", "Log", id="server_log"),
         Binding("comma,f3", "settings", "Settings", id="settings"),
@@ -71,6 +74,8 @@ class LocalctlApp(App[int]):
         self.chat_screen = ChatScreen(context)
         self.add_mode("catalog", lambda: self.catalog_screen)
         self.add_mode("chat", lambda: self.chat_screen)
+        self.search_screen = SearchScreen(context)
+        self.add_mode("search", lambda: self.search_screen)
         self.server: ServerHandle | None = None
         """The server this app started (stopped on quit)."""
         self.log_lines: deque[str] = deque(maxlen=LOG_LINES)
@@ -172,6 +177,47 @@ class LocalctlApp(App[int]):
         await self.switch_mode("chat")
         self.chat_screen.query_one(ChatPane).focus_prompt()
 
+    async def action_show_search(self) -> None:
+        """Search the hub for GGUF repos."""
+        await self.switch_mode("search")
+
+    def action_refresh_catalog(self) -> None:
+        """List every catalog repo on the hub; changed sizes and vanished files show up."""
+        self.notify("Refreshing the catalog from the hub…")
+        self._refresh_catalog()
+
+    @work(thread=True, group="refresh", exclusive=True, exit_on_error=False, name="refresh")
+    def _refresh_catalog(self) -> None:
+        """Thread: ``localctl catalog refresh``; reports through a message."""
+        from localctl.errors import LocalctlError
+        from localctl.snapshot import refresh_catalog
+
+        try:
+            report = refresh_catalog()
+        except LocalctlError as error:
+            self.post_message(CatalogRefreshed([f"Catalog refresh failed: {error}"], False))
+            return
+        from localctl.commands.catalog import summary
+
+        self.post_message(CatalogRefreshed(summary(report), not report.offline))
+
+    def on_catalog_refreshed(self, message: CatalogRefreshed) -> None:
+        for line in message.lines:
+            self.record(line, "INFO" if message.ok else "WARNING")
+        more = (
+            f" ({len(message.lines) - 1} more lines in the log: l)"
+            if len(message.lines) > 1
+            else ""
+        )
+        self.notify(
+            message.lines[0] + more,
+            title="Catalog refresh",
+            severity="information" if message.ok else "warning",
+            timeout=10,
+        )
+        if message.ok:
+            self.catalog_screen.reload()
+
     def action_help(self) -> None:
         """Show every key binding."""
         owners = (
@@ -179,6 +225,7 @@ class LocalctlApp(App[int]):
             ("catalog", CatalogScreen),
             ("catalog table", CatalogTable),
             ("chat", ChatScreen),
+            ("hub search", SearchScreen),
             ("prompt", HistoryInput),
         )
         self.push_screen(HelpModal(binding_rows(owners, self.context.config.keymap)))

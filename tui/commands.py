@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Catalog", "show_catalog", "Browse models and fit verdicts"),
     ("Chat", "show_chat", "Chat with the served model"),
+    ("Search the hub", "show_search", "GGUF repos on Hugging Face: quants, sizes, fit"),
+    (
+        "Refresh catalog from the hub",
+        "refresh_catalog",
+        "Exact files, sizes and sha256 of every catalog repo; flags changes",
+    ),
     ("Settings", "settings", "Edit config.toml"),
     ("Help: keys", "help", "Every key binding"),
     ("Server log", "server_log", "Log pane with the server's log tail"),

@@ -68,3 +68,11 @@ class ServerCrashed(Message):
 
     reason: str
     log_tail: str
+
+
+@dataclass
+class CatalogRefreshed(Message):
+    """``catalog refresh`` finished: its summary lines; ``ok`` when the hub answered."""
+
+    lines: list[str]
+    ok: bool

@@ -37,11 +37,14 @@ class CatalogRow:
     """One line saying why there is no plan."""
     local_path: Path | None = None
     """First file when every part is on disk."""
+    pull_ref: str = ""
+    """The pull reference when it is not ``model-id:QUANT`` (a hub search result:
+    ``OWNER/REPO:QUANT`` or ``OWNER/REPO/FILE.gguf``)."""
 
     @property
     def key(self) -> str:
-        """``model-id:QUANT``, the row key and the pull reference."""
-        return f"{self.model.id}:{self.quant.name}"
+        """``model-id:QUANT`` (or ``pull_ref``), the row key and the pull reference."""
+        return self.pull_ref or f"{self.model.id}:{self.quant.name}"
 
     @property
     def verdict(self) -> str:

@@ -109,12 +109,10 @@ def _repo_line(outcome: RepoOutcome) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``localctl catalog refresh``; exit 1 when no repository could be listed."""
-    from catalog.loader import load_catalog
-    from localctl import paths
     from localctl.output import emit_json
-    from localctl.snapshot import refresh
+    from localctl.snapshot import refresh_catalog
 
-    report = refresh(load_catalog(paths.user_catalog_file()), only=args.models)
+    report = refresh_catalog(only=args.models)
     lines = summary(report)
     if args.json:
         emit_json(report_document(report))

@@ -148,6 +148,12 @@ class CatalogScreen(Screen[None]):
             done = len(planned) == len(rows)
             self.post_message(self.RowsReady(planned + rows[len(planned) :], ctx, planned=done))
 
+    def reload(self) -> None:
+        """Read the catalog again (after a hub refresh) and re-plan every row."""
+        self.all_rows = []
+        self.planned_ctx = 0
+        self._load(self.context.hw_profile, self.context.ctx)
+
     def replan(self, ctx: int | None = None) -> None:
         """Re-compute every verdict (at ``ctx`` when given, e.g. after settings changed)."""
         if ctx is not None:

@@ -57,6 +57,9 @@ def describe(row: CatalogRow) -> Text:
     text.append(f"Files ({size}):\n")
     for name in quant.files:
         text.append(f"  {name}\n")
+    if quant.hub_note:
+        style = "bold" if quant.hub_status in ("changed", "vanished") else "dim"
+        text.append(f"Hub: {quant.hub_note}\n", style=style)
     if row.local_path is not None:
         text.append(f"On disk: {row.local_path}\n")
     if model.notes:
