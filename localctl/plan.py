@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from catalog import memory
+from localctl import speed
 
 if TYPE_CHECKING:
     from catalog.gguf import GgufInfo, GgufSet
@@ -57,30 +58,13 @@ GPU_OVERHEAD_BYTES = {"nvidia": 512 * MIB, "amd": 512 * MIB, "apple": 128 * MIB}
 kernels loaded and the cuBLAS/hipBLAS workspace (300-500 MiB is what
 ``nvidia-smi`` shows for an idle llama.cpp process); Metal needs only its command
 queues and residency sets."""
-CPU_BANDWIDTH_EFFICIENCY = 0.60
-"""Share of the RAM bandwidth a memory-bound CPU decode step reaches (enough
-cores to saturate memory). Not measurable on a 2-core machine; 0.5-0.7 is what
-llama.cpp reaches on desktop and server CPUs."""
-CPU_CORE_BYTES_S = 6.2e9
-"""Weight bytes one physical core streams through llama.cpp's quantized
-mat-vec kernels per second. Calibrated with SmolLM2-135M Q4_1
-(``python -m tests.fit_helpers``, ``python -m bench fit``) on hosts of one 2-core
-AMD EPYC VM type, which differ: 12.4 GB/s over 2 cores (128-130 tok/s, 32 GB/s of
-copy bandwidth) on one, 17.1 GB/s (183 tok/s) on another. The lower figure is
-used: a prediction should not promise more than a slow host of the same kind
-delivers. A CPU decode streams at ``min(efficiency x bandwidth, cores x this)``."""
 CPU_KV_COST = 1.5
 """A byte of KV cache costs this many weight bytes of time on the CPU (attention
-without flash attention is partly compute-bound). Calibrated with the same
-model: each token of filled context adds 2.06 us, i.e. 23 kB of KV at 11.2 GB/s."""
-GPU_EFFICIENCY = 0.70
-"""Share of a GPU's rated memory bandwidth llama.cpp's decode reaches on models
-larger than a few GB (published llama.cpp results sit between 0.6 and 0.8 on
-CUDA and Apple Silicon)."""
+without flash attention is partly compute-bound). Calibrated with SmolLM2-135M Q4_1:
+each token of filled context adds 2.06 us, i.e. 23 kB of KV at 11.2 GB/s. The speed
+model's own table is ``localctl.speed_constants.KV_COST``."""
 SHORT_CONTEXT = 256
 """Tokens of context behind ``predicted_tok_s_short``."""
-DEFAULT_CPU_BANDWIDTH = 20e9
-"""Assumed when the hardware cannot tell (a dual-channel DDR4 desktop)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +106,15 @@ class MemoryPlan:
     clears the cache) plus the backend's process baseline. The compute buffer
     is not in it: its pages become resident only when a long prompt fills a
     micro-batch, so a busy server grows towards ``cpu_bytes``."""
+    predicted_prompt_tok_s: float = 0.0
+    """Prompt processing speed for a 512-token prompt (llama-bench's pp512)."""
+    predicted_tok_s_range: tuple[float, float] = (0.0, 0.0)
+    """``predicted_tok_s`` low and high, from the device class's fit residuals."""
+    predicted_ttft_s: float = 0.0
+    """Time to first token for a long prompt of ``ttft_prompt_tokens`` tokens."""
+    ttft_prompt_tokens: int = 0
+    speed_basis: str = "model"
+    """``model`` (the published-results fit) or ``calibrated here (...)``."""
 
     def verdict(self) -> str:
         """Short label for tables: ``GPU``, ``partial 40/80``, ``CPU`` or ``won't fit``."""
@@ -155,6 +148,11 @@ class ModelShape:
     """``(layer or -1, name, ggml type, dims, bytes)`` of every weight matrix, for
     the CPU repack copy (:func:`catalog.memory.repacked_bytes`); empty when the
     shape is estimated from catalog numbers."""
+    active_params: int = 0
+    """Parameters one token passes through (MoE: the experts in use; 0 when unknown):
+    the FLOPs of prompt processing."""
+    quant: str = ""
+    """Quant name (``Q4_K_M``): K- and I-quants cost more arithmetic per weight to decode."""
 
     @property
     def weights_bytes(self) -> int:
@@ -180,7 +178,7 @@ def shape_from_gguf(info: GgufInfo, extra: tuple[GgufInfo, ...] = ()) -> ModelSh
     layers = [0] * arch.n_layers
     active = [0] * arch.n_layers
     ratio = arch.n_experts_used / arch.n_experts if arch.n_experts else 1.0
-    embd = output = 0
+    embd = output = params = embd_params = 0
     has_output = False
     matrices = []
     for tensor in (t for part in (info, *extra) for t in part.tensors):
@@ -198,11 +196,14 @@ def shape_from_gguf(info: GgufInfo, extra: tuple[GgufInfo, ...] = ()) -> ModelSh
         if layer is not None and 0 <= layer < arch.n_layers:
             layers[layer] += tensor.n_bytes
             active[layer] += int(tensor.n_bytes * ratio) if tensor.is_expert else tensor.n_bytes
+            params += int(tensor.n_elements * ratio) if tensor.is_expert else tensor.n_elements
         elif tensor.name == "token_embd.weight":
             embd += tensor.n_bytes
+            embd_params = tensor.n_elements
         else:
             output += tensor.n_bytes
             has_output = has_output or tensor.name == "output.weight"
+            params += tensor.n_elements
     return ModelShape(
         arch=arch,
         layer_bytes=tuple(layers),
@@ -213,10 +214,12 @@ def shape_from_gguf(info: GgufInfo, extra: tuple[GgufInfo, ...] = ()) -> ModelSh
         kv_heads_per_layer=info.n_kv_heads_per_layer,
         swa_layers=info.swa_layers,
         matrices=tuple(matrices),
+        active_params=params + (embd_params if not has_output else 0),
+        quant=info.file_type,
     )
 
 
-def shape_from_catalog(model: ModelSpec, size_bytes: int) -> ModelShape:
+def shape_from_catalog(model: ModelSpec, size_bytes: int, quant: str = "") -> ModelShape:
     """A :class:`ModelShape` estimated from catalog numbers and the quant's file size.
 
     The embedding and output head are each ``n_vocab x n_embd`` weights at the
@@ -237,6 +240,7 @@ def shape_from_catalog(model: ModelSpec, size_bytes: int) -> ModelShape:
         fraction = min(1.0, max(0.0, active_total / max(1, sum(layers))))
     else:
         fraction = 1.0
+    embd_params = arch.n_vocab * arch.n_embd
     return ModelShape(
         arch=arch,
         layer_bytes=tuple(layers),
@@ -244,6 +248,8 @@ def shape_from_catalog(model: ModelSpec, size_bytes: int) -> ModelShape:
         embd_bytes=embd,
         output_bytes=output,
         tied_output=arch.tied_embeddings,
+        active_params=int((model.active_params or model.params) - embd_params),
+        quant=quant,
     )
 
 
@@ -281,7 +287,7 @@ def plan_for_model(
     if spec is None:
         names = ", ".join(q.name for q in model.quants) or "none"
         raise CatalogError(f"{model.id} has no quant {quant} (available: {names})")
-    shape = shape_from_catalog(model, spec.size_bytes)
+    shape = shape_from_catalog(model, spec.size_bytes, spec.name)
     return plan_for_shape(
         shape,
         hw,
@@ -421,16 +427,7 @@ def plan_for_shape(
     )
     compute = estimate.total_bytes
     weights = shape.weights_bytes
-    kv_read_full, kv_read_short = (
-        memory.kv_read_bytes_per_token(
-            arch,
-            filled,
-            kv_type,
-            kv_heads_per_layer=shape.kv_heads_per_layer,
-            swa_layers=shape.swa_layers,
-        )
-        for filled in (ctx, min(ctx, SHORT_CONTEXT))
-    )
+    kv_read_full = _kv_read(shape, ctx, kv_type)
     beyond = (
         f" (beyond the {arch.ctx_train}-token context it was trained for)"
         if arch.ctx_train and ctx > arch.ctx_train
@@ -454,6 +451,11 @@ def plan_for_shape(
     ) -> MemoryPlan:
         total = weights_bytes + kv_total + compute_bytes + overhead_bytes
         fits = placement != "none"
+        figures = (
+            predict_speed(shape, hw, gpu_layers, ctx, kv_type, kv_layers, fa, backend)
+            if fits
+            else SpeedPrediction()
+        )
         return MemoryPlan(
             weights_bytes=weights_bytes,
             kv_bytes=kv_total,
@@ -466,30 +468,32 @@ def plan_for_shape(
             ctx=ctx,
             parallel=parallel,
             kv_type=kv_type,
-            predicted_tok_s=_decode_tok_s(shape, hw, gpu_layers, kv_read_full, kv_layers)
-            if fits
-            else 0.0,
+            predicted_tok_s=figures.tok_s,
             gpu_bytes=gpu_bytes if fits else 0,
             cpu_bytes=total - gpu_bytes if fits else 0,
             reason=reason + beyond,
             flash_attn=fa,
-            predicted_tok_s_short=_decode_tok_s(shape, hw, gpu_layers, kv_read_short, kv_layers)
-            if fits
-            else 0.0,
+            predicted_tok_s_short=figures.tok_s_short,
             bytes_per_token=_bytes_per_token(shape, kv_read_full),
             n_ctx_alloc=memory.pad_ctx(ctx),
             backend=backend,
             expected_rss_bytes=ram_weights_bytes + ram_kv_bytes + cpu_overhead,
+            predicted_prompt_tok_s=figures.prompt_tok_s,
+            predicted_tok_s_range=figures.tok_s_range,
+            predicted_ttft_s=figures.ttft_s,
+            ttft_prompt_tokens=figures.ttft_prompt_tokens,
+            speed_basis=figures.basis,
         )
 
     ram_budget = hw.ram_available_bytes
     gpus = hw.gpus
     gpu_budget = gpu_overhead = 0
     if gpus:
-        if hw.unified_memory:
-            gpu_budget = min(gpus[0].total_bytes, gpus[0].free_bytes or gpus[0].total_bytes)
-        else:
-            gpu_budget = sum(g.free_bytes for g in gpus)
+        # Metal's recommendedMaxWorkingSetSize (the GPU's total here: 2/3 of RAM under
+        # 64 GiB, 3/4 above) is advice, not a limit: llama.cpp offloads every layer it is
+        # asked to and Metal maps buffers beyond it (an M1 Pro 16 GB runs a 12.5 GiB F16
+        # 7B fully on Metal, 12.75 tok/s). What bounds the GPU is the RAM that is free.
+        gpu_budget = ram_budget if hw.unified_memory else sum(g.free_bytes for g in gpus)
         gpu_overhead = sum(GPU_OVERHEAD_BYTES.get(g.vendor, 512 * MIB) for g in gpus)
 
     if gpus:
@@ -505,7 +509,8 @@ def plan_for_shape(
                 compute_bytes=compute,
                 overhead_bytes=gpu_overhead + cpu_overhead,
                 gpu_bytes=gpu_need,
-                reason=f"all {n} layers fit in {_gib(gpu_budget)} of free GPU memory",
+                reason=f"all {n} layers fit in {_gib(gpu_budget)} of free GPU memory"
+                + _working_set_note(hw, gpu_need),
                 ram_weights_bytes=shape.embd_bytes,
                 ram_kv_bytes=0,
             )
@@ -610,6 +615,15 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
+def _working_set_note(hw: Hardware, gpu_need: int) -> str:
+    if not hw.unified_memory or not hw.gpus or gpu_need <= hw.gpus[0].total_bytes:
+        return ""
+    return (
+        f" (above Metal's recommended working set of {_gib(hw.gpus[0].total_bytes)}: "
+        "it runs, but other apps may be paged out)"
+    )
+
+
 def _fits(hw: Hardware, gpu_need: int, cpu_need: int, gpu_budget: int, ram_budget: int) -> bool:
     if hw.unified_memory:
         return gpu_need <= gpu_budget and gpu_need + cpu_need <= ram_budget
@@ -621,38 +635,121 @@ def _bytes_per_token(shape: ModelShape, kv_read: int) -> int:
     return sum(shape.layer_active_bytes) + output + kv_read
 
 
-def _decode_tok_s(
-    shape: ModelShape, hw: Hardware, gpu_layers: int, kv_read: int, kv_layers: list[int]
-) -> float:
-    """Tokens/s one sequence decodes at: ``1 / sum(bytes on device / (efficiency x bandwidth))``.
+def _kv_read(shape: ModelShape, filled: int, kv_type: str) -> int:
+    return memory.kv_read_bytes_per_token(
+        shape.arch,
+        filled,
+        kv_type,
+        kv_heads_per_layer=shape.kv_heads_per_layer,
+        swa_layers=shape.swa_layers,
+    )
 
-    Layers are split as llama.cpp does (the last ``gpu_layers`` blocks on the GPU,
-    the output head too when every block is there); each device reads its
-    active weights and its share of the KV cache once per token.
+
+@dataclass(frozen=True, slots=True)
+class SpeedPrediction:
+    """The speed figures of a plan (all zero for a plan that does not fit)."""
+
+    tok_s: float = 0.0
+    tok_s_short: float = 0.0
+    tok_s_range: tuple[float, float] = (0.0, 0.0)
+    prompt_tok_s: float = 0.0
+    ttft_s: float = 0.0
+    ttft_prompt_tokens: int = 0
+    basis: str = "model"
+
+
+def decode_work(
+    shape: ModelShape, gpu_layers: int, kv_read: int, kv_layers: list[int]
+) -> speed.DecodeWork:
+    """Bytes one decode step reads on each device, split as llama.cpp places layers.
+
+    The last ``gpu_layers`` blocks are on the GPU, the output head too when every
+    block is there; each device reads its active weights and its share of the KV cache.
     """
     n = shape.arch.n_layers
     total_kv = sum(kv_layers) or 1
     output = shape.embd_bytes if shape.tied_output else shape.output_bytes
     gpu_read = sum(shape.layer_active_bytes[n - gpu_layers :]) if gpu_layers else 0
     gpu_kv = kv_read * sum(kv_layers[n - gpu_layers :]) // total_kv if gpu_layers else 0
-    cpu_read = sum(shape.layer_active_bytes[: n - gpu_layers]) + CPU_KV_COST * (kv_read - gpu_kv)
+    cpu_read = sum(shape.layer_active_bytes[: n - gpu_layers])
     if gpu_layers == n:
         gpu_read += output
     else:
         cpu_read += output
-    gpu_read += gpu_kv
-    seconds = cpu_read / cpu_read_rate(hw)
-    if gpu_read and hw.gpus:
-        gpu_bw = hw.gpus[0].bandwidth_bytes_s or hw.ram_bandwidth_bytes_s or DEFAULT_CPU_BANDWIDTH
-        seconds += gpu_read / (gpu_bw * GPU_EFFICIENCY)
-    return round(1.0 / seconds, 2) if seconds > 0 else 0.0
+    active = gpu_read + cpu_read
+    params = _active_params(shape)
+    return speed.DecodeWork(
+        gpu_bytes=gpu_read,
+        cpu_bytes=cpu_read,
+        gpu_kv_bytes=gpu_kv,
+        cpu_kv_bytes=kv_read - gpu_kv,
+        gpu_params=params * gpu_read / active if active else 0.0,
+        k_quant=speed.is_k_quant(shape.quant),
+    )
+
+
+def _active_params(shape: ModelShape) -> int:
+    # Unknown parameter count: active bytes at 4.5 bits per weight (a Q4_K_M file).
+    return shape.active_params or int(
+        (sum(shape.layer_active_bytes) + shape.output_bytes) * 8 / 4.5
+    )
+
+
+def prompt_work(shape: ModelShape, gpu_layers: int) -> speed.PromptWork:
+    """What a prompt token costs: active parameters (from active bytes) and attention width."""
+    arch = shape.arch
+    n = arch.n_layers
+    active_params = _active_params(shape)
+    width = arch.n_heads * (arch.key_length or (arch.n_embd // max(1, arch.n_heads)))
+    cpu_bytes = sum(shape.layer_bytes[: n - gpu_layers]) if 0 < gpu_layers < n else 0
+    return speed.PromptWork(
+        active_params=active_params,
+        n_layers=n,
+        attn_width=width or arch.n_embd,
+        cpu_bytes=cpu_bytes,
+        on_gpu=gpu_layers > 0,
+    )
+
+
+def predict_speed(
+    shape: ModelShape,
+    hw: Hardware,
+    gpu_layers: int,
+    ctx: int,
+    kv_type: str,
+    kv_layers: list[int],
+    flash_attn: bool,
+    backend: str,
+) -> SpeedPrediction:
+    """Decode speed at a full and a short context, its band, prompt speed and TTFT."""
+    from localctl.benchrun import calibration_for
+
+    calibration = calibration_for(hw, backend)
+    on_gpu = gpu_layers > 0 and bool(hw.gpus)
+
+    def decode(filled: int) -> float:
+        work = decode_work(shape, gpu_layers, _kv_read(shape, filled, kv_type), kv_layers)
+        return speed.decode_tok_s(hw, work, flash_attn=flash_attn, calibration=calibration)
+
+    tok_s = decode(ctx)
+    low, high = (1.0, 1.0) if calibration else speed.decode_band(hw, on_gpu=on_gpu)
+    prompt = prompt_work(shape, gpu_layers if hw.gpus else 0)
+    long_prompt = min(ctx, speed.LONG_PROMPT_TOKENS)
+    ttft = speed.prompt_seconds(hw, prompt, long_prompt, calibration=calibration)
+    return SpeedPrediction(
+        tok_s=tok_s,
+        tok_s_short=decode(min(ctx, SHORT_CONTEXT)),
+        tok_s_range=(round(tok_s * low, 1), round(tok_s * high, 1)),
+        prompt_tok_s=speed.prompt_tok_s(hw, prompt, 512, calibration=calibration),
+        ttft_s=round(ttft, 3),
+        ttft_prompt_tokens=long_prompt,
+        basis=calibration.label if calibration else "model",
+    )
 
 
 def cpu_read_rate(hw: Hardware) -> float:
-    """Bytes/s a CPU decode streams: memory-bound or core-bound, whichever is lower."""
-    memory_bound = (hw.ram_bandwidth_bytes_s or DEFAULT_CPU_BANDWIDTH) * CPU_BANDWIDTH_EFFICIENCY
-    core_bound = CPU_CORE_BYTES_S * max(1, hw.physical_cores)
-    return min(memory_bound, core_bound)
+    """Bytes/s a CPU decode streams (see :func:`localctl.speed.cpu_stream_rate`)."""
+    return speed.cpu_stream_rate(hw)
 
 
 def _gib(count: int) -> str:

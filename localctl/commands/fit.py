@@ -100,6 +100,11 @@ def plan_document(plan: MemoryPlan) -> dict[str, Any]:
         "flash_attn": plan.flash_attn,
         "predicted_tok_s": plan.predicted_tok_s,
         "predicted_tok_s_short": plan.predicted_tok_s_short,
+        "predicted_tok_s_range": list(plan.predicted_tok_s_range),
+        "predicted_prompt_tok_s": plan.predicted_prompt_tok_s,
+        "predicted_ttft_s": plan.predicted_ttft_s,
+        "ttft_prompt_tokens": plan.ttft_prompt_tokens,
+        "speed_basis": plan.speed_basis,
         "bytes_per_token": plan.bytes_per_token,
         "gpu_bytes": plan.gpu_bytes,
         "cpu_bytes": plan.cpu_bytes,
@@ -180,6 +185,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def format_seconds(seconds: float) -> str:
+    """``0.4 s``, ``12 s``, ``3 min 5 s``."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s"
+
+
 def render_plan(plan: MemoryPlan, model: str, quant: str, hw: Hardware) -> str:
     """Human-readable plan."""
     from localctl.output import human_bytes
@@ -197,8 +212,13 @@ def render_plan(plan: MemoryPlan, model: str, quant: str, hw: Hardware) -> str:
         f"verdict: {plan.verdict()} - {plan.reason}",
     ]
     if plan.placement != "none":
-        lines.append(
-            f"predicted decode: {plan.predicted_tok_s:.1f} tok/s with the context full, "
-            f"{plan.predicted_tok_s_short:.1f} tok/s with a short one"
-        )
+        low, high = plan.predicted_tok_s_range
+        lines += [
+            f"predicted decode: {plan.predicted_tok_s:.1f} tok/s ({low:.0f}-{high:.0f}) with the "
+            f"context full, {plan.predicted_tok_s_short:.1f} tok/s with a short one",
+            f"predicted prompt: {plan.predicted_prompt_tok_s:.0f} tok/s (512 tokens); first token "
+            f"after a {plan.ttft_prompt_tokens}-token prompt in "
+            f"{format_seconds(plan.predicted_ttft_s)}",
+            f"speed basis: {plan.speed_basis}",
+        ]
     return "\n".join(lines)

@@ -1,0 +1,602 @@
+"""Fit the speed model's constants to published llama-bench results and score it.
+
+Data (``bench/speed_data/``, every row with its source URL):
+
+- ``calibration.tsv``: the project's calibration set (75 rows, 38 devices);
+- ``gathered.tsv``: further published rows (llama.cpp issues and PRs, Jeff Geerling's
+  ai-benchmarks, normiebench), with CPU-only, AMD, Intel, small-model and host rows;
+- ``context.tsv``: tg512..tg8192 and pp512..pp8192 on 16 CUDA GPUs (context cost);
+- ``hardware/*.toml``: one hardware profile per row (the user profile format);
+- ``catalog.toml``: a user catalog with the exact sizes llama-bench reported.
+
+Every prediction goes through the same code as ``localctl fit`` (``localctl.plan`` and
+``localctl.speed``), so a refit changes exactly what users see. The decode fit is a
+weighted least-squares on relative error, robust (Huber) and shrunk towards a pooled
+prior so a family with few rows stays sensible; leave-one-device-out cross-validation
+gives the honest error and the bands.
+
+Usage::
+
+    python -m bench.fit_speed            # fit, print the report
+    python -m bench.fit_speed --write    # ... and rewrite localctl/speed_constants.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import statistics
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from localctl import speed
+from localctl import speed_constants as constants
+from localctl.speedtables import FAMILIES
+
+if TYPE_CHECKING:
+    from localctl.hardware import Hardware
+    from localctl.plan import ModelShape
+
+DATA = Path(__file__).resolve().parent / "speed_data"
+CONSTANTS_FILE = Path(__file__).resolve().parents[1] / "localctl" / "speed_constants.py"
+HOSTS = ("server", "arm", "sbc", "sbc-amd")
+SIZE_BUCKETS = ((0, 1.0, "< 1 GB"), (1.0, 2.5, "1-2.5 GB"), (2.5, 6, "2.5-6 GB"),
+                (6, 20, "6-20 GB"), (20, 1e9, "> 20 GB"))  # fmt: skip
+
+
+@dataclass
+class Row:
+    """One published result, resolved to a machine and a model shape."""
+
+    device: str
+    backend: str
+    ref: str
+    test: str
+    tg: float
+    pp: float
+    profile: str
+    source: str
+    origin: str
+    hw: Hardware
+    shape: ModelShape
+    size_gb: float
+    notes: str = ""
+    predicted: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def on_gpu(self) -> bool:
+        return bool(self.hw.gpus) and self.backend != "CPU"
+
+    @property
+    def family(self) -> str:
+        return speed.device_family(self.hw, on_gpu=self.on_gpu)
+
+    @property
+    def group(self) -> str:
+        """The device left out together in cross-validation."""
+        return self.hw.gpus[0].name if self.on_gpu else self.hw.cpu_name
+
+    @property
+    def ctx_mean(self) -> int:
+        """Mean filled context over a ``tgN`` run from an empty cache."""
+        return max(1, int(self.test[2:] or 128) // 2)
+
+
+def load_rows(kinds: Iterable[str] = ("calibration", "gathered")) -> tuple[list[Row], list[str]]:
+    """Rows of the published tables that resolve; the others as one line each."""
+    from catalog.loader import load_catalog
+    from localctl.errors import LocalctlError
+    from localctl.hardware import load_profile
+    from localctl.plan import shape_from_catalog
+
+    catalog = load_catalog(DATA / "catalog.toml")
+    rows: list[Row] = []
+    skipped: list[str] = []
+    for kind in kinds:
+        with (DATA / f"{kind}.tsv").open(encoding="utf-8") as handle:
+            for raw in csv.DictReader(handle, delimiter="\t"):
+                try:
+                    model, quant = catalog.resolve(raw["localctl_ref"])
+                    hw = load_profile(str(DATA / "hardware" / f"{raw['profile']}.toml"))
+                except LocalctlError as error:
+                    skipped.append(f"{raw['device']} / {raw['localctl_ref']}: {error}")
+                    continue
+                rows.append(
+                    Row(
+                        device=raw["device"],
+                        backend=raw["backend"],
+                        ref=raw["localctl_ref"],
+                        test=raw["test"],
+                        tg=float(raw["tg_measured"] or 0),
+                        pp=float(raw["pp512_measured"] or 0),
+                        profile=raw["profile"],
+                        source=raw["source_url"],
+                        origin=kind,
+                        hw=hw,
+                        shape=shape_from_catalog(model, quant.size_bytes, quant.name),
+                        size_gb=quant.size_bytes / 1e9,
+                        notes=raw.get("notes", ""),
+                    )
+                )
+    return rows, skipped
+
+
+def decode_work(row: Row, ctx: int | None = None) -> speed.DecodeWork:
+    """What one decode step of ``row`` reads (llama-bench offloads every layer with -ngl 99)."""
+    from localctl.plan import _kv_read, decode_work
+
+    n = row.shape.arch.n_layers
+    filled = row.ctx_mean if ctx is None else ctx
+    kv = _kv_read(row.shape, filled, "f16")
+    return decode_work(row.shape, n if row.on_gpu else 0, kv, [1] * n)
+
+
+def predict_decode(row: Row, ctx: int | None = None) -> float:
+    """Predicted tg tok/s with the current constants."""
+    return speed.decode_tok_s(row.hw, decode_work(row, ctx), flash_attn=False)
+
+
+def predict_prompt(row: Row) -> float:
+    """Predicted pp512 tok/s with the current constants."""
+    from localctl.plan import prompt_work
+
+    n = row.shape.arch.n_layers
+    return speed.prompt_tok_s(row.hw, prompt_work(row.shape, n if row.on_gpu else 0), 512)
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def nnls(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least squares with every coefficient >= 0 (Lawson-Hanson active set)."""
+    n = a.shape[1]
+    x = np.zeros(n)
+    passive = np.zeros(n, dtype=bool)
+    for _ in range(3 * n):
+        w = a.T @ (b - a @ x)
+        if passive.all() or w[~passive].max(initial=-1) <= 1e-12:
+            break
+        j = int(np.argmax(np.where(passive, -np.inf, w)))
+        passive[j] = True
+        while True:
+            z = np.zeros(n)
+            z[passive] = np.linalg.lstsq(a[:, passive], b, rcond=None)[0]
+            if (z[passive] > 0).all():
+                x = z
+                break
+            mask = passive & (z <= 0)
+            alpha = np.min(x[mask] / (x[mask] - z[mask]))
+            x = x + alpha * (z - x)
+            passive &= x > 1e-15
+    return x
+
+
+def fit_gpu(rows: list[Row], prior: dict[str, float]) -> dict[str, Any]:
+    """Efficiency and fixed cost per GPU family, host extras and the multi-GPU cost."""
+    families = [f for f in FAMILIES if f != "cpu"]
+    columns = (
+        [f"u:{f}" for f in families] + [f"b:{f}" for f in families]
+        + [f"k:{f}" for f in families] + [f"kk:{f}" for f in families]
+        + [f"h:{h}" for h in HOSTS] + ["multi"]
+    )  # fmt: skip
+    index = {name: i for i, name in enumerate(columns)}
+    equations: list[tuple[np.ndarray, float, float]] = []
+    kv_cuda = constants.KV_COST
+    for row in rows:
+        work = decode_work(row)
+        gpu = row.hw.gpus[0]
+        bandwidth = gpu.bandwidth_bytes_s or row.hw.ram_bandwidth_bytes_s
+        backend = speed.kv_backend(row.hw, on_gpu=True)
+        kv = kv_cuda.get(backend, kv_cuda["cuda"]) * work.gpu_kv_bytes
+        vector = np.zeros(len(columns))
+        vector[index[f"u:{row.family}"]] = (work.gpu_bytes + kv) / bandwidth
+        vector[index[f"b:{row.family}"]] = 1.0
+        kind = "kk" if work.k_quant else "k"
+        vector[index[f"{kind}:{row.family}"]] = work.gpu_params / (
+            speed.gpu_tflops_of(row.hw) * 1e12
+        )
+        host = speed.gpu_host_class(row.hw)
+        if host != "desktop":
+            vector[index[f"h:{host}"]] = 1.0
+        if f"h:{host}-{gpu.vendor}" in index:
+            vector[index[f"h:{host}-{gpu.vendor}"]] = 1.0
+        vector[index["multi"]] = max(0, len(row.hw.gpus) - 1)
+        equations.append((vector, 1.0 / row.tg, 1.0))
+    # Shrink every family towards the pooled prior (worth about half a row each).
+    for name, value in prior.items():
+        vector = np.zeros(len(columns))
+        vector[index[name]] = 1.0
+        equations.append((vector, value, 0.1 if name.startswith("k") else 0.5))
+    weights = np.ones(len(equations))
+    solution = np.zeros(len(columns))
+    for _ in range(6):
+        a = np.array([v * w * w0 / t for (v, t, w0), w in zip(equations, weights, strict=True)])
+        b = np.array([w * w0 for (_, _, w0), w in zip(equations, weights, strict=True)])
+        solution = nnls(a, b)
+        residual = np.abs(a @ solution / np.maximum(b, 1e-12) - 1.0)
+        weights = np.where(residual > 0.15, 0.15 / np.maximum(residual, 1e-9), 1.0)
+    values = dict(zip(columns, solution, strict=True))
+    return {
+        "efficiency": {f: round(1.0 / values[f"u:{f}"], 3) for f in families},
+        "fixed": {f: round(values[f"b:{f}"], 6) for f in families},
+        "flops": {f: round(values[f"k:{f}"], 2) for f in families},
+        "flops_k": {f: round(values[f"kk:{f}"], 2) for f in families},
+        "host": {"desktop": 0.0, **{h: round(values[f"h:{h}"], 6) for h in HOSTS}},
+        "multi": round(values["multi"], 6),
+    }
+
+
+def fit_cpu(rows: list[Row]) -> dict[str, float]:
+    """Memory efficiency (grid) and the fixed cost per step and per thread (NNLS)."""
+    best: tuple[float, dict[str, float]] = (math.inf, {})
+    if not rows:
+        return {
+            "efficiency": 0.6,
+            "core_scale": 1.0,
+            "fixed": 0.0005,
+            "per_thread": 0.0,
+            "overhead_bytes": 2e8,
+        }
+    grid = [(e / 100, s / 100) for e in range(30, 96, 3) for s in range(70, 115, 5)]
+    for efficiency, core_scale in grid:
+        constants.CPU_MEMORY_EFFICIENCY = efficiency
+        constants.CPU_CORE_SCALE = core_scale
+        a, b = [], []
+        for row in rows:
+            work = decode_work(row)
+            rate = speed.cpu_stream_rate(row.hw)
+            stream = (work.cpu_bytes + constants.KV_COST["cpu"] * work.cpu_kv_bytes) / rate
+            a.append([1.0, speed.cpu_threads(row.hw), 1e8 / rate])
+            b.append(1.0 / row.tg - stream)
+        weights = np.array([row.tg for row in rows])
+        # Pseudo-rows: 0.5 ms per step, 20 us per thread, 100 MB; a fiftieth of a row each.
+        prior_a = [[0.02 / 0.0005, 0, 0], [0, 0.02 / 2e-5, 0], [0, 0, 0.02]]
+        a_all = np.vstack([np.array(a) * weights[:, None], prior_a])
+        b_all = np.concatenate([np.array(b) * weights, [0.02, 0.02, 0.02]])
+        coef = nnls(a_all, b_all)
+        constants.CPU_FIXED_S, constants.CPU_FIXED_PER_THREAD_S = float(coef[0]), float(coef[1])
+        constants.CPU_OVERHEAD_BYTES = float(coef[2]) * 1e8
+        errors = [math.log(predict_decode(row) / row.tg) for row in rows]
+        score = sum(min(e * e, 0.09) for e in errors)
+        if score < best[0]:
+            best = (
+                score,
+                {
+                    "efficiency": efficiency,
+                    "core_scale": core_scale,
+                    "fixed": float(coef[0]),
+                    "per_thread": float(coef[1]),
+                    "overhead_bytes": round(float(coef[2]) * 1e8, -6),
+                },
+            )
+    return best[1]
+
+
+def fit_context(gpu_constants: dict[str, Any]) -> float:
+    """Weight-byte cost of a KV byte on CUDA without flash attention (tg512 -> tg8192)."""
+    from catalog.loader import load_catalog
+    from localctl.hardware import load_profile
+    from localctl.plan import _kv_read, shape_from_catalog
+
+    catalog = load_catalog(DATA / "catalog.toml")
+    ratios = []
+    with (DATA / "context.tsv").open(encoding="utf-8") as handle:
+        for raw in csv.DictReader(handle, delimiter="\t"):
+            model, quant = catalog.resolve(raw["localctl_ref"])
+            shape = shape_from_catalog(model, quant.size_bytes)
+            hw = load_profile(str(DATA / "hardware" / f"{raw['profile']}.toml"))
+            family = speed.device_family(hw, on_gpu=True)
+            rate = gpu_constants["efficiency"][family] * hw.gpus[0].bandwidth_bytes_s
+            extra_kv = _kv_read(shape, 4096, "f16") - _kv_read(shape, 256, "f16")
+            measured = 1 / float(raw["tg8192"]) - 1 / float(raw["tg512"])
+            ratios.append(float(measured / (extra_kv / rate)))
+    return round(statistics.median(ratios), 2)
+
+
+def fit_attention() -> float:
+    """Attention FLOPs multiplier of prompt processing (pp512 -> pp4096 on CUDA)."""
+    from catalog.loader import load_catalog
+    from localctl.plan import prompt_work, shape_from_catalog
+
+    catalog = load_catalog(DATA / "catalog.toml")
+    values = []
+    with (DATA / "context.tsv").open(encoding="utf-8") as handle:
+        for raw in csv.DictReader(handle, delimiter="\t"):
+            model, quant = catalog.resolve(raw["localctl_ref"])
+            shape = shape_from_catalog(model, quant.size_bytes)
+            work = prompt_work(shape, shape.arch.n_layers)
+            a = 2 * work.active_params
+            c = 4 * work.n_layers * work.attn_width
+            ratio = (1 / float(raw["pp4096"])) / (1 / float(raw["pp512"]))
+            denominator = c * (2048 - 256 * ratio)
+            if denominator > 0 and ratio > 1:
+                values.append(a * (ratio - 1) / denominator)
+    return round(statistics.median(values), 2)
+
+
+def fit_prompt(rows: list[Row]) -> dict[str, float]:
+    """Share of matrix throughput a 512-token prompt reaches, per family (median)."""
+    result: dict[str, float] = {}
+    for family in FAMILIES:
+        ratios = []
+        for row in rows:
+            if row.family != family or row.pp <= 0:
+                continue
+            constants.PROMPT_EFFICIENCY[family] = 1.0
+            ratios.append(row.pp / predict_prompt(row))
+        result[family] = round(statistics.median(ratios), 4) if ratios else 0.0
+    pooled = statistics.median([v for f, v in result.items() if v and f != "cpu"])
+    return {f: (v or pooled) for f, v in result.items()}
+
+
+def prior_for(rows: list[Row]) -> dict[str, float]:
+    """Pooled starting values every family is shrunk towards."""
+    families = [f for f in FAMILIES if f != "cpu"]
+    prior = {f"u:{f}": 1 / 0.75 for f in families}
+    prior.update({f"b:{f}": 0.0008 for f in families})
+    prior.update({f"k:{f}": 2.0 for f in families})
+    prior.update({f"kk:{f}": 4.0 for f in families})
+    return prior
+
+
+def fit(rows: list[Row]) -> dict[str, Any]:
+    """Every constant, fitted on ``rows``; leaves them set in :mod:`localctl.speed_constants`."""
+    fitted_rows = [r for r in rows if not r.notes.startswith("excluded")]
+    gpu_rows = [r for r in fitted_rows if r.on_gpu and r.tg > 0]
+    cpu_rows = [r for r in fitted_rows if not r.on_gpu and r.tg > 0]
+    gpu = fit_gpu(gpu_rows, prior_for(gpu_rows))
+    apply({"gpu": gpu})
+    kv = fit_context(gpu)
+    constants.KV_COST.update(kv_table(kv))
+    gpu = fit_gpu(gpu_rows, prior_for(gpu_rows))
+    cpu = fit_cpu(cpu_rows)
+    fitted = {"gpu": gpu, "cpu": cpu, "kv_cuda": kv}
+    apply(fitted)
+    constants.ATTENTION_COST = fit_attention()
+    fitted["attention"] = constants.ATTENTION_COST
+    fitted["prompt"] = fit_prompt([r for r in rows if r.pp > 0])
+    apply(fitted)
+    return fitted
+
+
+def kv_table(kv_cuda: float) -> dict[str, float]:
+    """The KV cost per backend from the CUDA fit (see docs/fit.md for the other entries)."""
+    return {
+        "cuda": kv_cuda,
+        "cuda-fa": round(max(1.0, kv_cuda * 0.6), 2),
+        "metal": round(kv_cuda * 3.0 / 1.6, 2),
+        "metal-fa": round(kv_cuda * 3.0 / 1.6 * 0.6, 2),
+        "amd": kv_cuda,
+        "amd-fa": round(max(1.0, kv_cuda * 0.6), 2),
+        "intel": kv_cuda,
+        "intel-fa": round(max(1.0, kv_cuda * 0.6), 2),
+        "cpu": 1.5,
+        "cpu-fa": 1.5,
+    }
+
+
+def apply(fitted: dict[str, Any]) -> None:
+    """Set fitted values on :mod:`localctl.speed_constants` (in memory)."""
+    if "gpu" in fitted:
+        gpu = fitted["gpu"]
+        constants.FAMILY_EFFICIENCY.update(gpu["efficiency"])
+        constants.FAMILY_FIXED_S.update(gpu["fixed"])
+        constants.DECODE_FLOPS_PER_WEIGHT.update(gpu["flops"])
+        constants.DECODE_FLOPS_PER_WEIGHT_K.update(gpu["flops_k"])
+        constants.HOST_EXTRA_S.update(gpu["host"])
+        constants.MULTI_GPU_S = gpu["multi"]
+    if "cpu" in fitted:
+        cpu = fitted["cpu"]
+        constants.CPU_MEMORY_EFFICIENCY = cpu["efficiency"]
+        constants.CPU_CORE_SCALE = cpu["core_scale"]
+        constants.CPU_FIXED_S = float(cpu["fixed"])
+        constants.CPU_FIXED_PER_THREAD_S = float(cpu["per_thread"])
+        constants.CPU_OVERHEAD_BYTES = float(cpu["overhead_bytes"])
+    if "kv_cuda" in fitted:
+        constants.KV_COST.update(kv_table(fitted["kv_cuda"]))
+    if "attention" in fitted:
+        constants.ATTENTION_COST = fitted["attention"]
+    if "prompt" in fitted:
+        constants.PROMPT_EFFICIENCY.update(fitted["prompt"])
+
+
+def snapshot() -> dict[str, Any]:
+    """The constants as they are now (to restore after a cross-validation fold)."""
+    return {
+        name: (dict(value) if isinstance(value, dict) else value)
+        for name, value in vars(constants).items()
+        if name.isupper()
+    }
+
+
+def restore(saved: dict[str, Any]) -> None:
+    for name, value in saved.items():
+        setattr(constants, name, dict(value) if isinstance(value, dict) else value)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluate(rows: list[Row], key: str) -> None:
+    """Store predictions under ``row.predicted[key]`` (tg) and ``key + ':pp'``."""
+    for row in rows:
+        if row.tg > 0:
+            row.predicted[key] = predict_decode(row)
+        if row.pp > 0:
+            row.predicted[key + ":pp"] = predict_prompt(row)
+
+
+def cross_validate(rows: list[Row]) -> None:
+    """Leave one device out: refit without its rows, predict them (``row.predicted['cv']``)."""
+    saved = snapshot()
+    groups = sorted({r.group for r in rows})
+    for group in groups:
+        restore(saved)
+        fit([r for r in rows if r.group != group])
+        evaluate([r for r in rows if r.group == group], "cv")
+    restore(saved)
+
+
+def error(row: Row, key: str, measured: float) -> float:
+    return row.predicted[key] / measured - 1.0
+
+
+def summary(rows: list[Row], key: str, *, prompt: bool = False) -> dict[str, Any]:
+    """n, median |error|, median bias and the share within +-20% of ``rows`` under ``key``."""
+    pk = key + ":pp" if prompt else key
+    errors = [error(r, pk, r.pp if prompt else r.tg) for r in rows if pk in r.predicted]
+    if not errors:
+        return {"n": 0}
+    return {
+        "n": len(errors),
+        "median_abs": statistics.median(abs(e) for e in errors),
+        "bias": statistics.median(errors),
+        "within20": sum(abs(e) <= 0.2 for e in errors) / len(errors),
+    }
+
+
+def bands(rows: list[Row]) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    """Measured/predicted 10th-90th percentile ratios per family from cross-validation."""
+
+    def quantiles(ratios: list[float]) -> tuple[float, float]:
+        ratios = sorted(ratios)
+        low = ratios[max(0, int(0.1 * (len(ratios) - 1)))]
+        high = ratios[min(len(ratios) - 1, math.ceil(0.9 * (len(ratios) - 1)))]
+        return round(min(low, 0.92), 2), round(max(high, 1.08), 2)
+
+    decode: dict[str, tuple[float, float]] = {}
+    prompt: dict[str, tuple[float, float]] = {}
+    all_gpu = [r.tg / r.predicted["cv"] for r in rows if "cv" in r.predicted and r.on_gpu]
+    all_gpu_pp = [r.pp / r.predicted["cv:pp"] for r in rows if "cv:pp" in r.predicted and r.on_gpu]
+    for family in FAMILIES:
+        mine = [
+            r.tg / r.predicted["cv"] for r in rows if "cv" in r.predicted and r.family == family
+        ]
+        decode[family] = quantiles(mine if len(mine) >= 5 else mine + all_gpu)
+        mine_pp = [
+            r.pp / r.predicted["cv:pp"]
+            for r in rows
+            if "cv:pp" in r.predicted and r.family == family
+        ]
+        prompt[family] = quantiles(mine_pp if len(mine_pp) >= 5 else mine_pp + all_gpu_pp)
+    return decode, prompt
+
+
+def size_bucket(row: Row) -> str:
+    return next(label for low, high, label in SIZE_BUCKETS if low <= row.size_gb < high)
+
+
+def report(rows: list[Row]) -> str:
+    """Markdown tables: by device class and by size, in-sample and cross-validated; worst rows."""
+    lines = []
+
+    def table(title: str, groups: dict[str, list[Row]], prompt: bool = False) -> None:
+        lines.append(f"\n{title}\n")
+        lines.append(
+            "| group | n | median abs err (fit) | bias (fit) | within 20% (fit) "
+            "| median abs err (CV) | bias (CV) | within 20% (CV) |"
+        )
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for name, members in groups.items():
+            fit_s, cv_s = (
+                summary(members, "fit", prompt=prompt),
+                summary(members, "cv", prompt=prompt),
+            )
+            if not fit_s["n"]:
+                continue
+            lines.append(
+                f"| {name} | {fit_s['n']} | {fit_s['median_abs']:.1%} | {fit_s['bias']:+.1%} "
+                f"| {fit_s['within20']:.0%} | {cv_s['median_abs']:.1%} | {cv_s['bias']:+.1%} "
+                f"| {cv_s['within20']:.0%} |"
+            )
+
+    by_family: dict[str, list[Row]] = {f: [r for r in rows if r.family == f] for f in FAMILIES}
+    by_size = {label: [r for r in rows if size_bucket(r) == label] for *_, label in SIZE_BUCKETS}
+    by_origin = {o: [r for r in rows if r.origin == o] for o in ("calibration", "gathered")}
+    table("Decode (tg, short context) by device class", {"all": rows, **by_family})
+    table("Decode by model size", by_size)
+    table("Decode by data set", by_origin)
+    table("Prompt (pp512) by device class", {"all": rows, **by_family}, prompt=True)
+    worst = sorted(
+        (r for r in rows if "cv" in r.predicted), key=lambda r: -abs(error(r, "cv", r.tg))
+    )[:12]
+    lines.append("\nWorst decode rows (cross-validated)\n")
+    lines.append("| device | model | backend | measured | predicted (CV) | error |")
+    lines.append("|---|---|---|---|---|---|")
+    for r in worst:
+        lines.append(
+            f"| {r.device} | {r.ref} | {r.backend} | {r.tg:.1f} | {r.predicted['cv']:.1f} "
+            f"| {error(r, 'cv', r.tg):+.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def constants_source(decode_band: dict[str, Any], prompt_band: dict[str, Any]) -> str:
+    """``localctl/speed_constants.py`` for the constants now in memory."""
+
+    def literal(value: Any) -> str:
+        if isinstance(value, dict):
+            items = ",\n".join(f'    "{k}": {literal(v)}' for k, v in value.items())
+            return "{\n" + items + ",\n}"
+        if isinstance(value, tuple):
+            return "(" + ", ".join(literal(v) for v in value) + ")"
+        if isinstance(value, float):
+            return repr(round(float(value), 6))
+        return repr(value)
+
+    values = snapshot()
+    values["DECODE_BAND"] = decode_band
+    values["PROMPT_BAND"] = prompt_band
+    types = {
+        dict: "dict[str, float]",
+        float: "float",
+    }
+    out = [
+        '"""Fitted constants of the speed model (written by ``python -m bench.fit_speed',
+        '--write``; do not edit by hand). Provenance and error tables: ``docs/fit.md``."""',
+        "",
+        "from __future__ import annotations",
+        "",
+    ]
+    for name in sorted(values):
+        value = values[name]
+        if name.endswith("_BAND"):
+            kind = "dict[str, tuple[float, float]]"
+        else:
+            kind = types.get(type(value), "float")
+        out.append(f"{name}: {kind} = {literal(value)}")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="rewrite localctl/speed_constants.py")
+    parser.add_argument("--no-cv", action="store_true", help="skip cross-validation")
+    args = parser.parse_args(argv)
+    rows, skipped = load_rows()
+    for line in skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    fitted = fit(rows)
+    saved = snapshot()
+    evaluate(rows, "fit")
+    if not args.no_cv:
+        cross_validate(rows)
+    restore(saved)
+    decode_band, prompt_band = bands(rows) if not args.no_cv else ({}, {})
+    print(f"{len(rows)} rows, {len({r.group for r in rows})} devices")
+    print(f"fitted: {fitted}")
+    print(report(rows))
+    if args.write and decode_band:
+        CONSTANTS_FILE.write_text(constants_source(decode_band, prompt_band), encoding="utf-8")
+        print(f"wrote {CONSTANTS_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""The speed model: its shape, its accuracy on the published table, bands, calibration here."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from catalog.loader import load_catalog
+from localctl import speed
+from localctl.hardware import load_profile
+from localctl.plan import plan_for_model
+
+if TYPE_CHECKING:
+    from localctl.hardware import Hardware
+    from localctl.plan import MemoryPlan
+
+DATA = Path(__file__).resolve().parents[1] / "bench" / "speed_data"
+CATALOG = load_catalog(DATA / "catalog.toml")
+
+
+def profile(name: str) -> Hardware:
+    return load_profile(str(DATA / "hardware" / f"{name}.toml"))
+
+
+def plan(ref: str, hw: Hardware, ctx: int = 512) -> MemoryPlan:
+    model, quant = CATALOG.resolve(ref)
+    return plan_for_model(model, quant.name, hw, ctx=ctx, backend="llama-server")
+
+
+def bandwidth_share(ref: str, hw: Hardware) -> float:
+    model, quant = CATALOG.resolve(ref)
+    result = plan_for_model(model, quant.name, hw, ctx=512)
+    return result.predicted_tok_s_short * quant.size_bytes / hw.gpus[0].bandwidth_bytes_s
+
+
+def test_share_of_bandwidth_rises_with_model_size() -> None:
+    # A fixed cost per token: small models reach a smaller share of the bandwidth.
+    hw = profile("x-rtx4090")
+    small = bandwidth_share("tinyllama-1.1b:Q4_0", hw)
+    medium = bandwidth_share("llama-3-8b-x:Q4_K_M", hw)
+    large = bandwidth_share("llama-3-8b-x:F16", hw)
+    assert small < medium < large < 1.0
+    assert small < 0.6 and large > 0.7
+
+
+def test_hbm_gpus_reach_a_lower_share_than_gddr() -> None:
+    assert bandwidth_share("llama-3-8b-x:Q4_K_M", profile("x-a100-sxm")) < 0.7 * bandwidth_share(
+        "llama-3-8b-x:Q4_K_M", profile("x-rtx4090")
+    )
+
+
+def test_a_slow_host_slows_a_small_model_on_the_same_gpu() -> None:
+    desktop = profile("g-265k-4090")
+    pi = replace(desktop, cpu_name="Raspberry Pi CM5 (Cortex-A76)", physical_cores=4)
+    fast = plan("llama-3.2-3b-x:Q4_K_M", desktop).predicted_tok_s_short
+    slow = plan("llama-3.2-3b-x:Q4_K_M", pi).predicted_tok_s_short
+    assert slow < 0.85 * fast
+
+
+def test_cpu_speed_follows_core_type_and_memory() -> None:
+    zen = replace(profile("g-n150"), cpu_name="AMD Ryzen 9 7950X", physical_cores=4)
+    n150 = profile("g-n150")
+    ref = "llama-3-8b-x:Q4_K_M"
+    assert plan(ref, zen).predicted_tok_s > 1.5 * plan(ref, n150).predicted_tok_s
+    # More channels help only once the cores can use them.
+    wide = replace(zen, physical_cores=16, ram_bandwidth_bytes_s=4 * zen.ram_bandwidth_bytes_s)
+    assert plan(ref, wide).predicted_tok_s > 1.5 * plan(ref, zen).predicted_tok_s
+
+
+def test_context_costs_more_on_metal_than_cuda_and_less_with_flash_attention() -> None:
+    work = speed.DecodeWork(gpu_bytes=4e9, cpu_bytes=0, gpu_kv_bytes=1e9)
+    cuda, metal = profile("x-rtx3090"), profile("x-m3max-64")
+    assert speed.kv_cost(metal, on_gpu=True, flash_attn=False) > speed.kv_cost(
+        cuda, on_gpu=True, flash_attn=False
+    )
+    slow = speed.decode_seconds(cuda, work, flash_attn=False)
+    assert speed.decode_seconds(cuda, work, flash_attn=True) < slow
+
+
+def test_prompt_speed_is_compute_bound_and_ttft_grows_with_the_prompt() -> None:
+    gpu, cpu = profile("x-rtx4090"), profile("g-n150")
+    on_gpu = plan("llama-3-8b-x:Q4_K_M", gpu, ctx=8192)
+    on_cpu = plan("llama-3-8b-x:Q4_K_M", cpu, ctx=8192)
+    assert on_gpu.predicted_prompt_tok_s > 50 * on_cpu.predicted_prompt_tok_s
+    assert on_cpu.ttft_prompt_tokens == 4096
+    assert on_cpu.predicted_ttft_s > 60 > on_gpu.predicted_ttft_s
+    short = plan("llama-3-8b-x:Q4_K_M", cpu, ctx=1024)
+    assert short.predicted_ttft_s < on_cpu.predicted_ttft_s
+
+
+def test_every_prediction_carries_a_band_around_it() -> None:
+    result = plan("llama-3-8b-x:Q4_K_M", profile("x-m3max-64"), ctx=4096)
+    low, high = result.predicted_tok_s_range
+    assert low < result.predicted_tok_s < high
+    assert result.speed_basis == "model"
+
+
+def test_m1_pro_16gb_runs_a_12_5_gib_f16_model_fully_on_metal() -> None:
+    # recommendedMaxWorkingSetSize (2/3 of 16 GiB) is below the model; llama.cpp ran it on
+    # Metal anyway (calibration row: 12.75 tok/s).
+    result = plan("llama-7b:F16", profile("x-m1pro-16"))
+    assert result.placement == "gpu"
+    assert "recommended working set" in result.reason
+    assert 9 < result.predicted_tok_s_short < 16
+
+
+def test_published_table_accuracy_meets_the_targets() -> None:
+    from bench.fit_speed import evaluate, load_rows, summary
+
+    rows, _ = load_rows()
+    evaluate(rows, "fit")
+    everything = summary(rows, "fit")
+    assert everything["median_abs"] <= 0.10 and everything["within20"] >= 0.8
+    families = {r.family for r in rows}
+    for family in families:
+        biased = summary([r for r in rows if r.family == family], "fit")
+        assert abs(biased["bias"]) <= 0.15, family
+    small = [abs(r.predicted["fit"] / r.tg - 1) for r in rows if r.size_gb < 2.5 and r.tg]
+    assert statistics.median(small) <= 0.25
+    assert summary(rows, "fit", prompt=True)["median_abs"] <= 0.25
