@@ -10,6 +10,9 @@ the mapped file. Each is checked at three contexts on both backends.
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,3 +118,32 @@ def test_native_server_buffers_match_the_plan_on_gemma3(
 ) -> None:
     server = _buffers(gemma3_path, "llama-server", ctx, tmp_path, str(native_llama_server))
     _assert_close(gemma3_path, server, "llama-server", ctx)
+
+
+_WINDOWED = """
+import sys
+from llama_cpp import Llama
+Llama(model_path=sys.argv[1], n_ctx=int(sys.argv[2]), n_threads=1, verbose=True,
+      flash_attn=True, swa_full=False)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ctx", CONTEXTS)
+def test_windowed_cache_is_what_llama_cpp_allocates_without_swa_full(
+    gemma3_path: Path, ctx: int
+) -> None:
+    # The same library with llama-server's setting (swa_full off): the SWA layers
+    # keep 1024 cells (512 window + 512 batch) at every context.
+    result = subprocess.run(
+        [sys.executable, "-c", _WINDOWED, str(gemma3_path), str(ctx)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    sizes = re.findall(r"KV buffer size =\s+([\d.]+) MiB", result.stderr)
+    assert len(sizes) == 2, result.stderr[-2000:]
+    measured = sum(float(size) for size in sizes) * MIB
+    plan = plan_for_file(gemma3_path, resolve_hardware(None), ctx=ctx, backend="llama-server")
+    assert plan.kv_bytes == measured
