@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from catalog.errors import GgufError
+from catalog.filenames import split_part, split_part_name
 from catalog.schema import ArchSpec
 
 if TYPE_CHECKING:
@@ -790,14 +791,11 @@ def iter_split_paths(first: Path, count: int) -> Iterator[Path]:
 
     Yields ``first`` alone when its name does not follow the split pattern.
     """
-    stem = first.name
-    marker = f"-00001-of-{count:05d}.gguf"
-    if count <= 1 or not stem.endswith(marker):
+    if count <= 1 or split_part(first.name) != (1, count):
         yield first
         return
-    prefix = stem[: -len(marker)]
     for part in range(1, count + 1):
-        yield first.with_name(f"{prefix}-{part:05d}-of-{count:05d}.gguf")
+        yield first.with_name(split_part_name(first.name, part))
 
 
 @dataclass(frozen=True, slots=True)

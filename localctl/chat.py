@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from localctl.auth import bearer_headers
+from localctl.endpoint import base_url
 from localctl.errors import ChatError
 from localctl.sanitize import printable
 
@@ -92,12 +93,6 @@ class _Stream:
     timings: dict[str, Any] | None = None
     t_first: float | None = None
     t_last: float | None = None
-
-
-def api_base(url: str) -> str:
-    """``http://host:port`` from a URL with or without ``/v1``."""
-    url = url.rstrip("/")
-    return url[: -len("/v1")] if url.endswith("/v1") else url
 
 
 async def count_tokens(
@@ -169,7 +164,7 @@ async def served_model_name(url: str, api_key: str | None) -> str:
 
     try:
         async with httpx.AsyncClient(timeout=5) as client:
-            answer = await client.get(f"{api_base(url)}/v1/models", headers=bearer_headers(api_key))
+            answer = await client.get(f"{base_url(url)}/v1/models", headers=bearer_headers(api_key))
             answer.raise_for_status()
             name = " ".join(printable(answer.json()["data"][0]["id"]).split())[:ERROR_CHARS]
     except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
@@ -281,7 +276,7 @@ async def stream_chat(
     """
     import httpx
 
-    base = api_base(url)
+    base = base_url(url)
     if api_key is None:
         from localctl.runfile import find_api_key
 

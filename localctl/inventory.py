@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from catalog.filenames import quant_of
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -92,8 +94,6 @@ def _walk(root: Path, depth: int = 0) -> Iterator[os.DirEntry[str]]:
 
 
 def _hf_cache_ggufs(cache: Path) -> list[LocalGguf]:
-    from localctl.hub import quant_of
-
     found: list[LocalGguf] = []
     try:
         repos = [p for p in cache.iterdir() if p.name.startswith("models--")]
@@ -112,8 +112,6 @@ def _hf_cache_ggufs(cache: Path) -> list[LocalGguf]:
 
 
 def _folder_ggufs(root: Path, source: str) -> list[LocalGguf]:
-    from localctl.hub import quant_of
-
     found: list[LocalGguf] = []
     for entry in _walk(root):
         try:

@@ -12,7 +12,6 @@ not be reached at all, so callers can fall back on what they stored).
 from __future__ import annotations
 
 import datetime
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from localctl import hub
 from localctl.errors import DownloadError
+from localctl.hub import env as hub_env
+from localctl.hub.errors import Unreachable, hub_error, retryable
+from localctl.hub.values import HEX40, HEX64
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -27,10 +29,7 @@ if TYPE_CHECKING:
 API_TIMEOUT_S = 20.0
 """Longest wait for one answer from the hub's API (huggingface_hub itself never gives up)."""
 
-_HEX40 = re.compile(r"[0-9a-f]{40}")
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-
-HubUnreachable = hub._Unreachable
+HubUnreachable = Unreachable
 """The hub could not be reached at all (no network, DNS, refused connection, timeout)."""
 
 
@@ -173,15 +172,15 @@ def with_retries(
             could not be reached, :class:`GatedRepoError` for a gated repository).
     """
     endpoint = hub.hub_endpoint()
-    delays = hub.RETRY_DELAYS_S if retry else ()
+    delays = hub_env.RETRY_DELAYS_S if retry else ()
     for attempt in range(len(delays) + 1):
         try:
             return call()
         except Exception as error:
             if _is_gated(error):
                 raise GatedRepoError(gated_message(repo)) from None
-            if not hub._retryable(error) or attempt == len(delays):
-                raise hub._hub_error(error, repo, endpoint) from None
+            if not retryable(error) or attempt == len(delays):
+                raise hub_error(error, repo, endpoint) from None
             if cancel is not None:
                 if cancel.wait(delays[attempt]):
                     raise hub.DownloadCancelled("cancelled") from None
@@ -198,7 +197,7 @@ def _listed(entry: Any) -> ListedFile:
     if entry.lfs is not None:
         sha256 = entry.lfs.sha256
         size = entry.lfs.size
-        if not isinstance(sha256, str) or not _HEX64.fullmatch(sha256):
+        if not isinstance(sha256, str) or not HEX64.fullmatch(sha256):
             raise DownloadError(
                 f"the hub sent a malformed sha256 for {name!r}: {sha256!r}; refusing it"
             )
@@ -248,7 +247,7 @@ def list_repo(
         cancel,
     )
     commit = info.sha
-    if not isinstance(commit, str) or not _HEX40.fullmatch(commit):
+    if not isinstance(commit, str) or not HEX40.fullmatch(commit):
         raise DownloadError(
             f"the hub sent a malformed commit id for {repo}: {commit!r}; refusing it"
         )

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from localctl.hardware import CpuPowerMeter, gpu_usage
+from localctl.measurements import process_tree_rss
 
 if TYPE_CHECKING:
     from localctl.chat import ReplyMetrics
@@ -341,15 +342,7 @@ def system_snapshot(server_pid: int | None = None) -> SystemSnapshot:
     import psutil
 
     memory = psutil.virtual_memory()
-    rss: int | None = None
-    if server_pid is not None:
-        try:
-            process = psutil.Process(server_pid)
-            rss = process.memory_info().rss + sum(
-                child.memory_info().rss for child in process.children(recursive=True)
-            )
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            rss = None
+    rss = None if server_pid is None else process_tree_rss(server_pid)
     return SystemSnapshot(
         cpu_percent=psutil.cpu_percent(interval=None),
         ram_used_bytes=memory.total - memory.available,

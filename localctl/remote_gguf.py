@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from catalog.filenames import split_part, split_part_name
 from catalog.gguf import GgufInfo, GgufSet, parse_gguf
 from localctl.auth import hub_headers
 from localctl.errors import DownloadError, GgufError
@@ -210,9 +211,6 @@ def read_remote_gguf(
             raise GgufError(f"{url}: {error}") from None
 
 
-_SPLIT = re.compile(r"-00001-of-(\d{5})\.gguf$")
-
-
 def read_remote_gguf_set(url: str, headers: Mapping[str, str] | None = None) -> GgufSet:
     """Read the headers of a remote model, every part of a ``-00001-of-0000N`` split set.
 
@@ -224,15 +222,15 @@ def read_remote_gguf_set(url: str, headers: Mapping[str, str] | None = None) -> 
 
     with httpx.Client(follow_redirects=True, timeout=TIMEOUT_S) as client:
         first = read_remote_gguf(url, headers, client=client)
-        match = _SPLIT.search(url.split("?", 1)[0])
-        if first.split_count <= 1 or match is None:
+        bare = url.split("?", 1)[0]
+        split = split_part(bare)
+        if first.split_count <= 1 or split is None or split[0] != 1:
             return GgufSet(first, (first,))
-        count = int(match.group(1))
+        count = split[1]
         if count != first.split_count:
             raise GgufError(f"{url}: file name says {count} parts, header says {first.split_count}")
-        stem = url[: match.start()]
         parts = [first]
         for index in range(2, count + 1):
-            part_url = f"{stem}-{index:05d}-of-{count:05d}.gguf"
+            part_url = split_part_name(bare, index)
             parts.append(read_remote_gguf(part_url, headers, client=client, need_arch=False))
         return GgufSet(first, tuple(parts))

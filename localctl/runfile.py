@@ -14,6 +14,7 @@ from pathlib import Path
 
 from localctl import paths
 from localctl.config import atomic_write
+from localctl.endpoint import base_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +31,7 @@ class RunInfo:
 
 
 def _normalise(url: str) -> str:
-    url = url.rstrip("/")
-    if url.endswith("/v1"):
-        url = url[: -len("/v1")]
-    return url.replace("://localhost:", "://127.0.0.1:")
+    return base_url(url).replace("://localhost:", "://127.0.0.1:")
 
 
 def _pid_alive(pid: int) -> bool:

@@ -19,15 +19,11 @@ Public API (the CLI ``localctl serve`` and the TUI both use it):
   child, so the Linux parent-death signal (SIGTERM) fires only when localctl dies.
   Keys go to the child through its environment (``LLAMA_API_KEY`` / ``API_KEY``),
   never argv; the child's environment is allow-listed (``child_env``).
-- ``measure_memory(server, plan, ready_s)``: plan vs llama.cpp's buffers vs measured RSS
-  as a record (also appended with ``append_measurement``); ``format_memory_report``
-  renders it, ``memory_report`` does both.
-- ``append_measurement(record)``: one JSONL line in ``paths.measurements_file()``.
 - ``explain_exit(returncode)``: plain words for an exit code or signal.
-- ``parse_buffers(lines)``: llama.cpp's model/KV/compute buffers and offloaded layers.
-- ``child_env(extra)``: the allow-listed environment a child gets.
-- ``check_passthrough(args)``: refuses flags that change host, port, key, CORS or tools.
-- ``resolve_backend(backend, llama_server_path)``: what ``auto`` stands for here.
+
+Which backend runs and its argv live in :mod:`localctl.backends`; llama.cpp's
+reported buffers and the estimate-vs-measured records in :mod:`localctl.measurements`
+(both re-exported here).
 """
 
 from __future__ import annotations
@@ -39,9 +35,7 @@ import ctypes
 import enum
 import ipaddress
 import os
-import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -50,61 +44,60 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from localctl import paths
 from localctl.auth import bearer_headers
+from localctl.backends import (
+    BACKENDS,
+    KV_TYPES,
+    backend_argv,
+    backend_env,
+    check_passthrough,
+    child_env,
+    find_llama_server,
+    resolve_backend,
+)
+from localctl.endpoint import base_url
 from localctl.errors import BadInputError, ServerError
+from localctl.measurements import (
+    Buffers,
+    append_measurement,
+    format_memory_report,
+    measure_memory,
+    memory_report,
+    parse_buffers,
+    process_tree_rss,
+)
 
 if TYPE_CHECKING:
-    from localctl.plan import MemoryPlan
+    pass
 
-BACKENDS = ("auto", "llama-cpp-python", "llama-server", "attach")
-KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}
-"""KV cache types and their ggml type ids (llama-cpp-python takes the id)."""
 
-_ENV_ALLOW = ("PATH", "HOME", "LANG", "TMPDIR", "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES")
-_ENV_ALLOW_PREFIX = ("LC_", "OMP_")
-
-_REFUSED_FLAGS = (
-    "--host",
-    "--port",
-    "--api-key",
-    "--api-key-file",
-    "--api_key",
-    "--agent",
-    "-ag",
-    "--path",
-    "--api-prefix",
-    "--props",
-    "--slot-save-path",
-    "--media-path",
-    "--models-dir",
-    "--models-preset",
-    "--log-prompts-dir",
-    "--reuse-port",
-    "--config_file",
-    "--chat-template-file",
-    "--ssl_keyfile",
-    "--ssl_certfile",
-    "--log-file",
-    "--verbosity",
-    "-lv",
-)
-_REFUSED_PREFIXES = (
-    "--cors",
-    "--ui",
-    "--webui",
-    "--no-ui",
-    "--no-webui",
-    "--tools",
-    "--mcp",
-    "--ssl",
-)
-"""Flags that change where or to whom the server answers, or enable tools/UI extras."""
+__all__ = [
+    "BACKENDS",
+    "KV_TYPES",
+    "Buffers",
+    "ModelServer",
+    "ServerOptions",
+    "ServerStatus",
+    "append_measurement",
+    "check_passthrough",
+    "child_env",
+    "explain_exit",
+    "find_llama_server",
+    "format_memory_report",
+    "free_port",
+    "is_loopback",
+    "measure_memory",
+    "memory_report",
+    "parse_buffers",
+    "port_free",
+    "resolve_backend",
+]
 
 
 class ServerStatus(enum.Enum):
@@ -138,17 +131,6 @@ class ServerOptions:
     llama_server_path: str = ""
     attach_url: str = ""
     log_dir: Path | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Buffers:
-    """What llama.cpp reported it allocated (bytes, summed over devices)."""
-
-    model_bytes: int = 0
-    kv_bytes: int = 0
-    compute_bytes: int = 0
-    offloaded_layers: int | None = None
-    total_layers: int | None = None
 
 
 @dataclass(slots=True)
@@ -190,65 +172,6 @@ def explain_exit(returncode: int | None) -> str:
     return f"the server exited with code {returncode}"
 
 
-_SIZE_RE = re.compile(r"=\s*([0-9.]+)\s*(MiB|KiB|GiB|B)\b")
-_OFFLOAD_RE = re.compile(r"offloaded (\d+)/(\d+) layers")
-_UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
-
-
-def _size(line: str) -> int:
-    m = _SIZE_RE.search(line)
-    return int(float(m.group(1)) * _UNITS[m.group(2)]) if m else 0
-
-
-def parse_buffers(lines: Iterable[str]) -> Buffers:
-    """Sum llama.cpp's reported buffers (per device) from its log lines.
-
-    ``KV buffer size`` lines are preferred; the ``llama_kv_cache: size =`` summary is
-    used only when a build prints no per-device KV line.
-    """
-    model = kv = kv_summary = compute = 0
-    off: int | None = None
-    tot: int | None = None
-    for line in lines:
-        if "model buffer size" in line:
-            model += _size(line)
-        elif "KV buffer size" in line:
-            kv += _size(line)
-        elif "llama_kv_cache: size =" in line:
-            kv_summary += _size(line)
-        elif "compute buffer size" in line:
-            compute += _size(line)
-        m = _OFFLOAD_RE.search(line)
-        if m:
-            off, tot = int(m.group(1)), int(m.group(2))
-    return Buffers(model, kv or kv_summary, compute, off, tot)
-
-
-def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The allow-listed environment for a server child plus ``extra``."""
-    env = {
-        k: v for k, v in os.environ.items() if k in _ENV_ALLOW or k.startswith(_ENV_ALLOW_PREFIX)
-    }
-    env.update(extra or {})
-    return env
-
-
-def check_passthrough(args: Sequence[str]) -> tuple[str, ...]:
-    """Refuse pass-through flags that change host, port, key, CORS or enable tools.
-
-    Raises:
-        BadInputError: naming the refused flag.
-    """
-    for arg in args:
-        flag = arg.split("=", 1)[0]
-        if flag in _REFUSED_FLAGS or flag.startswith(_REFUSED_PREFIXES) or flag in ("-h", "--help"):
-            raise BadInputError(
-                f"pass-through flag {flag} is not allowed "
-                "(localctl sets host, port, key and safety flags)"
-            )
-    return tuple(args)
-
-
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and ``localhost``."""
     if host == "localhost":
@@ -274,36 +197,6 @@ def free_port(host: str) -> int:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
-
-
-def find_llama_server(configured: str = "") -> str | None:
-    """Native ``llama-server``: LOCALCTL_LLAMA_SERVER, then config, then PATH."""
-    for cand in (os.environ.get("LOCALCTL_LLAMA_SERVER", ""), configured):
-        if cand and os.access(cand, os.X_OK):
-            return cand
-    return shutil.which("llama-server")
-
-
-def resolve_backend(backend: str, llama_server_path: str = "") -> str:
-    """The backend a server will run: ``auto`` becomes ``llama-server`` when one is found.
-
-    Args:
-        backend: one of :data:`BACKENDS`.
-        llama_server_path: the configured native binary (see :func:`find_llama_server`).
-
-    Raises:
-        BadInputError: unknown backend, or ``llama-server`` asked for but not found.
-    """
-    if backend not in BACKENDS:
-        raise BadInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if backend == "auto":
-        return "llama-server" if find_llama_server(llama_server_path) else "llama-cpp-python"
-    if backend == "llama-server" and not find_llama_server(llama_server_path):
-        raise BadInputError(
-            "llama-server not found: put it on PATH, set server.llama_server_path "
-            "or LOCALCTL_LLAMA_SERVER (scripts/build-llama-server.sh builds one)"
-        )
-    return backend
 
 
 def _preexec() -> None:
@@ -340,7 +233,7 @@ class ModelServer:
         self._child: _Child | None = None
         self._exited = threading.Event()
         if options.attach_url:
-            self.url = options.attach_url.rstrip("/").removesuffix("/v1")
+            self.url = base_url(options.attach_url)
         else:
             self.url = f"http://{self._url_host()}:{self.port}"
 
@@ -371,47 +264,10 @@ class ModelServer:
     # ------------------------------------------------------------------ argv
     def argv(self) -> list[str]:
         """The child's argv (never holds the key)."""
-        o = self.options
-        assert o.model_path is not None
-        threads = o.threads or os.cpu_count() or 1
-        if o.kv_type not in KV_TYPES:
-            raise BadInputError(f"unknown KV type {o.kv_type!r}; choose {', '.join(KV_TYPES)}")
-        gl = 0 if o.gpu_layers is None else o.gpu_layers
-        if self.backend == "llama-server":
-            exe = find_llama_server(o.llama_server_path)
-            assert exe is not None
-            args = [
-                exe, "--model", str(o.model_path), "--ctx-size", str(o.ctx * o.parallel),
-                "--parallel", str(o.parallel), "--threads", str(threads),
-                "--n-gpu-layers", str(gl), "--batch-size", str(o.batch),
-                "--host", self.host, "--port", str(self.port), "--no-ui",
-                "--verbosity", "4",
-            ]  # fmt: skip
-            if o.kv_type != "f16":
-                args += [
-                    "--cache-type-k",
-                    o.kv_type,
-                    "--cache-type-v",
-                    o.kv_type,
-                    "--flash-attn",
-                    "on",
-                ]
-        else:
-            args = [
-                sys.executable, "-m", "llama_cpp.server", "--model", str(o.model_path),
-                "--n_ctx", str(o.ctx), "--n_threads", str(threads), "--n_gpu_layers", str(gl),
-                "--n_batch", str(o.batch), "--logits_all", "false",
-                "--host", self.host, "--port", str(self.port),
-            ]  # fmt: skip
-            if o.kv_type != "f16":
-                t = str(KV_TYPES[o.kv_type])
-                args += ["--type_k", t, "--type_v", t, "--flash_attn", "true"]
-        return args + list(check_passthrough(o.extra_args))
+        return backend_argv(self.backend, self.options, self.host, self.port)
 
     def _env(self) -> dict[str, str]:
-        if self.backend == "llama-server":
-            return child_env({"LLAMA_API_KEY": self.api_key})
-        return child_env({"API_KEY": self.api_key})
+        return backend_env(self.backend, self.api_key)
 
     # ------------------------------------------------------------------ life cycle
     def start_sync(self, timeout_s: float = 120.0) -> None:
@@ -576,109 +432,12 @@ class ModelServer:
 
     def measure(self) -> dict[str, int]:
         """RSS of the child (and its children) and VRAM in use, in bytes."""
-        import psutil
-
         out = {"rss_bytes": 0, "vram_bytes": 0}
         if self._child is None:
             return out
-        with contextlib.suppress(psutil.Error):
-            p = psutil.Process(self._child.proc.pid)
-            out["rss_bytes"] = p.memory_info().rss + sum(
-                c.memory_info().rss for c in p.children(recursive=True)
-            )
+        out["rss_bytes"] = process_tree_rss(self._child.proc.pid) or 0
         with contextlib.suppress(Exception):
             from localctl.hardware import gpu_usage
 
             out["vram_bytes"] = sum(g.used_bytes for g in gpu_usage())
         return out
-
-
-def append_measurement(record: dict[str, object]) -> None:
-    """Append one estimate-vs-measured record to ``paths.measurements_file()`` (JSONL)."""
-    import json
-
-    path = paths.measurements_file()
-    paths.ensure_private_dir(path.parent)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")
-
-
-def _error(ours: int, theirs: int) -> str:
-    return f"{100 * (ours / theirs - 1):+.1f}%" if theirs else "-"
-
-
-def measure_memory(server: ModelServer, plan: MemoryPlan, ready_s: float) -> dict[str, object]:
-    """The plan beside llama.cpp's reported buffers and the measured RSS, as one record.
-
-    The record is appended to the measurements file (see :func:`append_measurement`) so
-    later estimates can be checked against reality.
-    """
-    import time
-
-    got = server.buffers
-    measured = server.measure()
-    record: dict[str, object] = {
-        "time": time.time(),
-        "model": server.options.model_name,
-        "backend": server.backend,
-        "ctx": plan.ctx,
-        "parallel": plan.parallel,
-        "kv_type": plan.kv_type,
-        "flash_attn": plan.flash_attn,
-        "gpu_layers": plan.gpu_layers,
-        "estimate_total_bytes": plan.total_bytes,
-        "estimate_weights_bytes": plan.weights_bytes,
-        "estimate_kv_bytes": plan.kv_bytes,
-        "estimate_compute_bytes": plan.compute_bytes,
-        "estimate_overhead_bytes": plan.overhead_bytes,
-        "estimate_rss_bytes": plan.expected_rss_bytes,
-        "reported_model_bytes": got.model_bytes,
-        "reported_kv_bytes": got.kv_bytes,
-        "reported_compute_bytes": got.compute_bytes,
-        "reported_offloaded_layers": got.offloaded_layers,
-        "reported_total_layers": got.total_layers,
-        "rss_bytes": measured["rss_bytes"],
-        "vram_bytes": measured["vram_bytes"],
-        "ready_s": round(ready_s, 3),
-    }
-    append_measurement(record)
-    return record
-
-
-def format_memory_report(record: dict[str, Any]) -> str:
-    """A small table of a :func:`measure_memory` record: plan, actual, error.
-
-    The compute buffer's pages become resident only once a long prompt runs, so
-    the RSS of a ready server is compared with the plan's expected RSS; the plan's
-    total is the budget of a busy server.
-    """
-    from localctl.output import human_bytes
-
-    def row(label: str, ours: str, theirs: str) -> tuple[str, str, str, str]:
-        a, b = int(record[ours]), int(record[theirs])
-        return (label, human_bytes(a), human_bytes(b), _error(a, b))
-
-    rows = [
-        ("", "plan", "actual", "error"),
-        row("weights", "estimate_weights_bytes", "reported_model_bytes"),
-        row("KV cache", "estimate_kv_bytes", "reported_kv_bytes"),
-        row("compute", "estimate_compute_bytes", "reported_compute_bytes"),
-        row("RSS ready", "estimate_rss_bytes", "rss_bytes"),
-        (
-            "total",
-            human_bytes(int(record["estimate_total_bytes"])),
-            "",
-            "budget with compute resident",
-        ),
-    ]
-    if record.get("reported_total_layers") is not None:
-        layers = f"{record['reported_offloaded_layers']}/{record['reported_total_layers']}"
-        rows.append(("GPU layers", str(record["gpu_layers"]), layers, ""))
-    lines = [f"  {a:<11}{b:>12}  {c:>12}  {d}".rstrip() for a, b, c, d in rows]
-    lines.append("  (actual: llama.cpp's reported buffers; RSS measured now)")
-    return "\n".join(lines)
-
-
-def memory_report(server: ModelServer, plan: MemoryPlan, ready_s: float) -> str:
-    """:func:`format_memory_report` of a fresh :func:`measure_memory` (which stores it)."""
-    return format_memory_report(measure_memory(server, plan, ready_s))

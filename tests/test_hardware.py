@@ -19,7 +19,7 @@ import pytest
 
 from localctl import hardware, paths
 from localctl.errors import HardwareError
-from localctl.hardware import Gpu, Hardware
+from localctl.hardware import Gpu, Hardware, bandwidth
 from localctl.hwtables import GB, GIB, apple_bandwidth_gb_s, gpu_bandwidth_gb_s
 
 REAL_MACHINE_BUSY = hardware.machine_busy
@@ -157,13 +157,13 @@ def test_detects_this_machine_with_sane_cpu_and_ram() -> None:
 @pytest.fixture(autouse=True)
 def quiet_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     """Bandwidth figures are cached only on a quiet machine; CI may be busy, so say it is not."""
-    monkeypatch.setattr(hardware, "machine_busy", lambda: "")
+    monkeypatch.setattr(bandwidth, "machine_busy", lambda: "")
 
 
 def test_a_figure_measured_on_a_busy_machine_is_used_but_not_cached(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(hardware, "machine_busy", lambda: "machine busy (load average 5.0)")
+    monkeypatch.setattr(bandwidth, "machine_busy", lambda: "machine busy (load average 5.0)")
     hw = hardware.detect_hardware(nvml_loader=no_nvml)
     assert hw.ram_bandwidth_source == "measured" and hw.ram_bandwidth_bytes_s > 1 * GB
     assert any("not cached" in note for note in hw.notes)
@@ -171,10 +171,10 @@ def test_a_figure_measured_on_a_busy_machine_is_used_but_not_cached(
 
 
 def test_machine_busy_reads_the_load_average(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hardware.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(hardware.os, "getloadavg", lambda: (4.0, 1.0, 1.0))
+    monkeypatch.setattr(bandwidth.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(bandwidth.os, "getloadavg", lambda: (4.0, 1.0, 1.0))
     assert "load average 4.0 on 2 CPUs" in REAL_MACHINE_BUSY()
-    monkeypatch.setattr(hardware.os, "getloadavg", lambda: (1.5, 1.0, 1.0))
+    monkeypatch.setattr(bandwidth.os, "getloadavg", lambda: (1.5, 1.0, 1.0))
     assert REAL_MACHINE_BUSY() == ""
 
 

@@ -14,6 +14,8 @@ import pytest
 from localctl import hub as hubmod
 from localctl.errors import BadInputError, DownloadError
 from localctl.hub import DownloadCancelled, PullProgress, pull, quant_of, quants_in_files
+from localctl.hub import cache as hub_cache
+from localctl.hub import env as hub_env
 from tests.conftest import SMOLLM2_SHA256, SMOLLM2_SIZE
 from tests.fakehub import (
     DEFAULT_REPO,
@@ -40,7 +42,7 @@ def hub(smollm2_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHub:
     fake = FakeHub([smollm2_repo(smollm2_path), gated], lifetime_s=120)
     with fake:
         monkeypatch.setenv("HF_ENDPOINT", fake.url)
-        monkeypatch.setattr(hubmod, "RETRY_DELAYS_S", (0.01, 0.02, 0.04))
+        monkeypatch.setattr(hub_env, "RETRY_DELAYS_S", (0.01, 0.02, 0.04))
         yield fake
 
 
@@ -218,7 +220,7 @@ def test_cdn_redirect_does_not_leak_the_token(
 def test_pull_refuses_before_any_byte_when_the_disk_is_too_small(
     hub: FakeHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hubmod, "free_bytes", lambda path: 50 * 1024 * 1024)
+    monkeypatch.setattr(hub_env, "free_bytes", lambda path: 50 * 1024 * 1024)
     with pytest.raises(DownloadError) as caught:
         pull(f"{DEFAULT_REPO}:Q8_0")
     message = str(caught.value)
@@ -327,7 +329,7 @@ def test_cancel_keeps_a_resumable_partial_and_nothing_complete(hub: FakeHub) -> 
 
 
 def test_another_process_holding_the_lock_is_reported(hub: FakeHub) -> None:
-    lock = hubmod._lock(_storage(), SMOLLM2_SHA256)
+    lock = hub_cache.blob_lock(_storage(), SMOLLM2_SHA256)
     holder = threading.Thread(target=lock.acquire)
     holder.start()
     holder.join()
@@ -394,7 +396,7 @@ def test_server_errors_stop_after_bounded_retries(hub: FakeHub) -> None:
     hub.faults.status = 500
     with pytest.raises(DownloadError, match=r"kept failing \(HTTP 500\)"):
         pull(f"{DEFAULT_REPO}:Q4_1")
-    assert len(hub.requests) == len(hubmod.RETRY_DELAYS_S) + 1
+    assert len(hub.requests) == len(hub_env.RETRY_DELAYS_S) + 1
 
 
 def test_no_network_says_the_hub_cannot_be_reached(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -402,7 +404,7 @@ def test_no_network_says_the_hub_cannot_be_reached(monkeypatch: pytest.MonkeyPat
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
-    monkeypatch.setattr(hubmod, "RETRY_DELAYS_S", (0.01,))
+    monkeypatch.setattr(hub_env, "RETRY_DELAYS_S", (0.01,))
     with pytest.raises(DownloadError, match=f"cannot reach http://127.0.0.1:{port}"):
         pull(f"{DEFAULT_REPO}:Q4_1")
 

@@ -17,6 +17,7 @@ from localctl import hub as hubmod
 from localctl import paths, snapshot
 from localctl.commands.catalog import summary
 from localctl.errors import DownloadError
+from localctl.hub import env as hub_environ
 from tests.conftest import SMOLLM2_SHA256, SMOLLM2_SIZE
 from tests.fakehub import (
     DEFAULT_REPO,
@@ -98,7 +99,7 @@ def hub(smollm2_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub
     )
     with FakeHub([repo, gated], lifetime_s=240) as fake:
         monkeypatch.setenv("HF_ENDPOINT", fake.url)
-        monkeypatch.setattr(hubmod, "RETRY_DELAYS_S", (0.01, 0.02))
+        monkeypatch.setattr(hub_environ, "RETRY_DELAYS_S", (0.01, 0.02))
         yield fake
 
 

@@ -14,6 +14,7 @@ import pytest
 from localctl import hub as hubmod
 from localctl import listing, search
 from localctl.errors import BadInputError, DownloadError
+from localctl.hub import env as hub_environ
 from tests.conftest import SMOLLM2_SHA256, SMOLLM2_SIZE
 from tests.fakehub import (
     DEFAULT_REPO,
@@ -33,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def hub(smollm2_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     with FakeHub(search_repos(smollm2_path), lifetime_s=240) as fake:
         monkeypatch.setenv("HF_ENDPOINT", fake.url)
-        monkeypatch.setattr(hubmod, "RETRY_DELAYS_S", (0.01, 0.02))
+        monkeypatch.setattr(hub_environ, "RETRY_DELAYS_S", (0.01, 0.02))
         yield fake
 
 
@@ -173,7 +174,7 @@ def test_a_slow_hub_still_answers_and_a_stalled_one_times_out(
     assert search.search_hub("smollm2", limit=1).hits[0].repo == DEFAULT_REPO
     hub.faults.delay_s = 5.0
     monkeypatch.setattr(listing, "API_TIMEOUT_S", 0.5)
-    monkeypatch.setattr(hubmod, "RETRY_DELAYS_S", ())
+    monkeypatch.setattr(hub_environ, "RETRY_DELAYS_S", ())
     with pytest.raises(DownloadError, match="cannot reach"):
         listing.list_repo(DEFAULT_REPO)
 

@@ -119,16 +119,6 @@ def families(rows: list[CatalogRow]) -> list[str]:
     return sorted({row.model.family for row in rows})
 
 
-def human_bytes(n: float) -> str:
-    """``1.5 GiB`` style size."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
-
-
 def human_duration(seconds: float | None) -> str:
     """``1m05s`` style duration; ``--`` when unknown."""
     if seconds is None or seconds < 0 or seconds != seconds:

@@ -11,8 +11,9 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from localctl.output import human_bytes
 from localctl.sanitize import printable
-from tui.rows import CatalogRow, human_bytes
+from tui.rows import CatalogRow
 from tui.widgets.plan_bar import PlanBar
 
 if TYPE_CHECKING:

@@ -9,7 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
 
-from tui.rows import human_bytes, human_duration
+from localctl.output import human_bytes
+from tui.rows import human_duration
 
 if TYPE_CHECKING:
     from localctl.hub import PullProgress

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from tui.rows import human_bytes
+from localctl.output import human_bytes
 
 if TYPE_CHECKING:
     from localctl.hardware import Hardware

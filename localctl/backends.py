@@ -1,0 +1,170 @@
+"""Which backend runs a model, and how: ``auto`` resolved, the native binary found.
+
+Also the child's argv and allow-listed environment, and the refused pass-through flags.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from localctl.errors import BadInputError
+
+if TYPE_CHECKING:
+    from localctl.server import ServerOptions
+
+
+BACKENDS = ("auto", "llama-cpp-python", "llama-server", "attach")
+
+KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}
+"""KV cache types and their ggml type ids (llama-cpp-python takes the id)."""
+
+_ENV_ALLOW = ("PATH", "HOME", "LANG", "TMPDIR", "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES")
+
+_ENV_ALLOW_PREFIX = ("LC_", "OMP_")
+
+_REFUSED_FLAGS = (
+    "--host",
+    "--port",
+    "--api-key",
+    "--api-key-file",
+    "--api_key",
+    "--agent",
+    "-ag",
+    "--path",
+    "--api-prefix",
+    "--props",
+    "--slot-save-path",
+    "--media-path",
+    "--models-dir",
+    "--models-preset",
+    "--log-prompts-dir",
+    "--reuse-port",
+    "--config_file",
+    "--chat-template-file",
+    "--ssl_keyfile",
+    "--ssl_certfile",
+    "--log-file",
+    "--verbosity",
+    "-lv",
+)
+
+_REFUSED_PREFIXES = (
+    "--cors",
+    "--ui",
+    "--webui",
+    "--no-ui",
+    "--no-webui",
+    "--tools",
+    "--mcp",
+    "--ssl",
+)
+"""Flags that change where or to whom the server answers, or enable tools/UI extras."""
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The allow-listed environment for a server child plus ``extra``."""
+    env = {
+        k: v for k, v in os.environ.items() if k in _ENV_ALLOW or k.startswith(_ENV_ALLOW_PREFIX)
+    }
+    env.update(extra or {})
+    return env
+
+
+def check_passthrough(args: Sequence[str]) -> tuple[str, ...]:
+    """Refuse pass-through flags that change host, port, key, CORS or enable tools.
+
+    Raises:
+        BadInputError: naming the refused flag.
+    """
+    for arg in args:
+        flag = arg.split("=", 1)[0]
+        if flag in _REFUSED_FLAGS or flag.startswith(_REFUSED_PREFIXES) or flag in ("-h", "--help"):
+            raise BadInputError(
+                f"pass-through flag {flag} is not allowed "
+                "(localctl sets host, port, key and safety flags)"
+            )
+    return tuple(args)
+
+
+def find_llama_server(configured: str = "") -> str | None:
+    """Native ``llama-server``: LOCALCTL_LLAMA_SERVER, then config, then PATH."""
+    for cand in (os.environ.get("LOCALCTL_LLAMA_SERVER", ""), configured):
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    return shutil.which("llama-server")
+
+
+def resolve_backend(backend: str, llama_server_path: str = "") -> str:
+    """The backend a server will run: ``auto`` becomes ``llama-server`` when one is found.
+
+    Args:
+        backend: one of :data:`BACKENDS`.
+        llama_server_path: the configured native binary (see :func:`find_llama_server`).
+
+    Raises:
+        BadInputError: unknown backend, or ``llama-server`` asked for but not found.
+    """
+    if backend not in BACKENDS:
+        raise BadInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "llama-server" if find_llama_server(llama_server_path) else "llama-cpp-python"
+    if backend == "llama-server" and not find_llama_server(llama_server_path):
+        raise BadInputError(
+            "llama-server not found: put it on PATH, set server.llama_server_path "
+            "or LOCALCTL_LLAMA_SERVER (scripts/build-llama-server.sh builds one)"
+        )
+    return backend
+
+
+def backend_argv(backend: str, options: ServerOptions, host: str, port: int) -> list[str]:
+    """The child's argv for ``backend`` (never holds the key).
+
+    Args:
+        backend: ``llama-server`` or ``llama-cpp-python`` (already resolved).
+        options: What to run.
+        host: Address the child binds.
+        port: Port the child binds (already chosen).
+
+    Raises:
+        BadInputError: unknown KV type or a refused pass-through flag.
+    """
+    o = options
+    assert o.model_path is not None
+    threads = o.threads or os.cpu_count() or 1
+    if o.kv_type not in KV_TYPES:
+        raise BadInputError(f"unknown KV type {o.kv_type!r}; choose {', '.join(KV_TYPES)}")
+    gl = 0 if o.gpu_layers is None else o.gpu_layers
+    if backend == "llama-server":
+        exe = find_llama_server(o.llama_server_path)
+        assert exe is not None
+        args = [
+            exe, "--model", str(o.model_path), "--ctx-size", str(o.ctx * o.parallel),
+            "--parallel", str(o.parallel), "--threads", str(threads),
+            "--n-gpu-layers", str(gl), "--batch-size", str(o.batch),
+            "--host", host, "--port", str(port), "--no-ui",
+            "--verbosity", "4",
+        ]  # fmt: skip
+        if o.kv_type != "f16":
+            args += ["--cache-type-k", o.kv_type, "--cache-type-v", o.kv_type, "--flash-attn", "on"]
+    else:
+        args = [
+            sys.executable, "-m", "llama_cpp.server", "--model", str(o.model_path),
+            "--n_ctx", str(o.ctx), "--n_threads", str(threads), "--n_gpu_layers", str(gl),
+            "--n_batch", str(o.batch), "--logits_all", "false",
+            "--host", host, "--port", str(port),
+        ]  # fmt: skip
+        if o.kv_type != "f16":
+            t = str(KV_TYPES[o.kv_type])
+            args += ["--type_k", t, "--type_v", t, "--flash_attn", "true"]
+    return args + list(check_passthrough(o.extra_args))
+
+
+def backend_env(backend: str, api_key: str) -> dict[str, str]:
+    """The child's environment: allow-listed, plus the key under the name ``backend`` reads."""
+    if backend == "llama-server":
+        return child_env({"LLAMA_API_KEY": api_key})
+    return child_env({"API_KEY": api_key})
