@@ -308,6 +308,7 @@ def hosted_model(repo: str, name: str = "") -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)
 def hosted_model_for(served: str) -> str | None:
     """:func:`hosted_model` for a served model name (``catalog-id:QUANT`` or
     ``OWNER/REPO:QUANT``); None when it names neither."""

@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     from catalog.memory import unmodelled_memory
 
     ref: str = args.model
+    hub_note = ""
     if ref.startswith(("http://", "https://")):
         from localctl.plan import plan_for_gguf
         from localctl.remote_gguf import read_remote_gguf_set
@@ -170,18 +171,22 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_for_model(model, quant.name, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
         model_name, quant_name, source = model.id, quant.name, model.repo
         caveat = model.memory_caveat or unmodelled_memory(model.arch.architecture)
+        hub_note = quant.hub_note if quant.hub_status in ("changed", "vanished") else ""
     if args.json:
         document = plan_document(plan)
         document.update(
             {"model": model_name, "quant": quant_name, "source": source},
             hardware=hardware_summary(hw),
             memory_caveat=caveat or None,
+            hub_note=hub_note or None,
         )
         emit_json(document)
         return 0
     print(render_plan(plan, model_name, quant_name, hw))
     if caveat:
         print(f"  caution: {caveat}")
+    if hub_note:
+        print(f"  hub: {hub_note}")
     return 0
 
 

@@ -25,6 +25,10 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+_HUB_MARKS = {"changed": " *", "vanished": " gone"}
+"""Quant-cell marks of rows the last hub listing contradicts (details in the pane)."""
+
+
 class CatalogTable(DataTable[Text]):
     """Catalog rows with coloured fit verdicts; `enter` runs a row, `d` downloads it."""
 
@@ -101,7 +105,7 @@ class CatalogTable(DataTable[Text]):
             size = "~" + size
         return [
             Text(printable(row.model.id)),
-            Text(printable(row.quant.name)),
+            Text(printable(row.quant.name) + _HUB_MARKS.get(row.quant.hub_status, "")),
             Text(size, justify="right"),
             Text(row.verdict, style=self._style(row.placement)),
             Text(speed, justify="right"),
