@@ -19,6 +19,7 @@ __all__ = [
     "HardwareError",
     "LocalctlError",
     "ServerError",
+    "describe_os_error",
 ]
 
 
@@ -40,3 +41,12 @@ class ServerError(LocalctlError):
 
 class ChatError(LocalctlError):
     """A chat request failed or its stream broke."""
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line for a filesystem failure (a full disk named as such)."""
+    import errno
+
+    if error.errno == errno.ENOSPC:
+        return f"the disk is full ({error.filename or 'download folder'})"
+    return f"{error.strerror or error} ({error.filename or ''})".strip()

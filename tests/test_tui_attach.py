@@ -10,6 +10,7 @@ from textual.widgets import Input
 import tui.engine
 from localctl.config import Config
 from localctl.server import free_port
+from localctl.session import RemoteEndpoint
 from tests.fakesse import serve_fake_sse
 from tests.tui_flow import prompt_and_wait, wait_until
 from tests.tui_helpers import model
@@ -42,7 +43,8 @@ async def test_attach_chats_with_a_remote_server_and_stop_launches_nothing() -> 
             assert endpoint is not None
             assert endpoint.url == url and endpoint.model == "fake"
             assert endpoint.api_key == "remote-key"
-            assert app.server is not None and app.server.pid is None
+            assert isinstance(app.server, RemoteEndpoint), "nothing was launched"
+            assert app.server.api_key == "remote-key"
             await prompt_and_wait(app, pilot, "hello")
             assert app.chat_screen.snapshot.session_completion_tokens > 0
             await app.action_stop_server()

@@ -14,9 +14,9 @@ from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
-from localctl.chat_session import ChatEndpoint
 from localctl.sanitize import printable
-from tui import engine, logsink
+from localctl.session import RemoteEndpoint, ServingSession
+from tui import logsink
 from tui.commands import LocalctlCommands
 from tui.context import TuiContext
 from tui.messages import (
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
 
     from localctl.config import Config
     from localctl.hub import PullProgress
-    from localctl.plan import MemoryPlan
-    from tui.engine import ServerHandle, TuiServer
     from tui.rows import CatalogRow
 
 LOG_LINES = 5000
@@ -76,8 +74,8 @@ class LocalctlApp(App[int]):
         self.add_mode("chat", lambda: self.chat_screen)
         self.search_screen = SearchScreen(context)
         self.add_mode("search", lambda: self.search_screen)
-        self.server: ServerHandle | None = None
-        """The server this app started (stopped on quit)."""
+        self.server: ServingSession | RemoteEndpoint | None = None
+        """The server chatted with: one this app started (stopped on quit) or a remote one."""
         self.log_lines: deque[str] = deque(maxlen=LOG_LINES)
         self._download_cancel: threading.Event | None = None
         self._stopping_server = False
@@ -125,8 +123,8 @@ class LocalctlApp(App[int]):
         if self._download_cancel is not None:
             self._download_cancel.set()
         server, self.server = self.server, None
-        if server is not None:
-            server.stop_now()
+        if isinstance(server, ServingSession):
+            server.stop_sync(grace_s=5.0)
 
     async def action_quit(self) -> None:
         """Stop the server this app started, then leave."""
@@ -232,7 +230,8 @@ class LocalctlApp(App[int]):
 
     def action_server_log(self) -> None:
         """Show the log pane with the server's log tail."""
-        tail = self.server.log_tail(200) if self.server is not None else ""
+        server = self.server
+        tail = "\n".join(server.log_tail(200)) if isinstance(server, ServingSession) else ""
         self.push_screen(LogModal(list(self.log_lines), tail))
 
     def action_settings(self) -> None:
@@ -306,18 +305,19 @@ class LocalctlApp(App[int]):
 
     def _pull_thread(self, ref: str, cancel: threading.Event) -> Path | None:
         """Thread: pull ``ref``; reports only through messages."""
-        from localctl.errors import LocalctlError
+        from localctl import hub
+        from localctl.errors import LocalctlError, describe_os_error
 
         def progress(update: PullProgress) -> None:
             self.post_message(DownloadProgressed(ref, update))
 
         try:
-            result = engine.pull(ref, progress=progress, cancel=cancel)
+            result = hub.pull(ref, progress=progress, cancel=cancel)
         except LocalctlError as error:
             self.post_message(DownloadFailed(ref, str(error), cancelled=cancel.is_set()))
             return None
         except OSError as error:
-            self.post_message(DownloadFailed(ref, engine.describe_os_error(error)))
+            self.post_message(DownloadFailed(ref, describe_os_error(error)))
             return None
         self.post_message(DownloadFinished(ref, result))
         return result.path
@@ -344,68 +344,87 @@ class LocalctlApp(App[int]):
     async def _serve(self, row: CatalogRow, path: Path) -> None:
         """Start the server with the row's plan and switch to the chat."""
         from localctl.errors import LocalctlError
+        from localctl.session import launch_options
 
         await self._stop_server()
-        plan = row.plan if row.plan is not None else None
-        summary = engine.server_args_summary(plan, self.context.config)
-        self.notify(f"Starting {row.key} ({summary})…")
-        self.record(f"Starting server for {path} ({summary})")
+        config = self.context.config
         try:
-            server = await engine.start_server(
-                path, row, plan, self.context.config, self.catalog_screen.hardware
-            )
+            options = launch_options(path, row.key, row.plan, config, self.catalog_screen.hardware)
+            session = ServingSession(options, row.plan)
         except LocalctlError as error:
             self.post_message(ServerCrashed(str(error), ""))
             return
-        self.server = server
-        self.chat_screen.server_pid = server.pid
-        self.record(f"Server backend {server.backend}, pid {server.pid}")
-        if server.port_note:
-            self.record(server.port_note, "WARNING")
-        self.post_message(ServerStarted(server.url, row.key))
+        await self._launch(session)
+
+    async def _launch(self, session: ServingSession) -> None:
+        """Start ``session``, chat with it, watch it and report its memory."""
+        from localctl.errors import LocalctlError
+        from localctl.session import launch_summary
+
+        summary = launch_summary(session.options, session.plan)
+        self.notify(f"Starting {session.name} ({summary})…")
+        self.record(f"Starting server for {session.options.model_path} ({summary})")
+        try:
+            await session.start()
+        except LocalctlError as error:
+            self.post_message(ServerCrashed(str(error), ""))
+            return
+        self.server = session
+        self.chat_screen.server_pid = session.pid
+        self.record(f"Server backend {session.backend}, pid {session.pid}")
+        if session.port_note:
+            self.record(session.port_note, "WARNING")
+        self.post_message(ServerStarted(session.url, session.name))
         self.chat_screen.connect(
-            ChatEndpoint(server.url, server.api_key, row.key),
-            f"{row.key} · {server.url} · {summary}",
+            session.chat_endpoint(), f"{session.name} · {session.url} · {summary}"
         )
         await self.switch_mode("chat")
         self.chat_screen.query_one(ChatPane).focus_prompt()
-        self._watch_server(server, row, path)
-        if plan is not None and self.context.hw_profile is None:
-            await self._report_memory(server, plan)
+        self._watch_server(session)
+        if session.plan is not None and self.context.hw_profile is None:
+            await self._report_memory(session)
 
-    async def _report_memory(self, server: TuiServer, plan: MemoryPlan) -> None:
+    async def _report_memory(self, session: ServingSession) -> None:
         """Log the plan beside what llama.cpp allocated and the measured RSS (and store it)."""
         import asyncio
 
         from localctl.errors import LocalctlError
 
         try:
-            report = await asyncio.to_thread(engine.memory_report, server, plan)
+            report = await asyncio.to_thread(session.memory_report)
         except (LocalctlError, OSError) as error:
             self.record(f"Memory report failed: {error}", "WARNING")
             return
-        self.record(f"Memory of {server.url}: plan vs llama.cpp vs measured")
+        self.record(f"Memory of {session.url}: plan vs llama.cpp vs measured")
         for line in report.splitlines():
             self.record(line)
 
     @work(group="watch", exclusive=True, exit_on_error=False, name="watch server")
-    async def _watch_server(self, server: ServerHandle, row: CatalogRow, path: Path) -> None:
+    async def _watch_server(self, session: ServingSession) -> None:
         """Wait for the server process to end; an unexpected end offers a restart."""
         from tui.screens.modals import ConfirmModal
 
-        reason = await server.wait_exit()
-        if self._stopping_server or self.server is not server:
+        reason = await session.wait_exit()
+        if self._stopping_server or self.server is not session:
             return
         self.server = None
         self.chat_screen.server_pid = None
-        tail = server.log_tail(20)
+        tail = "\n".join(session.log_tail(20))
         self.post_message(ServerCrashed(reason, tail))
         self.chat_screen.connect(None, f"server crashed ({reason}) - see the log (l)")
         again = await self.push_screen_wait(
-            ConfirmModal(f"The server for {row.key} crashed. Restart it?", tail, "Restart", "No")
+            ConfirmModal(
+                f"The server for {session.name} crashed. Restart it?", tail, "Restart", "No"
+            )
         )
         if again:
-            self._run_row(row, serve=True)
+            self._restart(session.restarted())
+
+    @work(group="flow", exclusive=True, exit_on_error=False, name="restart server")
+    async def _restart(self, session: ServingSession) -> None:
+        """Start ``session`` (a crashed one's fresh copy) in place of the current server."""
+        await self._stop_server()
+        await self._launch(session)
 
     def on_server_started(self, message: ServerStarted) -> None:
         self.record(f"Server for {message.model} answers at {message.url}")
@@ -427,7 +446,8 @@ class LocalctlApp(App[int]):
         self._stopping_server = True
         self.chat_screen.server_pid = None
         try:
-            await server.stop()
+            if isinstance(server, ServingSession):
+                await server.stop()
         finally:
             self._stopping_server = False
         self.chat_screen.connect(None, "server stopped - pick a model in the catalog (F1)")
@@ -439,28 +459,28 @@ class LocalctlApp(App[int]):
 
         self.push_screen(AttachModal(), self._attach_picked)
 
-    def _attach_picked(self, answer: tuple[str, str] | None) -> None:
+    def _attach_picked(self, answer: tuple[str, str | None] | None) -> None:
         if answer is not None:
             self._attach_to(*answer)
 
     @work(group="flow", exclusive=True, exit_on_error=False, name="attach")
-    async def _attach_to(self, url: str, api_key: str) -> None:
+    async def _attach_to(self, url: str, api_key: str | None) -> None:
         """Stop our own server, check ``url`` answers, then chat with it."""
         from localctl.errors import LocalctlError
 
         await self._stop_server()
         try:
-            server = await engine.attach_server(url, api_key or None)
+            remote = await RemoteEndpoint.attach(url, api_key)
         except LocalctlError as error:
             self.notify(f"Cannot attach: {error}", title="Attach", severity="error", timeout=15)
             self.record(f"Attach to {url} failed: {error}", "ERROR")
             return
-        self.server = server
-        model = await engine.served_model_name(server.url, server.api_key)
-        self.record(f"Attached to {server.url} (model {model})")
+        self.server = remote
+        model = await remote.model_name()
+        self.record(f"Attached to {remote.url} (model {model})")
         self.chat_screen.connect(
-            ChatEndpoint(server.url, server.api_key or None, model),
-            f"{model} · {server.url} · attached (not started by localctl)",
+            remote.chat_endpoint(model),
+            f"{model} · {remote.url} · attached (not started by localctl)",
         )
         await self.switch_mode("chat")
         self.chat_screen.query_one(ChatPane).focus_prompt()

@@ -131,7 +131,7 @@ class ModelSettingsModal(ModalScreen[ModelSettings | None]):
         self.dismiss(None)
 
 
-class AttachModal(ModalScreen[tuple[str, str] | None]):
+class AttachModal(ModalScreen[tuple[str, str | None] | None]):
     """URL and API key of an OpenAI-compatible server to chat with (vLLM, Ollama, another box)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -167,7 +167,8 @@ class AttachModal(ModalScreen[tuple[str, str] | None]):
         if not url.startswith(("http://", "https://")):
             self.notify("The URL must start with http:// or https://", severity="error")
             return
-        self.dismiss((url, self.query_one("#attach-key", Input).value.strip()))
+        key = self.query_one("#attach-key", Input).value.strip()
+        self.dismiss((url, key or None))
 
     def action_dismiss_none(self) -> None:
         """Close without attaching."""

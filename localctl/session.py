@@ -1,0 +1,383 @@
+"""Serving sessions: a model server localctl runs, or a remote one it only talks to.
+
+``localctl serve`` and the TUI serve a model the same way, through this module:
+
+1. :func:`model_file` finds the model's GGUF on disk, pulling it first when needed.
+2. The caller plans it (a :class:`~localctl.plan.MemoryPlan`).
+3. :func:`launch_options` turns plan + config + the user's overrides into the server's
+   :class:`~localctl.server.ServerOptions`; host, port and threads are decided here only.
+4. :class:`ServingSession` starts the process, writes the run file (so ``localctl chat``
+   finds the key), measures memory against the plan, waits for an unexpected exit, stops
+   it (removing the run file) and makes a fresh session to restart it.
+
+Attaching to a server localctl did not start is a :class:`RemoteEndpoint`: a URL and a key,
+no process. "No key" is ``None`` all the way, and never becomes a random or empty key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from localctl.chat import api_base, served_model_name
+from localctl.chat_session import ChatEndpoint
+from localctl.errors import BadInputError, ServerError
+from localctl.runfile import RunInfo, find_api_key, remove_run_file, write_run_file
+from localctl.server import (
+    ModelServer,
+    ServerOptions,
+    ServerStatus,
+    check_passthrough,
+    format_memory_report,
+    measure_memory,
+)
+
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable
+
+    from localctl.config import Config
+    from localctl.hardware import Hardware
+    from localctl.hub import PullProgress
+    from localctl.plan import MemoryPlan
+
+DEFAULT_START_TIMEOUT_S = 300.0
+"""How long a server may take to load its model and answer."""
+
+ATTACH_TIMEOUT_S = 8.0
+"""How long a remote server may take to answer ``/v1/models``."""
+
+
+def model_file(
+    ref: str,
+    *,
+    progress: Callable[[PullProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[Path, str]:
+    """The GGUF to serve for ``ref`` and its display name; a catalog quant is pulled if needed.
+
+    Args:
+        ref: A path to a ``.gguf`` file, or ``model-id[:QUANT]`` from the catalog.
+        progress: Called with download progress (from this thread).
+        cancel: Set it to stop a download (``DownloadCancelled``).
+
+    Returns:
+        The (first) file on disk and ``model-id:QUANT`` (or the file name).
+
+    Raises:
+        BadInputError: the file does not exist.
+        GgufError: a local file is not a valid GGUF (before any process starts).
+        CatalogError: unknown model or quant.
+        DownloadError: the pull failed.
+    """
+    from localctl.commands.fit import is_gguf_path
+
+    if is_gguf_path(ref):
+        from catalog.gguf import read_gguf
+
+        path = Path(ref).expanduser()
+        if not path.is_file():
+            raise BadInputError(f"model file not found: {path}")
+        read_gguf(path)
+        return path, path.name
+    from localctl import hub
+    from localctl.commands.models import load_user_catalog
+    from localctl.inventory import find_local
+
+    model, quant = load_user_catalog().resolve(ref)
+    local = find_local(model, quant)
+    if local is None:
+        local = hub.pull(f"{model.id}:{quant.name}", progress=progress, cancel=cancel).path
+    return local, f"{model.id}:{quant.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchOverrides:
+    """What the user set by hand; None takes the plan's or the config's value."""
+
+    backend: str | None = None
+    host: str | None = None
+    port: int | None = None
+    threads: int | None = None
+    gpu_layers: int | None = None
+    api_key: str | None = None
+    """None: a random key for this run."""
+    extra_args: tuple[str, ...] = ()
+    """Passed to the server after the config's ``server.extra_args``."""
+
+
+def default_threads(config: Config, hw: Hardware | None) -> int | None:
+    """Threads the server gets: the config's, else this machine's physical cores.
+
+    Returns:
+        None when neither is known (a simulated profile's cores are not this machine's);
+        the server then takes every logical CPU.
+    """
+    if config.server.threads:
+        return config.server.threads
+    if hw is not None and not hw.profile:
+        return hw.physical_cores
+    return None
+
+
+def launch_options(
+    path: Path,
+    name: str,
+    plan: MemoryPlan | None,
+    config: Config,
+    hw: Hardware | None,
+    overrides: LaunchOverrides | None = None,
+) -> ServerOptions:
+    """What to launch for ``path``: context, sequences, KV type and GPU layers from the plan;
+    backend, host, port, threads and extra arguments from the config; overrides over both.
+
+    Args:
+        path: The GGUF (first file of a split set).
+        name: Model name the server reports and the run file records.
+        plan: The fit plan; None uses the config's context, sequences and KV type on the CPU.
+        config: The user's configuration.
+        hw: The machine (for the thread count); None when unknown.
+        overrides: The user's explicit choices.
+
+    Raises:
+        BadInputError: a pass-through argument changes host, port, key or safety flags.
+    """
+    o = overrides or LaunchOverrides()
+    extra = check_passthrough((*config.server.extra_args, *o.extra_args))
+    if plan is not None:
+        ctx, parallel, kv_type, gpu_layers = plan.ctx, plan.parallel, plan.kv_type, plan.gpu_layers
+    else:
+        ctx, parallel, kv_type, gpu_layers = config.default_ctx, config.parallel, config.kv_type, 0
+    return ServerOptions(
+        model_path=path,
+        model_name=name,
+        backend=o.backend or config.server.backend,
+        host=o.host or config.server.host,
+        port=o.port if o.port is not None else config.server.port,
+        ctx=ctx,
+        gpu_layers=o.gpu_layers if o.gpu_layers is not None else gpu_layers,
+        threads=o.threads or default_threads(config, hw),
+        parallel=parallel,
+        kv_type=kv_type,
+        api_key=o.api_key,
+        extra_args=extra,
+        llama_server_path=config.server.llama_server_path,
+    )
+
+
+def launch_summary(options: ServerOptions, plan: MemoryPlan | None = None) -> str:
+    """One line of what a server is started with (GPU layers out of the plan's total)."""
+    layers = f"{options.gpu_layers}" if options.gpu_layers is not None else "all"
+    if plan is not None:
+        layers += f"/{plan.n_layers}"
+    return f"ctx {options.ctx}, {layers} GPU layers, kv {options.kv_type}"
+
+
+class ServingSession:
+    """One model server localctl runs: the process, its run file and its plan.
+
+    Create it with :func:`launch_options`' result, then :meth:`start` (or
+    :meth:`start_sync`). :meth:`stop` is safe to call at any time, also twice.
+    """
+
+    def __init__(self, options: ServerOptions, plan: MemoryPlan | None = None) -> None:
+        """Prepare a session (nothing starts yet).
+
+        Raises:
+            BadInputError: the backend is unknown or not installed.
+        """
+        self.options = options
+        self.plan = plan
+        """The plan the server was launched from (None when there was none)."""
+        self.server = ModelServer(options)
+        """The supervised process."""
+        self.ready_s = 0.0
+        """Seconds from launch until the server answered."""
+
+    # -- facts -------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """Model name (``model-id:QUANT`` or the file name)."""
+        return self.options.model_name
+
+    @property
+    def url(self) -> str:
+        """Base URL without ``/v1``."""
+        return self.server.url
+
+    @property
+    def api_key(self) -> str:
+        """The key the server requires (random per run unless one was given)."""
+        return self.server.api_key
+
+    @property
+    def pid(self) -> int | None:
+        """Process id (None before start)."""
+        return self.server.pid
+
+    @property
+    def backend(self) -> str:
+        """``llama-server`` or ``llama-cpp-python``."""
+        return self.server.backend
+
+    @property
+    def port_note(self) -> str:
+        """Why the port differs from the one asked for (empty when it does not)."""
+        return self.server.port_note
+
+    @property
+    def crashed(self) -> bool:
+        """True once the process ended without being asked to."""
+        return self.server.status is ServerStatus.CRASHED
+
+    @property
+    def exit_reason(self) -> str:
+        """How the process ended, in plain words (empty while it runs)."""
+        return self.server.exit_reason
+
+    def log_tail(self, n: int = 40) -> list[str]:
+        """The last ``n`` lines of the server's log."""
+        return self.server.log_tail(n)
+
+    def chat_endpoint(self) -> ChatEndpoint:
+        """Where to chat with this server."""
+        return ChatEndpoint(self.url, self.api_key, self.name)
+
+    # -- life cycle -----------------------------------------------------------------
+
+    def start_sync(self, timeout_s: float = DEFAULT_START_TIMEOUT_S) -> None:
+        """Launch and block until the server answers; then write its run file.
+
+        Raises:
+            ServerError: it could not start (the message carries the cause and log tail).
+            BadInputError: the model file is missing.
+        """
+        started = time.monotonic()
+        self.server.start_sync(timeout_s)
+        self.ready_s = time.monotonic() - started
+        write_run_file(
+            RunInfo(self.url, self.api_key, self.pid or 0, self.name, self.backend, time.time())
+        )
+
+    async def start(self, timeout_s: float = DEFAULT_START_TIMEOUT_S) -> None:
+        """:meth:`start_sync` in a thread."""
+        await asyncio.to_thread(self.start_sync, timeout_s)
+
+    def stop_sync(self, grace_s: float = 10.0) -> None:
+        """Stop the process (SIGTERM, then SIGKILL after ``grace_s``) and forget its run file."""
+        self.server.stop_sync(grace_s)
+        remove_run_file(self.url, self.pid)
+
+    async def stop(self) -> None:
+        """:meth:`stop_sync` in a thread."""
+        await asyncio.to_thread(self.stop_sync)
+
+    def wait_exited(self, timeout_s: float | None = None) -> bool:
+        """Block up to ``timeout_s``; True once the process has ended."""
+        return self.server.wait_exited(timeout_s)
+
+    async def wait_exit(self) -> str:
+        """Wait until the process ends; return why, in plain words.
+
+        A crashed server's run file is removed (a stopped one's by :meth:`stop`).
+        """
+        reason = await self.server.wait_exit()
+        if self.crashed:
+            remove_run_file(self.url, self.pid)
+        return reason
+
+    def restarted(self) -> ServingSession:
+        """A fresh, not yet started session with the same options and plan."""
+        return ServingSession(self.options, self.plan)
+
+    # -- memory ------------------------------------------------------------------------
+
+    def memory_record(self) -> dict[str, object] | None:
+        """The plan beside llama.cpp's buffers and the measured RSS (also stored).
+
+        Blocking (reads the process's memory): call it from a thread.
+
+        Returns:
+            The record (see :func:`localctl.server.measure_memory`), None without a plan.
+        """
+        if self.plan is None:
+            return None
+        return measure_memory(self.server, self.plan, self.ready_s)
+
+    def memory_report(self) -> str:
+        """:meth:`memory_record` as a small table ('' without a plan); blocking."""
+        record = self.memory_record()
+        return format_memory_report(record) if record is not None else ""
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteEndpoint:
+    """An OpenAI-compatible server localctl did not start (vLLM, Ollama, another box)."""
+
+    url: str
+    """Base URL without ``/v1``."""
+    api_key: str | None
+    """Bearer key; None sends none."""
+
+    @classmethod
+    async def attach(
+        cls, url: str, api_key: str | None = None, timeout_s: float = ATTACH_TIMEOUT_S
+    ) -> RemoteEndpoint:
+        """Check that ``url`` answers ``/v1/models``; return it as an endpoint.
+
+        Args:
+            url: Base URL, with or without ``/v1``.
+            api_key: Bearer key; None uses the key of a server localctl started at
+                ``url``, if any, else sends none.
+            timeout_s: How long to wait for an answer.
+
+        Raises:
+            BadInputError: the URL is not http(s).
+            ServerError: it does not answer within ``timeout_s``.
+        """
+        base = api_base(url.strip())
+        if not base.startswith(("http://", "https://")):
+            raise BadInputError(f"not an http(s) URL: {url!r}")
+        key = api_key if api_key is not None else find_api_key(base)
+        endpoint = cls(base, key)
+        await endpoint.wait_ready(timeout_s)
+        return endpoint
+
+    async def wait_ready(self, timeout_s: float = ATTACH_TIMEOUT_S) -> None:
+        """Return once ``/v1/models`` answers (401/403 count: the server is there).
+
+        Raises:
+            ServerError: no answer within ``timeout_s``.
+        """
+        import httpx
+
+        from localctl.auth import bearer_headers
+
+        deadline = time.monotonic() + timeout_s
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while True:
+                try:
+                    answer = await client.get(
+                        f"{self.url}/v1/models", headers=bearer_headers(self.api_key)
+                    )
+                    if answer.status_code in (200, 401, 403):
+                        return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() >= deadline:
+                    raise ServerError(
+                        f"the server did not answer {self.url}/v1/models within {timeout_s:.0f} s"
+                    )
+                await asyncio.sleep(0.2)
+
+    async def model_name(self) -> str:
+        """The first model id the server lists, or ``"default"``."""
+        return await served_model_name(self.url, self.api_key)
+
+    def chat_endpoint(self, model: str) -> ChatEndpoint:
+        """Where to chat with ``model`` on this server."""
+        return ChatEndpoint(self.url, self.api_key, model)
