@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from localctl.chat import api_base, served_model_name
+from localctl.chat import served_model_name
 from localctl.chat_session import ChatEndpoint
+from localctl.endpoint import base_url
 from localctl.errors import BadInputError, ServerError
 from localctl.runfile import RunInfo, find_api_key, remove_run_file, write_run_file
 from localctl.server import (
@@ -339,7 +340,7 @@ class RemoteEndpoint:
             BadInputError: the URL is not http(s).
             ServerError: it does not answer within ``timeout_s``.
         """
-        base = api_base(url.strip())
+        base = base_url(url.strip())
         if not base.startswith(("http://", "https://")):
             raise BadInputError(f"not an http(s) URL: {url!r}")
         key = api_key if api_key is not None else find_api_key(base)
