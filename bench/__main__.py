@@ -26,6 +26,7 @@ SECTIONS: dict[str, str] = {
     "tui": "TUI absorb rate and first frame",
     "startup": "Command start-up times (median of several runs)",
     "pull": "Downloads: localctl pull vs curl on the loopback fake hub",
+    "hostile": "Hostile inputs: time to refuse a 64 MiB nested-array GGUF header",
 }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -43,6 +44,10 @@ MAX_STRING_ITEMS = 1 << 21
 """String arrays are walked item by item; 2M is several times the largest real vocabulary."""
 MAX_NESTED_ITEMS = 1 << 16
 """Arrays of arrays (rare in real files) are parsed recursively, so kept short."""
+MAX_NESTED_TOTAL = 1 << 16
+"""Items of arrays of arrays in the whole header (llama.cpp itself reads none)."""
+MAX_PARSE_CPU_S = 10.0
+"""CPU seconds one header may cost (a real 9 MB vocabulary takes well under one)."""
 MAX_ARRAY_DEPTH = 3
 MAX_TENSOR_NAME_BYTES = 63
 """llama.cpp's ``GGML_MAX_NAME`` is 64 including the terminating NUL."""
@@ -334,6 +339,17 @@ class _Cursor:
         self.pos = 0
         self._buf = b""
         self._buf_start = 0
+        self.nested_left = MAX_NESTED_TOTAL
+        # Thread CPU time: waiting on a slow remote source is not the parser's work.
+        self._cpu_deadline = time.thread_time() + MAX_PARSE_CPU_S
+
+    def check_time(self) -> None:
+        """Refuse to go on once this header has cost ``MAX_PARSE_CPU_S`` of CPU."""
+        if time.thread_time() > self._cpu_deadline:
+            raise GgufError(
+                f"GGUF header still unparsed after {MAX_PARSE_CPU_S:.0f} s of CPU at offset "
+                f"{self.pos}; refusing to read on"
+            )
 
     def remaining(self) -> int | None:
         return None if self.size is None else self.size - self.pos
@@ -374,7 +390,9 @@ class _Cursor:
     def skip_strings(self, count: int, what: str) -> None:
         """Skip ``count`` length-prefixed strings without keeping them (the tokenizer)."""
         unpack = struct.unpack_from
-        for _ in range(count):
+        for index in range(count):
+            if not index & 0xFFFF:
+                self.check_time()
             start = self.pos - self._buf_start
             if start >= 0 and start + 8 <= len(self._buf):
                 length = unpack("<Q", self._buf, start)[0]
@@ -465,6 +483,13 @@ def _read_value(
                 cursor.skip_strings(count, f"item of {key}")
                 return None
             return [_read_string(cursor, MAX_STRING_BYTES, f"item of {key}") for _ in range(count)]
+        cursor.nested_left -= count
+        if cursor.nested_left < 0:
+            raise GgufError(
+                f"more than {MAX_NESTED_TOTAL} items in arrays of arrays (at {key}); "
+                "refusing to read on"
+            )
+        cursor.check_time()
         nested = [_read_value(cursor, item_type, key, depth + 1, lengths) for _ in range(count)]
         return nested if keep and None not in nested else None
     raise GgufError(f"unknown value type {vtype} for key {key}")
@@ -543,6 +568,7 @@ def parse_gguf(source: ByteSource, *, need_arch: bool = True) -> GgufInfo:
             raise GgufError(f"duplicate metadata key {key}")
         vtype = cursor.u32()
         types[key] = vtype
+        cursor.check_time()
         value = _read_value(cursor, vtype, key, 0, lengths)
         if value is not None:
             metadata[key] = value
@@ -551,6 +577,7 @@ def parse_gguf(source: ByteSource, *, need_arch: bool = True) -> GgufInfo:
     raw_tensors = []
     names: set[str] = set()
     for index in range(tensor_count):
+        cursor.check_time()
         name, dims, ggml_type, offset = _read_tensor_info(cursor, index)
         if name in names:
             raise GgufError(f"duplicate tensor name {name}")

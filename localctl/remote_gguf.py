@@ -56,7 +56,8 @@ class HttpRangeSource:
 
         self.url = url
         self.max_bytes = max_bytes
-        self.headers = dict(headers or {})
+        # Identity: a compressed body could inflate far beyond what was asked for.
+        self.headers = {"Accept-Encoding": "identity", **(headers or {})}
         if not any(k.lower() == "authorization" for k in self.headers):
             self.headers.update(hub_headers(url))
         self._own_client = client is None
@@ -110,17 +111,14 @@ class HttpRangeSource:
             raise DownloadError(f"cannot fetch {self.url}: {error}") from None
         _check_status(response, self.url)
         if response.status_code == 206:
-            try:
-                body = response.read()
-            finally:
-                response.close()
             match = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
             if match is None or int(match.group(1)) != start:
+                response.close()
                 raise DownloadError(f"{self.url}: server sent a range that was not asked for")
             if match.group(3) != "*":
                 self._size = int(match.group(3))
             self._known_size = True
-            self._buf += body[: max(0, end - start)]
+            self._buf += _read_at_most(response, max(0, end - start), self.url)
             return
         # 200: the server ignores Range; read the body as a stream, only as far as needed.
         length = response.headers.get("content-length")
@@ -158,6 +156,27 @@ class HttpRangeSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _read_at_most(response: httpx.Response, limit: int, url: str) -> bytes:
+    """Up to ``limit`` bytes of ``response``'s body, streamed; the rest is never read.
+
+    A server may answer a range request with far more than was asked for (or a body
+    without end); only what was asked for is held in memory.
+    """
+    import httpx
+
+    body = bytearray()
+    try:
+        for chunk in response.iter_bytes(1 << 16):
+            body += chunk[: limit - len(body)]
+            if len(body) >= limit:
+                break
+    except httpx.HTTPError as error:
+        raise DownloadError(f"cannot fetch {url}: {error}") from None
+    finally:
+        response.close()
+    return bytes(body)
 
 
 def _check_status(response: Any, url: str) -> None:

@@ -225,6 +225,9 @@ class Faults:
     hostile_commit: str | None = None
     cdn_redirect: bool = False
     """Redirect file bytes to ``http://localhost:PORT/cdn/<etag>`` (another origin)."""
+    oversized_range_bytes: int | None = None
+    """Answer a Range request with 206 and this many bytes (the file's bytes, then zeros),
+    whatever was asked for; ``FakeHub.body_bytes_sent`` counts what went out."""
 
 
 @dataclass
@@ -246,6 +249,7 @@ class FakeHub:
     """Tree entries per page (``expand=true`` pages by at most 50, as the hub does)."""
     faults: Faults = field(default_factory=Faults)
     requests: list[LoggedRequest] = field(default_factory=list)
+    body_bytes_sent: int = 0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -684,6 +688,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(416, b"", headers)
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end}/{item.size}"
+        if status == 206 and faults.oversized_range_bytes is not None:
+            return self._oversized(item, start, end, headers, faults.oversized_range_bytes)
         count = end - start + 1
         self._entry.status = status
         self.send_response(status)
@@ -715,6 +721,29 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _oversized(
+        self, item: FakeFile, start: int, end: int, headers: dict[str, str], total: int
+    ) -> None:
+        self._entry.status = 206
+        self.send_response(206)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(total))
+        self.end_headers()
+        head = item.read(start, min(total, item.size - start))
+        zeros = bytes(1 << 20)
+        sent = 0
+        try:
+            while sent < total and not self.fake.stopping.is_set():
+                block = head[sent : sent + len(zeros)] if sent < len(head) else zeros
+                block = block[: total - sent]
+                self.wfile.write(block)
+                sent += len(block)
+                with self.fake._lock:
+                    self.fake.body_bytes_sent += len(block)
+        except OSError:
+            self.close_connection = True
 
     def _write_slowly(self, item: FakeFile, start: int, limit: int, faults: Faults) -> None:
         middle = item.size // 2

@@ -232,3 +232,18 @@ def calibrate() -> None:
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
     calibrate()
+
+
+def nested_array_header(outer: int = 1 << 16, inner: int = 84) -> bytes:
+    """A hostile GGUF header: ``outer`` arrays of ``inner`` empty u8 arrays (about 64 MiB).
+
+    Every byte is well-formed; only the work a parser spends on it is absurd
+    (5.5 million nested arrays at the defaults).
+    """
+    import struct as st
+
+    empty = st.pack("<IQ", UINT8, 0)
+    middle = st.pack("<IQ", ARRAY, inner) + empty * inner
+    value = st.pack("<IQ", ARRAY, outer) + middle * outer
+    kv = gguf_string("evil.nested") + st.pack("<I", ARRAY) + value
+    return b"GGUF" + st.pack("<IQQ", 3, 0, 1) + kv

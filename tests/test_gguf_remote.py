@@ -108,6 +108,7 @@ def test_follows_redirects_and_sends_hf_token(
     file_server: FileServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    monkeypatch.setenv("HF_ENDPOINT", file_server.url)  # the token goes only to its hub
     info = read_remote_gguf(f"{file_server.url}/redirect/smol.gguf")
     assert info.arch.n_layers == 30
     assert file_server.requests[0]["path"] == "/redirect/smol.gguf"

@@ -1,0 +1,73 @@
+"""Hostile inputs: what refusing them costs.
+
+A 64 MiB GGUF header of 5.5 million nested empty arrays (tests/fit_helpers.py
+``nested_array_header``): time and peak memory to refuse it, read from a local file
+and over HTTP range requests from the loopback fake hub. Before the explicit bounds
+(catalog.gguf ``MAX_NESTED_TOTAL``, ``MAX_PARSE_CPU_S``) the same file cost 36-82 s of
+CPU and about 450 MB per parse.
+"""
+
+from __future__ import annotations
+
+import resource
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _refuse(read: Any) -> tuple[float, float, str]:
+    started_wall, started_cpu = time.perf_counter(), time.thread_time()
+    try:
+        read()
+    except Exception as error:  # the point is what refusing costs, whatever the error
+        message = str(error)
+    else:
+        message = "accepted"
+    return time.perf_counter() - started_wall, time.thread_time() - started_cpu, message
+
+
+def run() -> list[dict[str, Any]]:
+    """One row per way of reading the hostile header."""
+    from catalog.gguf import read_gguf
+    from localctl.remote_gguf import read_remote_gguf
+    from tests.fakehub import FakeFile, FakeHub, FakeRepo
+    from tests.fit_helpers import nested_array_header
+
+    data = nested_array_header()
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "nested.gguf"
+        path.write_bytes(data)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        wall, cpu, message = _refuse(lambda: read_gguf(path))
+        rows.append(
+            {
+                "input": f"nested-array header, {len(data) / (1 << 20):.1f} MiB, local file",
+                "wall_ms": round(wall * 1000, 1),
+                "cpu_ms": round(cpu * 1000, 1),
+                "peak_rss_growth_mb": round(
+                    (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024, 1
+                ),
+                "result": message.split(": ", 1)[-1],
+            }
+        )
+    hostile = FakeFile(path="nested.gguf", size=len(data), data=data)
+    with FakeHub([FakeRepo("someone/nested-GGUF", [hostile])]) as hub:
+        url = f"{hub.url}/someone/nested-GGUF/resolve/main/nested.gguf"
+        wall, cpu, message = _refuse(lambda: read_remote_gguf(url))
+        rows.append(
+            {
+                "input": "same header over HTTP range requests (fake hub)",
+                "wall_ms": round(wall * 1000, 1),
+                "cpu_ms": round(cpu * 1000, 1),
+                "peak_rss_growth_mb": "-",
+                "result": message.split(": ", 1)[-1],
+            }
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)

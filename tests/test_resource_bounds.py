@@ -1,0 +1,54 @@
+"""Every bound on work is explicit: header size, nesting, parse time, response size (#12)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import catalog.gguf
+from catalog.errors import GgufError
+from catalog.gguf import read_gguf
+from localctl.remote_gguf import read_remote_gguf
+from tests.fakehub import FakeFile, FakeHub, FakeRepo
+from tests.fit_helpers import TinyModel, nested_array_header
+
+
+def test_a_64_mib_nested_array_header_is_refused_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "nested.gguf"
+    path.write_bytes(nested_array_header())
+    assert path.stat().st_size > 60 << 20
+    started = time.thread_time()
+    with pytest.raises(GgufError, match="arrays of arrays"):
+        read_gguf(path)
+    assert time.thread_time() - started < catalog.gguf.MAX_PARSE_CPU_S
+
+
+def test_a_header_that_costs_too_much_cpu_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "tiny.gguf"
+    path.write_bytes(TinyModel().build())
+    assert read_gguf(path).name == "tiny"
+    monkeypatch.setattr(catalog.gguf, "MAX_PARSE_CPU_S", -1.0)
+    with pytest.raises(GgufError, match="s of CPU"):
+        read_gguf(path)
+
+
+@pytest.fixture
+def oversized_hub() -> Iterator[FakeHub]:
+    data = TinyModel().build()
+    tiny = FakeFile(path="tiny.gguf", size=len(data), data=data)
+    with FakeHub([FakeRepo("someone/tiny-GGUF", [tiny])]) as hub:
+        hub.faults.oversized_range_bytes = 256 << 20
+        yield hub
+
+
+def test_a_range_reply_far_larger_than_asked_is_not_read_whole(oversized_hub: FakeHub) -> None:
+    url = f"{oversized_hub.url}/someone/tiny-GGUF/resolve/main/tiny.gguf"
+    info = read_remote_gguf(url)
+    assert info.name == "tiny"
+    time.sleep(0.5)
+    assert oversized_hub.body_bytes_sent < 64 << 20
