@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from localctl import hub, listing
+from localctl import hub
 from localctl.errors import BadInputError, DownloadError, LocalctlError
+from localctl.hub import listing
 
 if TYPE_CHECKING:
     from catalog.gguf import GgufSet
     from catalog.schema import ModelSpec, QuantSpec
-    from localctl.listing import QuantSet
+    from localctl.hub.listing import QuantSet
 
 DEFAULT_LIMIT = 10
 """Repositories listed by one search (each costs one more request for its files)."""

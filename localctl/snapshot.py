@@ -1,7 +1,7 @@
 """The hub snapshot: the catalog's repositories as the hub last listed them.
 
 ``localctl catalog refresh`` (:func:`refresh`) lists every catalog repository
-through :func:`localctl.listing.list_repo` and stores the GGUF files (exact size,
+through :func:`localctl.hub.listing.list_repo` and stores the GGUF files (exact size,
 sha256, commit, date of the listing) in localctl's cache folder, one entry per
 repository. A repository that cannot be reached keeps its previous entry, so an
 offline refresh loses nothing and says how old what it keeps is.
@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from catalog.hubfacts import ListedRepo, QuantChange, apply_listings, compare
-from localctl import hub, listing, paths
+from localctl import hub, paths
 from localctl.errors import BadInputError, LocalctlError
+from localctl.hub import listing
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from localctl import hub as hubmod
-from localctl import listing, search
+from localctl import search
 from localctl.errors import BadInputError, DownloadError
 from localctl.hub import env as hub_environ
+from localctl.hub import listing
 from tests.conftest import SMOLLM2_SHA256, SMOLLM2_SIZE
 from tests.fakehub import (
     DEFAULT_REPO,

@@ -58,7 +58,8 @@ environment; tests replace ``env.free_bytes`` and ``env.RETRY_DELAYS_S``),
 ``refs`` (reference parsing, safe names), ``values`` (plan, progress, result),
 ``errors`` (hub failures in one line, retry rules), ``resolve`` (the pinned file
 list), ``cache`` (the HF cache layout), ``transfer`` (the byte mover) and
-``fetch`` (:func:`pull` = :func:`resolve` then :func:`download`). GGUF file
+``fetch`` (:func:`pull` = :func:`resolve` then :func:`download`), and ``listing`` (a
+repository's whole file list with exact sizes, for search and catalog refresh). GGUF file
 naming (quant in a name, split sets) lives in :mod:`catalog.filenames`.
 """
 

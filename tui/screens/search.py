@@ -21,7 +21,7 @@ from tui.widgets.detail_pane import DetailPane
 
 if TYPE_CHECKING:
     from localctl.hardware import Hardware
-    from localctl.listing import QuantSet
+    from localctl.hub.listing import QuantSet
     from localctl.search import RepoHit, SearchResult
     from tui.app import LocalctlApp
     from tui.context import TuiContext

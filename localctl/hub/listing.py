@@ -17,10 +17,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from localctl import hub
+from catalog.filenames import quants_in_files
 from localctl.errors import DownloadError
 from localctl.hub import env as hub_env
-from localctl.hub.errors import Unreachable, hub_error, retryable
+from localctl.hub.env import hub_endpoint, hub_token
+from localctl.hub.errors import DownloadCancelled, Unreachable, hub_error, retryable
+from localctl.hub.refs import check_repo_id, safe_repo_path
 from localctl.hub.values import HEX40, HEX64
 
 if TYPE_CHECKING:
@@ -39,8 +41,8 @@ class GatedRepoError(DownloadError):
 
 def gated_message(repo: str) -> str:
     """What to do about a gated repository, in one line."""
-    page = f"{hub.hub_endpoint()}/{repo}"
-    if hub.hub_token():
+    page = f"{hub_endpoint()}/{repo}"
+    if hub_token():
         return (
             f"{repo} is gated and HF_TOKEN has no access to it yet: accept the licence on "
             f"{page} with the account of that token"
@@ -149,7 +151,7 @@ def hub_api(token: str | None) -> Any:
         if not _client_installed:
             set_client_factory(_bounded_client)
             _client_installed = True
-    return HfApi(endpoint=hub.hub_endpoint(), token=token or False, library_name="localctl")
+    return HfApi(endpoint=hub_endpoint(), token=token or False, library_name="localctl")
 
 
 def with_retries(
@@ -171,7 +173,7 @@ def with_retries(
         DownloadError: the final failure in one line (:data:`HubUnreachable` when the hub
             could not be reached, :class:`GatedRepoError` for a gated repository).
     """
-    endpoint = hub.hub_endpoint()
+    endpoint = hub_endpoint()
     delays = hub_env.RETRY_DELAYS_S if retry else ()
     for attempt in range(len(delays) + 1):
         try:
@@ -183,7 +185,7 @@ def with_retries(
                 raise hub_error(error, repo, endpoint) from None
             if cancel is not None:
                 if cancel.wait(delays[attempt]):
-                    raise hub.DownloadCancelled("cancelled") from None
+                    raise DownloadCancelled("cancelled") from None
             else:
                 time.sleep(delays[attempt])
     raise AssertionError("unreachable")
@@ -191,7 +193,7 @@ def with_retries(
 
 def _listed(entry: Any) -> ListedFile:
     """Check one ``RepoFile`` from the hub and keep what localctl uses."""
-    name = hub.safe_repo_path(entry.path)
+    name = safe_repo_path(entry.path)
     size = entry.size
     sha256: str | None = None
     if entry.lfs is not None:
@@ -239,8 +241,8 @@ def list_repo(
     """
     from huggingface_hub.hf_api import RepoFile
 
-    hub.check_repo_id(repo)
-    api = hub_api(hub.hub_token())
+    check_repo_id(repo)
+    api = hub_api(hub_token())
     info = with_retries(
         lambda: api.model_info(repo, revision=revision, expand=["sha", "lastModified"]),
         repo,
@@ -263,7 +265,7 @@ def list_repo(
         repo=repo,
         files=files,
         checked_at=utc_now(),
-        endpoint=hub.hub_endpoint(),
+        endpoint=hub_endpoint(),
         revision=revision,
         commit=commit,
         last_modified=_iso(modified) if isinstance(modified, datetime.datetime) else "",
@@ -282,7 +284,7 @@ def quant_sets(repo: str, files: Iterable[ListedFile]) -> list[QuantSet]:
     """
     by_path = {f.path: f for f in files}
     result: list[QuantSet] = []
-    for quant, sets in hub.quants_in_files(by_path).items():
+    for quant, sets in quants_in_files(by_path).items():
         for names in sets:
             ref = f"{repo}:{quant}" if len(sets) == 1 else f"{repo}/{names[0]}"
             result.append(QuantSet(quant=quant, files=tuple(by_path[n] for n in names), ref=ref))
