@@ -278,6 +278,7 @@ def unknown_models(models: tuple[str, ...] | list[str]) -> list[str]:
 def _hosted_candidates(repo: str, name: str) -> list[str]:
     """Model names a hosted provider may use for the model in ``repo`` (lower case)."""
     base = re.sub(r"[-_.]gguf$", "", repo.split("/", 1)[-1], flags=re.IGNORECASE)
+    base = re.sub(r"-qat$", "", base, flags=re.IGNORECASE)  # quantisation-aware copies
     names = [base, base.split("_", 1)[1] if "_" in base else "", name]
     found: list[str] = []
     for text in names:

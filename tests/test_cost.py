@@ -188,3 +188,19 @@ def test_cost_cli_text_and_bad_input() -> None:
         timeout=60,
     )
     assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1
+
+
+def test_cost_with_a_model_prices_the_same_model_rented_beside_the_apis() -> None:
+    model = ["--model", "llama-3.3-70b:Q4_K_M", "--hw", "rtx4090x2"]
+    out = subprocess.run(
+        [sys.executable, "-m", "localctl", "cost", *model, "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    doc = json.loads(out.stdout)
+    hosted = "openrouter:meta-llama/llama-3.3-70b-instruct"
+    assert doc["hosted_model"] == hosted
+    assert doc["api_usd_per_month"][hosted] > 0
+    assert set(DEFAULT_API_MODELS) <= set(doc["api_usd_per_month"])
