@@ -311,11 +311,11 @@ def hosted_model(repo: str, name: str = "") -> str | None:
 
 @functools.lru_cache(maxsize=64)
 def hosted_model_for(served: str) -> str | None:
-    """:func:`hosted_model` for a served model name (``catalog-id:QUANT`` or
-    ``OWNER/REPO:QUANT``); None when it names neither."""
+    """:func:`hosted_model` for a served model name (``catalog-id:QUANT``,
+    ``OWNER/REPO:QUANT`` or ``OWNER/REPO/FILE.gguf``); None when it names none of them."""
     ref = served.rsplit(":", 1)[0] if ":" in served else served
-    if ref.count("/") == 1:
-        return hosted_model(ref)
+    if "/" in ref:  # OWNER/REPO or OWNER/REPO/FILE.gguf
+        return hosted_model("/".join(ref.split("/")[:2]))
     try:
         from localctl.snapshot import load_catalog
 

@@ -76,6 +76,8 @@ def test_the_same_open_weights_model_is_priced_on_a_hosted_provider() -> None:
     hosted = "openrouter:meta-llama/llama-3.3-70b-instruct"
     assert cost.hosted_model("bartowski/Llama-3.3-70B-Instruct-GGUF") == hosted
     assert cost.hosted_model_for("bartowski/Llama-3.3-70B-Instruct-GGUF:Q4_K_M") == hosted
+    assert cost.hosted_model_for("llama-3.3-70b:Q4_K_M") == hosted
+    assert cost.hosted_model_for("bartowski/Llama-3.3-70B-Instruct-GGUF/x/m-Q4_0.gguf") == hosted
     assert cost.hosted_model("bartowski/google_gemma-3-27b-it-GGUF") == (
         "openrouter:google/gemma-3-27b-it"
     )
