@@ -184,3 +184,31 @@ def test_empty_query_is_bad_input(hub: FakeHub) -> None:
     done = _localctl(hub, "search", "  ")
     assert done.returncode == 2
     assert done.stderr.strip() == "localctl: search needs a query, e.g. `localctl search qwen3`"
+
+
+def test_the_fake_hub_answers_huggingface_hub_as_the_hub_does(hub: FakeHub) -> None:
+    """Tree (expanded and paged), paths-info and model search parsed by huggingface_hub."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.hf_api import RepoFile, RepoFolder
+
+    api = HfApi(endpoint=hub.url, token=False)
+    hub.page_size = 2
+    tree = list(api.list_repo_tree(DEFAULT_REPO, recursive=True, expand=True))
+    files = {e.path: e for e in tree if isinstance(e, RepoFile)}
+    assert [e.path for e in tree if isinstance(e, RepoFolder)] == ["Q8_0"]
+    assert files[SMOLLM2_FILE].lfs is not None
+    assert files[SMOLLM2_FILE].lfs.sha256 == SMOLLM2_SHA256
+    assert files[SMOLLM2_FILE].lfs.size == SMOLLM2_SIZE
+    assert files[SMOLLM2_FILE].last_commit is not None
+    assert files[SMOLLM2_FILE].security is not None and files[SMOLLM2_FILE].security.safe
+    pages = [r for r in hub.requests if "/tree/" in r.path]
+    assert len(pages) == 3  # 5 entries, 2 per page
+    info = api.get_paths_info(DEFAULT_REPO, [SMOLLM2_FILE, "missing.gguf"], expand=True)
+    assert [(i.path, i.size) for i in info] == [(SMOLLM2_FILE, SMOLLM2_SIZE)]
+    found = list(
+        api.list_models(
+            search="SmolLM2", filter="gguf", sort="downloads", limit=2, expand=["downloads"]
+        )
+    )
+    assert [m.id for m in found] == [DEFAULT_REPO, SEARCH_REPO]
+    assert found[0].downloads == 5000 and found[0].tags is None
