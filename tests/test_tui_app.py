@@ -35,7 +35,7 @@ async def wait_for(pilot: Pilot[int], condition: Callable[[], bool], timeout_s: 
 
 def planned(app: LocalctlApp) -> bool:
     screen = app.catalog_screen
-    return bool(screen.all_rows) and screen.planned_ctx == app.context.ctx
+    return bool(screen.all_rows) and screen.planned_ctx == screen.ctx
 
 
 def verdicts(app: LocalctlApp) -> list[str]:
@@ -74,7 +74,7 @@ async def test_context_change_recomputes_every_verdict():
         await wait_for(pilot, lambda: planned(app))
         before = {row.key: row.plan for row in app.catalog_screen.all_rows}
         await pilot.press("plus")
-        await wait_for(pilot, lambda: app.context.ctx == 8192 and planned(app))
+        await wait_for(pilot, lambda: app.catalog_screen.ctx == 8192 and planned(app))
         after = app.catalog_screen.all_rows
         assert all(row.plan is not None and row.plan.ctx == 8192 for row in after if row.plan)
         grew = [r.plan.kv_bytes > before[r.key].kv_bytes for r in after if r.plan and before[r.key]]
@@ -117,7 +117,34 @@ async def test_settings_save_writes_config_toml():
         assert written["server"]["port"] == 8181
         assert paths.config_file().stat().st_mode & 0o777 == 0o600
         assert load_config().default_ctx == 16384
-        await wait_for(pilot, lambda: app.context.ctx == 16384 and planned(app))
+        await wait_for(pilot, lambda: app.catalog_screen.ctx == 16384 and planned(app))
+
+
+async def test_a_new_default_context_replans_the_catalog_once(monkeypatch):
+    app = make_app(hw_profile=PROFILE, ctx=4096, config=Config())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: planned(app))
+        screen = app.catalog_screen
+        plans: list[int] = []
+        load = screen._load
+
+        def counted() -> None:
+            plans.append(screen.ctx)
+            load()
+
+        monkeypatch.setattr(screen, "_load", counted)
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: isinstance(app.screen, SettingsModal))
+        app.screen.query_one("#default-ctx").value = "16384"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen.ctx == 16384 and planned(app))
+        await pilot.pause(0.3)
+        assert plans == [16384]
+        assert screen.query_one("#ctx").value == 16384, "the control shows the new context"
+        await pilot.press("minus")
+        await wait_for(pilot, lambda: screen.ctx == 8192 and planned(app))
+        assert plans == [16384, 8192]
+        assert {r.plan.ctx for r in screen.all_rows if r.plan} == {8192}
 
 
 async def test_settings_reject_a_bad_value_without_writing():

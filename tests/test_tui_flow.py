@@ -134,7 +134,7 @@ async def test_gguf_in_a_model_folder_is_listed_planned_and_served_without_a_dow
     app = make_app(config=config)
     async with app.run_test(size=(150, 45)) as pilot:
         screen = app.catalog_screen
-        await wait_until(pilot, lambda: screen.planned_ctx == app.context.ctx, 60, "plan")
+        await wait_until(pilot, lambda: screen.planned_ctx == screen.ctx, 60, "plan")
         catalog_row = next(r for r in screen.all_rows if r.key == f"{FLOW_MODEL_ID}:{FLOW_QUANT}")
         assert catalog_row.local_path == folder / smollm2_path.name, "marked downloaded"
         local = [row for row in screen.all_rows if row.model.family == "local"]

@@ -157,3 +157,30 @@ def test_progress_line_names_part_size_speed_and_eta():
         PullProgress(1, 2, "m-00001-of-00002.gguf", 512, 1024, 512 * 2**20, 2**30, 2**20, 65.0)
     )
     assert line == "file 1/2 m-00001-of-00002.gguf  512.0 MiB/1.0 GiB  1.0 MiB/s  ETA 1m05s"
+
+
+async def test_filter_bar_shows_the_context_it_is_given_and_requests_the_one_picked():
+    from textual.widgets import Select
+
+    from tui.widgets.filter_bar import FilterBar
+
+    bar = FilterBar(ctx=4096)
+    app = Harness(bar)
+    async with app.run_test(size=SIZE) as pilot:
+        bar.ctx = 12000  # set by its owner: shown (an odd value joins the choices), not echoed
+        await pilot.pause()
+        select = bar.query_one("#ctx", Select)
+        assert select.value == 12000
+        assert not [m for m in app.messages if isinstance(m, FilterBar.ContextRequested)]
+        select.value = 32768  # picked by the user: a request, the shown value is unchanged
+        await pilot.pause()
+        requests = [m.ctx for m in app.messages if isinstance(m, FilterBar.ContextRequested)]
+        assert requests == [32768] and bar.ctx == 12000
+
+
+def test_context_steps_through_the_offered_lengths():
+    from tui.rows import step_ctx
+
+    assert step_ctx(4096, 1) == 8192 and step_ctx(4096, -1) == 2048
+    assert step_ctx(2048, -1) == 2048 and step_ctx(131072, 1) == 131072
+    assert step_ctx(12000, 1) == 16384 and step_ctx(12000, -1) == 8192

@@ -51,7 +51,7 @@ async def select_flow_row(app: LocalctlApp, pilot: Pilot[int]) -> None:
     """Search the catalog down to the test model's row and focus it."""
     screen = app.catalog_screen
     await wait_until(
-        pilot, lambda: bool(screen.all_rows) and screen.planned_ctx == app.context.ctx, 60, "plan"
+        pilot, lambda: bool(screen.all_rows) and screen.planned_ctx == screen.ctx, 60, "plan"
     )
     await pilot.press("slash", *FLOW_QUERY, "enter")
     await wait_until(pilot, lambda: len(screen.shown_rows) == 1, 10, "one row")

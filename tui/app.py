@@ -254,7 +254,8 @@ class LocalctlApp(App[int]):
         if any(getattr(config, k) != getattr(old, k) for k in plan_inputs) or any(
             getattr(config.server, k) != getattr(old.server, k) for k in server_inputs
         ):
-            self.catalog_screen.replan(config.default_ctx)
+            new_ctx = config.default_ctx if config.default_ctx != old.default_ctx else None
+            self.catalog_screen.replan(new_ctx)
 
     # -- download → serve → chat ----------------------------------------------
 
@@ -513,5 +514,7 @@ def make_app(
     from localctl.config import load_config
 
     config = config if config is not None else load_config()
-    context = TuiContext(config=config, hw_profile=hw_profile, ctx=ctx or config.default_ctx)
+    context = TuiContext(
+        config=config, hw_profile=hw_profile, initial_ctx=ctx or config.default_ctx
+    )
     return LocalctlApp(context)

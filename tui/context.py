@@ -16,5 +16,6 @@ class TuiContext:
     config: Config
     hw_profile: str | None = None
     """Simulated hardware profile (``--hw``); None detects this machine."""
-    ctx: int = 4096
-    """Context length the verdicts are computed for."""
+    initial_ctx: int = 4096
+    """Context length the catalog opens with (``--ctx``, else the config's); the catalog
+    screen's ``ctx`` holds the current one."""

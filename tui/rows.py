@@ -20,6 +20,19 @@ SORT_KEYS: tuple[str, ...] = ("fit", "speed", "size", "name")
 CTX_CHOICES: tuple[int, ...] = (2048, 4096, 8192, 16384, 32768, 65536, 131072)
 """Context lengths offered by the context control."""
 
+
+def ctx_choices(current: int) -> list[int]:
+    """The context lengths offered while ``current`` is chosen (it is always one)."""
+    return sorted({*CTX_CHOICES, current})
+
+
+def step_ctx(current: int, direction: int) -> int:
+    """The next offered context length up (``1``) or down (``-1``) from ``current``."""
+    choices = ctx_choices(current)
+    index = max(0, min(len(choices) - 1, choices.index(current) + direction))
+    return choices[index]
+
+
 _PLACEMENT_ORDER = {"gpu": 0, "partial": 1, "cpu": 2, "none": 3}
 
 

@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Input, Select
 
 from tui import engine
-from tui.rows import SORT_KEYS, CatalogRow, families, select_rows
+from tui.rows import SORT_KEYS, CatalogRow, families, select_rows, step_ctx
 from tui.widgets.catalog_table import CatalogTable
 from tui.widgets.detail_pane import DetailPane
 from tui.widgets.download_panel import DownloadPanel
@@ -70,9 +71,13 @@ class CatalogScreen(Screen[None]):
     class CancelDownloadRequested(Message):
         """The user pressed escape while a download runs."""
 
+    ctx: reactive[int] = reactive(4096, init=False)
+    """Context length the verdicts are for: the one owner of it. Setting it re-plans."""
+
     def __init__(self, context: TuiContext) -> None:
         super().__init__(id="catalog-screen")
         self.context = context
+        self.set_reactive(CatalogScreen.ctx, context.initial_ctx)
         self.hardware: Hardware | None = None
         self.all_rows: list[CatalogRow] = []
         self.planned_ctx = 0
@@ -85,7 +90,7 @@ class CatalogScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield HardwareBar(id="hardware")
-        yield FilterBar(ctx=self.context.ctx, id="filters")
+        yield FilterBar(ctx=self.ctx, id="filters")
         with Horizontal(id="catalog-main"):
             yield CatalogTable(id="catalog")
             yield DetailPane(id="detail")
@@ -96,14 +101,15 @@ class CatalogScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(CatalogTable).loading = True
-        self._load(self.context.hw_profile, self.context.ctx)
+        self._load()
 
     # -- loading and planning -------------------------------------------------
 
-    def _load(self, profile: str | None, ctx: int) -> None:
+    def _load(self) -> None:
+        """Plan every row at ``ctx`` on a worker (a plan still running is cancelled)."""
         self._plan_cancel.set()
         self._plan_cancel = cancel = threading.Event()
-        config = self.context.config
+        config, profile, ctx = self.context.config, self.context.hw_profile, self.ctx
         self.run_worker(
             lambda: self._load_rows(profile, ctx, config.kv_type, config.parallel, cancel),
             name="load catalog",
@@ -152,14 +158,18 @@ class CatalogScreen(Screen[None]):
         """Read the catalog again (after a hub refresh) and re-plan every row."""
         self.all_rows = []
         self.planned_ctx = 0
-        self._load(self.context.hw_profile, self.context.ctx)
+        self._load()
 
     def replan(self, ctx: int | None = None) -> None:
-        """Re-compute every verdict (at ``ctx`` when given, e.g. after settings changed)."""
-        if ctx is not None:
-            self.context.ctx = ctx
-            self.query_one(FilterBar).set_ctx(ctx)
-        self._load(self.context.hw_profile, self.context.ctx)
+        """Re-compute every verdict once (at ``ctx`` when given, e.g. after settings changed)."""
+        if ctx is not None and ctx != self.ctx:
+            self.ctx = ctx  # the watcher re-plans
+        else:
+            self._load()
+
+    def watch_ctx(self, ctx: int) -> None:
+        self.query_one(FilterBar).ctx = ctx
+        self._load()
 
     def on_catalog_screen_hardware_ready(self, message: HardwareReady) -> None:
         self.hardware = message.hardware
@@ -167,7 +177,7 @@ class CatalogScreen(Screen[None]):
         self.query_one(DetailPane).hardware = message.hardware
 
     def on_catalog_screen_rows_ready(self, message: RowsReady) -> None:
-        if message.ctx != self.context.ctx:
+        if message.ctx != self.ctx:
             return
         first = not self.all_rows
         first_plan = not self.planned_ctx
@@ -211,9 +221,8 @@ class CatalogScreen(Screen[None]):
     def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
         self._show()
 
-    def on_filter_bar_context_changed(self, message: FilterBar.ContextChanged) -> None:
-        self.context.ctx = message.ctx
-        self._load(self.context.hw_profile, message.ctx)
+    def on_filter_bar_context_requested(self, message: FilterBar.ContextRequested) -> None:
+        self.ctx = message.ctx
 
     def on_catalog_table_row_focused(self, message: CatalogTable.RowFocused) -> None:
         self.query_one(DetailPane).row = message.row
@@ -242,7 +251,7 @@ class CatalogScreen(Screen[None]):
 
     def action_ctx(self, direction: int) -> None:
         """Step the context length up or down."""
-        self.query_one(FilterBar).step_ctx(direction)
+        self.ctx = step_ctx(self.ctx, direction)
 
     def action_escape(self) -> None:
         """Cancel the running download, or leave the search box."""

@@ -199,7 +199,7 @@ class SearchScreen(Screen[None]):
             plan = plan_for_gguf(
                 gguf,
                 self._hardware(),
-                ctx=self.context.ctx,
+                ctx=self._app.catalog_screen.ctx,
                 parallel=config.parallel,
                 kv_type=config.kv_type,
                 backend=engine.planned_backend(config),

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import Checkbox, Input, Select
 
-from tui.rows import CTX_CHOICES, SORT_KEYS
+from tui.rows import SORT_KEYS, ctx_choices
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +25,7 @@ class Filters:
 
 
 class FilterBar(Horizontal):
-    """Catalog controls; posts `Changed` for filters and `ContextChanged` for the context length."""
+    """Catalog controls; posts `Changed` for filters and `ContextRequested` for the context."""
 
     @dataclass
     class Changed(Message):
@@ -33,17 +34,20 @@ class FilterBar(Horizontal):
         filters: Filters
 
     @dataclass
-    class ContextChanged(Message):
-        """The context length changed; every verdict must be re-computed."""
+    class ContextRequested(Message):
+        """The user picked a context length (the screen owning it decides)."""
 
         ctx: int
 
+    ctx: reactive[int] = reactive(4096, init=False)
+    """The context length shown (set by the screen that owns it)."""
+
     def __init__(self, *, ctx: int, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._ctx = ctx
+        self.set_reactive(FilterBar.ctx, ctx)
 
     def compose(self) -> ComposeResult:
-        choices = sorted({*CTX_CHOICES, self._ctx})
+        choices = ctx_choices(self.ctx)
         yield Input(placeholder="/ search", id="search")
         yield Checkbox("fits", id="fits-only")
         yield Checkbox("local", id="downloaded-only")
@@ -55,7 +59,7 @@ class FilterBar(Horizontal):
             id="sort",
         )
         yield Select[int](
-            [(f"ctx {ctx:,}", ctx) for ctx in choices], value=self._ctx, allow_blank=False, id="ctx"
+            [(f"ctx {ctx:,}", ctx) for ctx in choices], value=self.ctx, allow_blank=False, id="ctx"
         )
 
     @property
@@ -71,30 +75,15 @@ class FilterBar(Horizontal):
             sort=sort if isinstance(sort, str) else SORT_KEYS[0],
         )
 
-    @property
-    def ctx(self) -> int:
-        """The chosen context length."""
-        value = self.query_one("#ctx", Select).value
-        return value if isinstance(value, int) else self._ctx
-
     def set_families(self, families: list[str]) -> None:
         """Offer these families in the family filter."""
         self.query_one("#family", Select).set_options([(name, name) for name in families])
 
-    def set_ctx(self, ctx: int) -> None:
-        """Select context length ``ctx`` (adding it to the choices when missing)."""
+    def watch_ctx(self, ctx: int) -> None:
         select = self.query_one("#ctx", Select)
-        choices = sorted({*CTX_CHOICES, self._ctx, ctx})
-        select.set_options([(f"ctx {c:,}", c) for c in choices])
-        select.value = ctx
-
-    def step_ctx(self, direction: int) -> None:
-        """Move the context length one choice up (``1``) or down (``-1``)."""
-        choices = sorted({*CTX_CHOICES, self._ctx})
-        current = self.ctx
-        index = choices.index(current) if current in choices else 0
-        index = max(0, min(len(choices) - 1, index + direction))
-        self.query_one("#ctx", Select).value = choices[index]
+        with self.prevent(Select.Changed):
+            select.set_options([(f"ctx {c:,}", c) for c in ctx_choices(ctx)])
+            select.value = ctx
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
@@ -107,8 +96,7 @@ class FilterBar(Horizontal):
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()
         if event.select.id == "ctx":
-            if isinstance(event.value, int) and event.value != self._ctx:
-                self._ctx = event.value
-                self.post_message(self.ContextChanged(event.value))
+            if isinstance(event.value, int) and event.value != self.ctx:
+                self.post_message(self.ContextRequested(event.value))
         else:
             self.post_message(self.Changed(self.filters))
