@@ -184,3 +184,17 @@ def test_context_steps_through_the_offered_lengths():
     assert step_ctx(4096, 1) == 8192 and step_ctx(4096, -1) == 2048
     assert step_ctx(2048, -1) == 2048 and step_ctx(131072, 1) == 131072
     assert step_ctx(12000, 1) == 16384 and step_ctx(12000, -1) == 8192
+
+
+async def test_hardware_bar_names_the_machine_once_known():
+    from tui.widgets.hardware_bar import HardwareBar
+
+    bar = HardwareBar()
+    app = Harness(bar)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "detecting hardware" in str(bar.render())
+        bar.hardware = hardware()
+        await pilot.pause()
+        line = str(bar.render())
+        assert "Test CPU (8c/16t)" in line and "RAM 24.0/32.0 GiB free" in line
+        assert "GPU0 RTX Test 7.0/8.0 GiB" in line

@@ -33,26 +33,6 @@ def resolve_hardware(profile: str | None) -> Hardware:
     return hardware.resolve_hardware(profile)
 
 
-def hardware_line(hw: Hardware) -> str:
-    """One line: CPU, RAM free/total, each GPU's VRAM free/total."""
-    gib = 1024**3
-    parts = [
-        f"{hw.cpu_name} ({hw.physical_cores}c/{hw.logical_cores}t)",
-        f"RAM {hw.ram_available_bytes / gib:.1f}/{hw.ram_total_bytes / gib:.1f} GiB free",
-    ]
-    if hw.unified_memory:
-        parts.append("unified memory")
-    for gpu in hw.gpus:
-        parts.append(
-            f"GPU{gpu.index} {gpu.name} {gpu.free_bytes / gib:.1f}/{gpu.total_bytes / gib:.1f} GiB"
-        )
-    if not hw.gpus:
-        parts.append("no GPU")
-    if hw.profile:
-        parts.insert(0, f"[profile {hw.profile}]")
-    return " · ".join(parts)
-
-
 def load_models() -> list[ModelSpec]:
     """Every catalog model (curated plus the user's catalog file).
 

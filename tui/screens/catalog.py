@@ -173,7 +173,7 @@ class CatalogScreen(Screen[None]):
 
     def on_catalog_screen_hardware_ready(self, message: HardwareReady) -> None:
         self.hardware = message.hardware
-        self.query_one(HardwareBar).text = engine.hardware_line(message.hardware)
+        self.query_one(HardwareBar).hardware = message.hardware
         self.query_one(DetailPane).hardware = message.hardware
 
     def on_catalog_screen_rows_ready(self, message: RowsReady) -> None:
