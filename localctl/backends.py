@@ -5,8 +5,11 @@ Also the child's argv and allow-listed environment, and the refused pass-through
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -50,6 +53,25 @@ _REFUSED_FLAGS = (
     "--log-file",
     "--verbosity",
     "-lv",
+    # The model is the file localctl validated and planned for, not another one.
+    "--model",
+    "-m",
+    "--model-url",
+    "-mu",
+    "--hf-repo",
+    "-hf",
+    "-hfr",
+    "--hf-file",
+    "-hff",
+    "--hf-token",
+    "-hft",
+    "--docker-repo",
+    "-dr",
+    "--hf_model_repo_id",
+    "--hf_pretrained_model_name_or_path",
+    "--clip_model_path",
+    # Each request must wait its turn, never cancel the one in progress.
+    "--interrupt_requests",
 )
 
 _REFUSED_PREFIXES = (
@@ -74,20 +96,88 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def check_passthrough(args: Sequence[str]) -> tuple[str, ...]:
-    """Refuse pass-through flags that change host, port, key, CORS or enable tools.
+def check_passthrough(
+    args: Sequence[str], backend: str | None = None, llama_server_path: str = ""
+) -> tuple[str, ...]:
+    """Refuse pass-through flags that change host, port, key, model, CORS or enable tools.
+
+    With ``backend``, every flag must also be one of that backend's own options, spelled
+    out in full: llama-cpp-python's parser would expand ``--ho`` to ``--host``.
+
+    Args:
+        args: The pass-through arguments.
+        backend: ``llama-server`` or ``llama-cpp-python`` (resolved), or None to check
+            only the refused flags.
+        llama_server_path: The configured native binary (its ``--help`` lists its options).
 
     Raises:
-        BadInputError: naming the refused flag.
+        BadInputError: naming the refused or unknown flag.
     """
+    known = backend_options(backend, llama_server_path) if backend and args else None
     for arg in args:
+        if not _is_flag(arg):
+            continue
         flag = arg.split("=", 1)[0]
         if flag in _REFUSED_FLAGS or flag.startswith(_REFUSED_PREFIXES) or flag in ("-h", "--help"):
             raise BadInputError(
                 f"pass-through flag {flag} is not allowed "
-                "(localctl sets host, port, key and safety flags)"
+                "(localctl sets host, port, key, model and safety flags)"
+            )
+        if known is not None and flag not in known:
+            raise BadInputError(
+                f"pass-through flag {flag} is not an option of {backend} "
+                f"(options must be spelled out in full; see {backend} --help)"
             )
     return tuple(args)
+
+
+def _is_flag(arg: str) -> bool:
+    """True for ``-x``/``--name`` (a negative number such as ``-1`` is a value)."""
+    if not arg.startswith("-") or arg == "-":
+        return False
+    try:
+        float(arg)
+    except ValueError:
+        return True
+    return False
+
+
+_OPTION = re.compile(r"-{1,2}[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+@functools.lru_cache(maxsize=4)
+def backend_options(backend: str, llama_server_path: str = "") -> frozenset[str]:
+    """Every option name ``backend``'s own command line accepts, exactly as spelled.
+
+    llama-cpp-python: the fields of its settings models (``--n_ctx``…) and
+    ``--config_file``; ``llama-server``: the flags its ``--help`` lists.
+
+    Raises:
+        BadInputError: the option list cannot be read.
+    """
+    if backend == "llama-cpp-python":
+        from llama_cpp.server.settings import Settings
+
+        return frozenset({f"--{name}" for name in Settings.model_fields} | {"--config_file"})
+    exe = find_llama_server(llama_server_path)
+    if exe is None:
+        raise BadInputError("llama-server not found: cannot check pass-through flags")
+    try:
+        result = subprocess.run(
+            [exe, "--help"], capture_output=True, text=True, timeout=30, env=child_env()
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise BadInputError(f"cannot list the options of {exe}: {error}") from None
+    options: set[str] = set()
+    for line in (result.stdout + result.stderr).splitlines():
+        for token in line.split():
+            token = token.rstrip(",")
+            if not _OPTION.fullmatch(token):
+                break
+            options.add(token)
+    if not options:
+        raise BadInputError(f"cannot list the options of {exe} (its --help printed none)")
+    return frozenset(options)
 
 
 def find_llama_server(configured: str = "") -> str | None:
@@ -151,6 +241,12 @@ def backend_argv(backend: str, options: ServerOptions, host: str, port: int) -> 
         if o.kv_type != "f16":
             args += ["--cache-type-k", o.kv_type, "--cache-type-v", o.kv_type, "--flash-attn", "on"]
     else:
+        if o.parallel > 1:
+            raise BadInputError(
+                f"llama-cpp-python serves one request at a time (others wait their turn), "
+                f"so parallel {o.parallel} would only reserve unused KV cache: use "
+                "--backend llama-server for parallel slots, or parallel 1"
+            )
         args = [
             sys.executable, "-m", "llama_cpp.server", "--model", str(o.model_path),
             "--n_ctx", str(o.ctx), "--n_threads", str(threads), "--n_gpu_layers", str(gl),
@@ -160,7 +256,9 @@ def backend_argv(backend: str, options: ServerOptions, host: str, port: int) -> 
         if o.kv_type != "f16":
             t = str(KV_TYPES[o.kv_type])
             args += ["--type_k", t, "--type_v", t, "--flash_attn", "true"]
-    return args + list(check_passthrough(o.extra_args))
+        # A new request waits for the one streaming instead of aborting it.
+        args += ["--interrupt_requests", "false"]
+    return args + list(check_passthrough(o.extra_args, backend, o.llama_server_path))
 
 
 def backend_env(backend: str, api_key: str) -> dict[str, str]:

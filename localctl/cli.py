@@ -65,7 +65,18 @@ def _run_tui(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``localctl`` console script; returns the exit code."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after the first ``--`` is passed through to the server unparsed, also
+    # when options come before it (argparse would refuse ``serve M --ctx N -- ARGS``).
+    passthrough: list[str] | None = None
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
+    if passthrough is not None:
+        if not hasattr(args, "extra"):
+            parser.error(f"'-- ARGS' does not apply to '{args.command or 'localctl'}'")
+        args.extra = [*args.extra, *passthrough]
     if args.command is not None:
         # ``localctl --hw X fit …`` means the same as ``localctl fit … --hw X``.
         for name in ("hw", "ctx"):

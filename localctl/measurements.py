@@ -62,14 +62,29 @@ def parse_buffers(lines: Iterable[str]) -> Buffers:
     return Buffers(model, kv or kv_summary, compute, off, tot)
 
 
-def append_measurement(record: dict[str, object]) -> None:
-    """Append one estimate-vs-measured record to ``paths.measurements_file()`` (JSONL)."""
+def append_measurement(record: dict[str, object]) -> bool:
+    """Append one estimate-vs-measured record to ``paths.measurements_file()`` (JSONL, 0600).
+
+    Returns:
+        False when it could not be written (a full disk): a warning is logged and the
+        server carries on, since the record only serves later checks.
+    """
     import json
+    import logging
+    import os
 
     path = paths.measurements_file()
-    paths.ensure_private_dir(path.parent)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")
+    try:
+        paths.ensure_private_dir(path.parent)
+        fd = paths.open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+    except OSError as error:
+        logging.getLogger("localctl.server").warning(
+            "warning: measurement not stored in %s: %s", path, error.strerror or error
+        )
+        return False
+    return True
 
 
 def _error(ours: int, theirs: int) -> str:

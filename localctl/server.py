@@ -34,6 +34,7 @@ import contextlib
 import ctypes
 import enum
 import ipaddress
+import logging
 import os
 import secrets
 import signal
@@ -136,8 +137,11 @@ class ServerOptions:
 @dataclass(slots=True)
 class _Child:
     proc: subprocess.Popen[bytes]
-    log_file: IO[bytes]
+    log_file: IO[bytes] | None
     reader: threading.Thread
+
+
+_log = logging.getLogger("localctl.server")
 
 
 _SIGNAL_HINTS = {
@@ -228,6 +232,8 @@ class ModelServer:
         self.status = ServerStatus.IDLE
         self.exit_reason = ""
         self.log_path: Path | None = None
+        self.log_problem = ""
+        """Why the log file stopped being written (a full disk), or empty."""
         self._lines: collections.deque[str] = collections.deque(maxlen=200)
         self._all_lines: list[str] = []
         self._child: _Child | None = None
@@ -286,10 +292,8 @@ class ModelServer:
             self.port = free_port(self.host)
             self.port_note = f"port {old} is taken; using {self.port}"
         self.url = f"http://{self._url_host()}:{self.port}"
-        log_dir = paths.ensure_private_dir(o.log_dir or paths.logs_dir())
-        self.log_path = log_dir / f"server-{self.port}-{int(time.time())}.log"
         argv = self.argv()
-        log_file = self.log_path.open("wb")
+        log_file = self._open_log(o.log_dir or paths.logs_dir())
         self.status = ServerStatus.STARTING
         # The parent-death signal fires when the *thread* that forked exits, so the
         # child is spawned by a thread that lives exactly as long as the child (a
@@ -333,7 +337,8 @@ class ModelServer:
                 close_fds=True,
             )
         except OSError as exc:
-            log_file.close()
+            if log_file is not None:
+                log_file.close()
             failure.append(exc)
             spawned.set()
             return
@@ -341,25 +346,66 @@ class ModelServer:
         spawned.set()
         self._read(proc, log_file)
 
-    def _read(self, proc: subprocess.Popen[bytes], log_file: IO[bytes]) -> None:
+    def _open_log(self, log_dir: Path) -> IO[bytes] | None:
+        """A new private log file named for this server alone; None when none can be made.
+
+        Port, time, pid and a random part: two ``serve`` on one port never share a file.
+        """
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        name = f"server-{self.port}-{stamp}-{os.getpid()}-{secrets.token_hex(3)}.log"
+        try:
+            self.log_path = paths.ensure_private_dir(log_dir) / name
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            return os.fdopen(paths.open_private(self.log_path, flags), "wb")
+        except OSError as error:
+            self._log_failed(error)
+            return None
+
+    def _log_failed(self, error: OSError) -> None:
+        self.log_problem = (
+            f"cannot write the server log {self.log_path}: {error.strerror or error}; "
+            "the server keeps running, its log is kept in memory only"
+        )
+        _log.warning("warning: %s", self.log_problem)
+
+    def _read(self, proc: subprocess.Popen[bytes], log_file: IO[bytes] | None) -> None:
+        """Drain the child's output until it ends (this thread must outlive the child).
+
+        Nothing here may end the thread early: its exit fires the child's parent-death
+        signal. A log write that fails (a full disk) stops the file, not the server.
+        """
         assert proc.stdout is not None
-        for raw in proc.stdout:
-            log_file.write(raw)
-            log_file.flush()
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            self._lines.append(line)
-            if len(self._all_lines) < 5000:
-                self._all_lines.append(line)
-            if self.on_log:
-                self.on_log(line)
-        proc.wait()
-        log_file.close()
-        if self.status not in (ServerStatus.STOPPING, ServerStatus.STOPPED):
-            self.status = ServerStatus.CRASHED
-            self.exit_reason = explain_exit(proc.returncode)
-            if self.on_exit:
+        try:
+            for raw in proc.stdout:
+                if log_file is not None:
+                    try:
+                        log_file.write(raw)
+                        log_file.flush()
+                    except OSError as error:
+                        self._log_failed(error)
+                        with contextlib.suppress(OSError):
+                            log_file.close()
+                        log_file = None
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                self._lines.append(line)
+                if len(self._all_lines) < 5000:
+                    self._all_lines.append(line)
+                if self.on_log:
+                    try:
+                        self.on_log(line)
+                    except Exception:  # a failing listener must not stop the server
+                        _log.exception("server log listener failed")
+            proc.wait()
+        finally:
+            if log_file is not None:
+                with contextlib.suppress(OSError):
+                    log_file.close()
+            if self.status not in (ServerStatus.STOPPING, ServerStatus.STOPPED):
+                self.status = ServerStatus.CRASHED
+                self.exit_reason = explain_exit(proc.poll())
+            self._exited.set()
+            if self.status == ServerStatus.CRASHED and self.on_exit:
                 self.on_exit(self.exit_reason)
-        self._exited.set()
 
     def _crash_error(self) -> ServerError:
         assert self._child is not None
