@@ -23,7 +23,9 @@ from localctl.hub import listing
 if TYPE_CHECKING:
     from catalog.gguf import GgufSet
     from catalog.schema import ModelSpec, QuantSpec
+    from localctl.hardware import Hardware
     from localctl.hub.listing import QuantSet
+    from localctl.plan import MemoryPlan
 
 DEFAULT_LIMIT = 10
 """Repositories listed by one search (each costs one more request for its files)."""
@@ -249,3 +251,38 @@ def choose(ref: str, *, cancel: threading.Event | None = None) -> HubChoice:
         raise BadInputError(f"{ref}: not in {repo}; {has}")
     quant = wanted[0]
     return HubChoice(repo, quant, found.commit, read_quant_header(repo, quant, found.commit))
+
+
+def plan_hits(
+    result: SearchResult,
+    hw: Hardware,
+    *,
+    ctx: int,
+    parallel: int = 1,
+    kv_type: str = "f16",
+) -> dict[str, MemoryPlan | str]:
+    """Plan every quant found from its own header (one range read each, four at a time).
+
+    Args:
+        result: A search result.
+        hw: The machine to plan for.
+        ctx: Context per sequence in tokens.
+        parallel: Sequences served at once.
+        kv_type: KV cache type.
+
+    Returns:
+        Quant reference → its plan, or the one-line reason it could not be planned.
+    """
+    from localctl.plan import plan_for_gguf
+
+    def one(hit: RepoHit, quant: QuantSet) -> tuple[str, MemoryPlan | str]:
+        try:
+            header = read_quant_header(hit.repo, quant, hit.commit)
+            plan = plan_for_gguf(header, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
+        except LocalctlError as error:
+            return quant.ref, str(error)
+        return quant.ref, plan
+
+    jobs = [(hit, quant) for hit in result.hits for quant in hit.quants]
+    with ThreadPoolExecutor(max_workers=LIST_WORKERS) as pool:
+        return dict(pool.map(lambda job: one(*job), jobs))

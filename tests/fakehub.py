@@ -79,6 +79,8 @@ class FakeFile:
 
     def read(self, start: int, count: int) -> bytes:
         if self.data is not None:
+            if len(self.data) < self.size:  # listed only: its bytes read as zeros
+                return bytes(max(0, min(count, self.size - start)))
             return self.data[start : start + count]
         assert self.source is not None
         with self.source.open("rb") as handle:
@@ -125,7 +127,8 @@ class FakeRepo:
 
 
 def listed_file(path: str, size: int, sha256: str) -> FakeFile:
-    """A file that exists only in listings (its bytes are never served)."""
+    """A file that exists in listings with the given size and sha256; its bytes are zeros
+    (so it is never a valid GGUF and never matches its sha256)."""
     return FakeFile(path=path, size=size, data=b"", sha256=sha256)
 
 
@@ -751,6 +754,8 @@ class _Handler(BaseHTTPRequestHandler):
         piece = 16 << 10 if faults.trickle_bytes_s else 1 << 20
         while sent < limit and not self.fake.stopping.is_set():
             block = bytearray(item.read(start + sent, min(piece, limit - sent)))
+            if not block:
+                break
             position = start + sent
             if faults.corrupt and position <= middle < position + len(block):
                 block[middle - position] ^= 0xFF

@@ -212,3 +212,29 @@ def test_the_fake_hub_answers_huggingface_hub_as_the_hub_does(hub: FakeHub) -> N
     )
     assert [m.id for m in found] == [DEFAULT_REPO, SEARCH_REPO]
     assert found[0].downloads == 5000 and found[0].tags is None
+
+
+def test_search_fit_plans_each_quant_from_its_header(hub: FakeHub, smollm2_path: Path) -> None:
+    done = _localctl(
+        hub, "search", "smollm2", "--fit", "--hw", "rtx4090", "--ctx", "2048", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["ctx"] == 2048
+    quants = {q["ref"]: q for r in document["repos"] for q in r["quants"]}
+    q4 = quants[f"{DEFAULT_REPO}:Q4_1"]
+    local = json.loads(
+        _localctl(
+            hub, "fit", str(smollm2_path), "--json", "--hw", "rtx4090", "--ctx", "2048"
+        ).stdout
+    )
+    assert q4["plan_error"] is None
+    assert q4["plan"]["total_bytes"] == local["total_bytes"]
+    assert q4["plan"]["placement"] == "gpu"
+    # A quant whose bytes are not a GGUF header says so, on one line, and the rest still plan.
+    broken = quants[f"{SEARCH_REPO}:Q8_0"]
+    assert broken["plan"] is None and "\n" not in broken["plan_error"]
+    human = _localctl(hub, "search", "smollm2", "--fit", "--hw", "rtx4090")
+    assert "GPU" in human.stdout and "tok/s" in human.stdout
+    refused = _localctl(hub, "search", "smollm2", "--hw", "rtx4090")
+    assert refused.returncode == 2 and "pass --fit too" in refused.stderr
