@@ -71,6 +71,11 @@ def _judge(model: ModelSpec, quant: QuantSpec, listed: ListedRepo) -> tuple[str,
     differences = []
     if sum(sizes) != quant.size_bytes:
         differences.append(f"size {quant.size_bytes:,} -> {sum(sizes):,} bytes")
+    elif quant.file_sizes and tuple(sizes) != quant.file_sizes:
+        moved = next(
+            n for n, a, b in zip(quant.files, quant.file_sizes, sizes, strict=False) if a != b
+        )
+        differences.append(f"size of {moved} differs")
     pairs = zip(quant.files, quant.sha256, hashes, strict=False)
     changed = [name for name, old, new in pairs if old and new and old.lower() != new.lower()]
     if changed:

@@ -68,3 +68,14 @@ def test_applied_listing_takes_the_hub_facts_and_marks_each_row() -> None:
     untouched = applied.get("n").quant("Q4_0")
     assert untouched is not None and untouched.hub_status == ""
     assert apply_listings(_catalog(), {}) == _catalog()
+
+
+def test_parts_that_changed_size_but_not_in_total_are_a_change() -> None:
+    quant = QuantSpec("Q8_0", ("p-00001-of-00002.gguf", "p-00002-of-00002.gguf"), 300)
+    quant = QuantSpec(quant.name, quant.files, 300, file_sizes=(200, 100))
+    catalog = Catalog(models=(ModelSpec("p", "P", "f", "o/p", 1, ARCH, "mit", (quant,)),))
+    listed = ListedRepo(
+        "o/p", {"p-00001-of-00002.gguf": (150, ""), "p-00002-of-00002.gguf": (150, "")}, "x"
+    )
+    [change] = compare(catalog, {"o/p": listed})
+    assert change.detail == "size of p-00001-of-00002.gguf differs"
