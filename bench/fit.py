@@ -20,7 +20,9 @@ def _err(ours: float, theirs: float) -> str:
 def run() -> list[dict[str, Any]]:
     """One row per (ctx, kv type) and per speed fill."""
     from localctl.hardware import detect_hardware
-    from localctl.plan import plan_for_file
+    from localctl.plan import plan as make_plan
+    from localctl.request import PlanRequest
+    from localctl.shape import shape_from_file
     from tests.conftest import fetch_smollm2
     from tests.fit_helpers import llama_buffers, measure_decode_tok_s
 
@@ -30,7 +32,7 @@ def run() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for ctx in (512, 2048, 8192):
         for kv in ("f16", "q8_0"):
-            plan = plan_for_file(model, hw, ctx=ctx, kv_type=kv)
+            plan = make_plan(shape_from_file(model), hw, PlanRequest(ctx=ctx, kv_type=kv))
             real = llama_buffers(model, ctx, kv, flash_attn=kv != "f16")
             ours = {
                 "model": plan.weights_bytes / MIB,
@@ -51,7 +53,7 @@ def run() -> list[dict[str, Any]]:
             )
     for fill in (0, 2000, 5000):
         prompt, measured = measure_decode_tok_s(model, fill)
-        plan = plan_for_file(model, hw, ctx=prompt + 64)
+        plan = make_plan(shape_from_file(model), hw, PlanRequest(ctx=prompt + 64))
         rows.append(
             {
                 "case": f"decode speed at ~{prompt + 64} tokens of context",

@@ -20,10 +20,15 @@ if TYPE_CHECKING:
     from localctl.server import ServerOptions
 
 
-BACKENDS = ("auto", "llama-cpp-python", "llama-server", "attach")
-
+SERVER_BACKENDS = ("llama-cpp-python", "llama-server")
+"""The servers localctl can launch."""
+BACKEND_CHOICES = ("auto", *SERVER_BACKENDS)
+"""What a user may ask for (``auto``: the native server when one is found)."""
+BACKENDS = (*BACKEND_CHOICES, "attach")
+"""Every backend a :class:`~localctl.server.ModelServer` can have (``attach``: not ours)."""
 KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}
-"""KV cache types and their ggml type ids (llama-cpp-python takes the id)."""
+"""KV cache types a server is started with, and their ggml type ids (llama-cpp-python
+takes the id)."""
 
 _ENV_ALLOW = ("PATH", "HOME", "LANG", "TMPDIR", "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES")
 
@@ -228,6 +233,10 @@ def backend_argv(backend: str, options: ServerOptions, host: str, port: int) -> 
     if o.kv_type not in KV_TYPES:
         raise BadInputError(f"unknown KV type {o.kv_type!r}; choose {', '.join(KV_TYPES)}")
     gl = 0 if o.gpu_layers is None else o.gpu_layers
+    # A quantized KV cache needs flash attention; llama-server's own default is auto.
+    flash_attn = o.flash_attn
+    if flash_attn == "auto" and o.kv_type != "f16":
+        flash_attn = "on"
     if backend == "llama-server":
         exe = find_llama_server(o.llama_server_path)
         assert exe is not None
@@ -239,7 +248,9 @@ def backend_argv(backend: str, options: ServerOptions, host: str, port: int) -> 
             "--verbosity", "4",
         ]  # fmt: skip
         if o.kv_type != "f16":
-            args += ["--cache-type-k", o.kv_type, "--cache-type-v", o.kv_type, "--flash-attn", "on"]
+            args += ["--cache-type-k", o.kv_type, "--cache-type-v", o.kv_type]
+        if flash_attn != "auto":
+            args += ["--flash-attn", flash_attn]
     else:
         if o.parallel > 1:
             raise BadInputError(
@@ -255,7 +266,9 @@ def backend_argv(backend: str, options: ServerOptions, host: str, port: int) -> 
         ]  # fmt: skip
         if o.kv_type != "f16":
             t = str(KV_TYPES[o.kv_type])
-            args += ["--type_k", t, "--type_v", t, "--flash_attn", "true"]
+            args += ["--type_k", t, "--type_v", t]
+        if flash_attn == "on":
+            args += ["--flash_attn", "true"]
         # A new request waits for the one streaming instead of aborting it.
         args += ["--interrupt_requests", "false"]
     return args + list(check_passthrough(o.extra_args, backend, o.llama_server_path))

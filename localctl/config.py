@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from localctl import paths
+from localctl.backends import BACKEND_CHOICES, KV_TYPES
 from localctl.errors import ConfigError
 
 DEFAULT_API_MODELS: tuple[str, ...] = (
@@ -79,8 +80,6 @@ class Config:
 
 
 _SECTIONS: dict[str, type[Any]] = {"server": ServerConfig, "cost": CostConfig}
-_KV_TYPES = ("f16", "q8_0", "q4_0")
-_BACKENDS = ("auto", "llama-cpp-python", "llama-server")
 
 
 def _line_of(text: str, key: str, section: str | None) -> int:
@@ -154,12 +153,12 @@ def _build(
 
 
 def _validate(config: Config, path: Path, text: str) -> None:
-    if config.kv_type not in _KV_TYPES:
+    if config.kv_type not in KV_TYPES:
         where = _where(path, text, "kv_type", None)
-        raise ConfigError(f"{where}: must be one of {', '.join(_KV_TYPES)}")
-    if config.server.backend not in _BACKENDS:
+        raise ConfigError(f"{where}: must be one of {', '.join(KV_TYPES)}")
+    if config.server.backend not in BACKEND_CHOICES:
         where = _where(path, text, "backend", "server")
-        raise ConfigError(f"{where}: must be one of {', '.join(_BACKENDS)}")
+        raise ConfigError(f"{where}: must be one of {', '.join(BACKEND_CHOICES)}")
     if not 1 <= config.server.port <= 65535:
         raise ConfigError(f"{_where(path, text, 'port', 'server')}: must be 1-65535")
     if config.default_ctx < 1:

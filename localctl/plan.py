@@ -29,15 +29,31 @@ from typing import TYPE_CHECKING, Literal
 
 from catalog import memory
 from localctl import speed
+from localctl.request import Backend, PlanRequest
+from localctl.shape import ModelShape, shape_from_catalog, shape_from_gguf
 
 if TYPE_CHECKING:
-    from catalog.gguf import GgufInfo, GgufSet
-    from catalog.schema import ArchSpec, ModelSpec
     from localctl.hardware import Hardware
 
+__all__ = [
+    "BACKEND_BASELINE_BYTES",
+    "Backend",
+    "MemoryPlan",
+    "ModelShape",
+    "Placement",
+    "PlanRequest",
+    "SpeedPrediction",
+    "cpu_read_rate",
+    "cpu_repack_kind",
+    "decode_work",
+    "plan",
+    "predict_speed",
+    "prompt_work",
+    "shape_from_catalog",
+    "shape_from_gguf",
+]
+
 Placement = Literal["gpu", "partial", "cpu", "none"]
-Backend = Literal["llama-cpp-python", "llama-server"]
-"""The server a plan is for; they differ in compute buffer and process size."""
 
 MIB = 1 << 20
 BACKEND_BASELINE_BYTES: dict[str, int] = {
@@ -52,7 +68,7 @@ llama.cpp's vocabulary, output buffer and graph metadata. Measured at ready
 (RSS minus weights and KV) with SmolLM2, a 49k-token vocabulary, at n_ctx
 512-8192: 96-98 MiB and 36 MiB, flat across the contexts."""
 CPU_OVERHEAD_BYTES = BACKEND_BASELINE_BYTES["llama-cpp-python"]
-"""The process baseline of the default backend (``plan_for_*`` without ``backend``)."""
+"""The process baseline of llama-cpp-python."""
 GPU_OVERHEAD_BYTES = {"nvidia": 512 * MIB, "amd": 512 * MIB, "apple": 128 * MIB}
 """Memory taken per GPU before any buffer: the CUDA/ROCm context with ggml's
 kernels loaded and the cuBLAS/hipBLAS workspace (300-500 MiB is what
@@ -79,10 +95,8 @@ class MemoryPlan:
     placement: Placement
     gpu_layers: int
     n_layers: int
-    ctx: int
-    """Context per sequence."""
-    parallel: int
-    kv_type: str
+    request: PlanRequest
+    """What the plan was asked for (context, parallel, KV type, backend, flash attention)."""
     predicted_tok_s: float
     gpu_bytes: int
     """Part of ``total_bytes`` placed in VRAM."""
@@ -98,8 +112,6 @@ class MemoryPlan:
     """Bytes a decode step reads with the context full (active weights + KV)."""
     n_ctx_alloc: int = 0
     """Cells per sequence llama.cpp allocates (``ctx`` rounded up to 256)."""
-    backend: str = "llama-cpp-python"
-    """The server the plan is for (see :data:`Backend`)."""
     expected_rss_bytes: int = 0
     """Resident memory of the server process once it is ready: the weights and
     KV cache held in RAM (llama.cpp maps the file with ``MAP_POPULATE`` and
@@ -116,6 +128,26 @@ class MemoryPlan:
     speed_basis: str = "model"
     """``model`` (the published-results fit) or ``calibrated here (...)``."""
 
+    @property
+    def ctx(self) -> int:
+        """Context per sequence."""
+        return self.request.ctx
+
+    @property
+    def parallel(self) -> int:
+        """Sequences served at once."""
+        return self.request.parallel
+
+    @property
+    def kv_type(self) -> str:
+        """KV cache type."""
+        return self.request.kv_type
+
+    @property
+    def backend(self) -> Backend:
+        """The server the plan is for."""
+        return self.request.backend
+
     def verdict(self) -> str:
         """Short label for tables: ``GPU``, ``partial 40/80``, ``CPU`` or ``won't fit``."""
         if self.placement == "gpu":
@@ -127,291 +159,25 @@ class MemoryPlan:
         return "won't fit"
 
 
-@dataclass(frozen=True, slots=True)
-class ModelShape:
-    """Where a model's bytes sit, as the placement needs them."""
-
-    arch: ArchSpec
-    layer_bytes: tuple[int, ...]
-    """Weights of each block."""
-    layer_active_bytes: tuple[int, ...]
-    """Weights of each block one decode step reads (less than ``layer_bytes`` for MoE)."""
-    embd_bytes: int
-    """Token embedding (always in RAM)."""
-    output_bytes: int
-    """Output head and other non-block tensors."""
-    tied_output: bool = False
-    """The output head is the embedding matrix (llama.cpp copies it to the GPU)."""
-    kv_heads_per_layer: tuple[int, ...] = ()
-    swa_layers: tuple[bool, ...] = ()
-    matrices: tuple[tuple[int, str, str, tuple[int, ...], int], ...] = ()
-    """``(layer or -1, name, ggml type, dims, bytes)`` of every weight matrix, for
-    the CPU repack copy (:func:`catalog.memory.repacked_bytes`); empty when the
-    shape is estimated from catalog numbers."""
-    active_params: int = 0
-    """Parameters one token passes through (MoE: the experts in use; 0 when unknown):
-    the FLOPs of prompt processing."""
-    quant: str = ""
-    """Quant name (``Q4_K_M``): K- and I-quants cost more arithmetic per weight to decode."""
-
-    @property
-    def weights_bytes(self) -> int:
-        """All weights as stored in the file(s)."""
-        return sum(self.layer_bytes) + self.embd_bytes + self.output_bytes
-
-    def repack_bytes(self, cpu_kind: str) -> tuple[list[int], int]:
-        """The CPU repack copy per block and of the non-block matrices (output head)."""
-        per_layer = [0] * self.arch.n_layers
-        other = 0
-        for layer, name, type_name, dims, n_bytes in self.matrices:
-            copy = memory.repacked_bytes(name, type_name, dims, n_bytes, cpu_kind)
-            if 0 <= layer < len(per_layer):
-                per_layer[layer] += copy
-            else:
-                other += copy
-        return per_layer, other
-
-
-def shape_from_gguf(info: GgufInfo, extra: tuple[GgufInfo, ...] = ()) -> ModelShape:
-    """The :class:`ModelShape` of a GGUF file (plus the other parts of a split set)."""
-    arch = info.arch
-    layers = [0] * arch.n_layers
-    active = [0] * arch.n_layers
-    ratio = arch.n_experts_used / arch.n_experts if arch.n_experts else 1.0
-    embd = output = params = embd_params = 0
-    has_output = False
-    matrices = []
-    for tensor in (t for part in (info, *extra) for t in part.tensors):
-        layer = tensor.layer
-        if len(tensor.dims) in (2, 3):
-            matrices.append(
-                (
-                    -1 if layer is None else layer,
-                    tensor.name,
-                    tensor.type_name,
-                    tensor.dims,
-                    tensor.n_bytes,
-                )
-            )
-        if layer is not None and 0 <= layer < arch.n_layers:
-            layers[layer] += tensor.n_bytes
-            active[layer] += int(tensor.n_bytes * ratio) if tensor.is_expert else tensor.n_bytes
-            params += int(tensor.n_elements * ratio) if tensor.is_expert else tensor.n_elements
-        elif tensor.name == "token_embd.weight":
-            embd += tensor.n_bytes
-            embd_params = tensor.n_elements
-        else:
-            output += tensor.n_bytes
-            has_output = has_output or tensor.name == "output.weight"
-            params += tensor.n_elements
-    return ModelShape(
-        arch=arch,
-        layer_bytes=tuple(layers),
-        layer_active_bytes=tuple(active),
-        embd_bytes=embd,
-        output_bytes=output,
-        tied_output=not has_output,
-        kv_heads_per_layer=info.n_kv_heads_per_layer,
-        swa_layers=info.swa_layers,
-        matrices=tuple(matrices),
-        active_params=params + (embd_params if not has_output else 0),
-        quant=info.file_type,
-    )
-
-
-def shape_from_catalog(model: ModelSpec, size_bytes: int, quant: str = "") -> ModelShape:
-    """A :class:`ModelShape` estimated from catalog numbers and the quant's file size.
-
-    The embedding and output head are each ``n_vocab x n_embd`` weights at the
-    file's average bits per weight (one matrix when the model ties them); the
-    rest is spread evenly over the blocks.
-    """
-    arch = model.arch
-    n_layers = max(1, arch.n_layers)
-    bits = size_bytes * 8 / model.params if model.params else 8.0
-    embd = min(size_bytes // 4, int(arch.n_vocab * arch.n_embd * bits / 8))
-    output = 0 if arch.tied_embeddings else embd
-    per_layer = max(0, size_bytes - embd - output) // n_layers
-    remainder = max(0, size_bytes - embd - output) - per_layer * n_layers
-    layers = [per_layer] * n_layers
-    layers[-1] += remainder
-    if model.active_params and model.active_params < model.params:
-        active_total = model.active_params * bits / 8 - embd - output
-        fraction = min(1.0, max(0.0, active_total / max(1, sum(layers))))
-    else:
-        fraction = 1.0
-    embd_params = arch.n_vocab * arch.n_embd
-    return ModelShape(
-        arch=arch,
-        layer_bytes=tuple(layers),
-        layer_active_bytes=tuple(int(b * fraction) for b in layers),
-        embd_bytes=embd,
-        output_bytes=output,
-        tied_output=arch.tied_embeddings,
-        active_params=int((model.active_params or model.params) - embd_params),
-        quant=quant,
-    )
-
-
-def plan_for_model(
-    model: ModelSpec,
-    quant: str,
-    hw: Hardware,
-    *,
-    ctx: int,
-    parallel: int = 1,
-    kv_type: str = "f16",
-    flash_attn: bool | None = None,
-    backend: Backend = "llama-cpp-python",
-) -> MemoryPlan:
-    """Plan a catalog model x quant; the weights are the quant's file size.
-
-    Args:
-        model: the catalog entry.
-        quant: quant name (case-insensitive), e.g. ``Q4_K_M``.
-        hw: the machine (detected or a profile).
-        ctx: context per sequence in tokens.
-        parallel: sequences served at once (each gets ``ctx`` cells of KV cache).
-        kv_type: ``f16``, ``q8_0`` or ``q4_0``.
-        flash_attn: None picks what the server will use (on for a quantized KV
-            cache; always on for ``llama-server``, whose default is auto).
-        backend: the server that will run it (compute buffer and process size differ).
-
-    Raises:
-        CatalogError: the model has no such quant.
-        BadInputError: ``ctx``, ``parallel``, ``kv_type`` or ``backend`` is invalid.
-    """
-    from localctl.errors import CatalogError
-
-    spec = model.quant(quant)
-    if spec is None:
-        names = ", ".join(q.name for q in model.quants) or "none"
-        raise CatalogError(f"{model.id} has no quant {quant} (available: {names})")
-    shape = shape_from_catalog(model, spec.size_bytes, spec.name)
-    return plan_for_shape(
-        shape,
-        hw,
-        ctx=ctx,
-        parallel=parallel,
-        kv_type=kv_type,
-        flash_attn=flash_attn,
-        backend=backend,
-    )
-
-
-def plan_for_file(
-    path: Path,
-    hw: Hardware,
-    *,
-    ctx: int,
-    parallel: int = 1,
-    kv_type: str = "f16",
-    flash_attn: bool | None = None,
-    backend: Backend = "llama-cpp-python",
-) -> MemoryPlan:
-    """Plan a local GGUF file (reads its header; a split set's other parts too).
-
-    Args:
-        path: the ``.gguf`` file (first part of a split set).
-        hw: the machine.
-        ctx: context per sequence in tokens.
-        parallel: sequences served at once.
-        kv_type: KV cache type.
-        flash_attn: None picks what the server will use (see :func:`plan_for_model`).
-        backend: the server that will run it.
-
-    Raises:
-        GgufError: the file is malformed or a part of the set is missing.
-        BadInputError: ``ctx``, ``parallel``, ``kv_type`` or ``backend`` is invalid.
-    """
-    from catalog.gguf import read_gguf_set
-
-    return plan_for_gguf(
-        read_gguf_set(path),
-        hw,
-        ctx=ctx,
-        parallel=parallel,
-        kv_type=kv_type,
-        flash_attn=flash_attn,
-        backend=backend,
-    )
-
-
-def plan_for_gguf(
-    gguf_set: GgufSet,
-    hw: Hardware,
-    *,
-    ctx: int,
-    parallel: int = 1,
-    kv_type: str = "f16",
-    flash_attn: bool | None = None,
-    backend: Backend = "llama-cpp-python",
-) -> MemoryPlan:
-    """Plan from GGUF headers already read (a local file or a remote one).
-
-    Args:
-        gguf_set: every part of the model (see :func:`catalog.gguf.read_gguf_set`).
-        hw: the machine.
-        ctx: context per sequence in tokens.
-        parallel: sequences served at once.
-        kv_type: KV cache type.
-        flash_attn: None picks what the server will use (see :func:`plan_for_model`).
-        backend: the server that will run it.
-
-    Raises:
-        BadInputError: ``ctx``, ``parallel``, ``kv_type`` or ``backend`` is invalid.
-    """
-    shape = shape_from_gguf(gguf_set.first, gguf_set.parts[1:])
-    return plan_for_shape(
-        shape,
-        hw,
-        ctx=ctx,
-        parallel=parallel,
-        kv_type=kv_type,
-        flash_attn=flash_attn,
-        backend=backend,
-    )
-
-
-def _check_inputs(ctx: int, parallel: int, kv_type: str, backend: str) -> None:
-    from localctl.errors import BadInputError
-
-    if backend not in BACKEND_BASELINE_BYTES:
-        names = ", ".join(BACKEND_BASELINE_BYTES)
-        raise BadInputError(f"unknown backend {backend} (use {names})")
-    if not 1 <= ctx <= 1 << 24:
-        raise BadInputError(f"context {ctx} is out of range (1 to {1 << 24} tokens)")
-    if not 1 <= parallel <= 1024:
-        raise BadInputError(f"parallel {parallel} is out of range (1 to 1024)")
-    if kv_type.lower() not in memory.KV_TYPES:
-        raise BadInputError(f"unknown KV type {kv_type} (use f16, q8_0 or q4_0)")
-
-
-def plan_for_shape(
-    shape: ModelShape,
-    hw: Hardware,
-    *,
-    ctx: int,
-    parallel: int = 1,
-    kv_type: str = "f16",
-    flash_attn: bool | None = None,
-    backend: Backend = "llama-cpp-python",
-) -> MemoryPlan:
-    """Place a :class:`ModelShape` on ``hw``; the core of the ``plan_for_*`` functions.
+def plan(shape: ModelShape, hw: Hardware, request: PlanRequest) -> MemoryPlan:
+    """Place a :class:`~localctl.shape.ModelShape` on ``hw`` as ``request`` asks.
 
     The backends differ where llama.cpp is configured differently: the native
-    ``llama-server`` turns flash attention on (its default is auto) and reserves
-    logits for one output per sequence, llama-cpp-python for every token of a
-    micro-batch; their processes differ by the Python interpreter.
+    ``llama-server`` turns flash attention on (its default is auto), keeps a
+    windowed cache for sliding-window layers and reserves logits for one output
+    per sequence, llama-cpp-python for every token of a micro-batch; their
+    processes differ by the Python interpreter.
     """
-    _check_inputs(ctx, parallel, kv_type, backend)
-    kv_type = kv_type.lower()
+    ctx, parallel, kv_type, backend = (
+        request.ctx,
+        request.parallel,
+        request.kv_type,
+        request.backend,
+    )
     arch = shape.arch
     n = arch.n_layers
-    native = backend == "llama-server"
-    # llama-server's flash attention defaults to auto, which llama.cpp turns on
-    # wherever the device supports it (CPU, CUDA, Metal).
-    fa = (native or memory.needs_flash_attention(kv_type)) if flash_attn is None else flash_attn
+    native = request.native
+    fa = request.uses_flash_attn
     kv_layers = memory.kv_layer_bytes(
         arch,
         ctx,
@@ -465,9 +231,7 @@ def plan_for_shape(
             placement=placement,
             gpu_layers=gpu_layers,
             n_layers=n,
-            ctx=ctx,
-            parallel=parallel,
-            kv_type=kv_type,
+            request=request,
             predicted_tok_s=figures.tok_s,
             gpu_bytes=gpu_bytes if fits else 0,
             cpu_bytes=total - gpu_bytes if fits else 0,
@@ -476,7 +240,6 @@ def plan_for_shape(
             predicted_tok_s_short=figures.tok_s_short,
             bytes_per_token=_bytes_per_token(shape, kv_read_full),
             n_ctx_alloc=memory.pad_ctx(ctx),
-            backend=backend,
             expected_rss_bytes=ram_weights_bytes + ram_kv_bytes + cpu_overhead,
             predicted_prompt_tok_s=figures.prompt_tok_s,
             predicted_tok_s_range=figures.tok_s_range,

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from localctl.hardware import Hardware
     from localctl.hub.listing import QuantSet
     from localctl.plan import MemoryPlan
+    from localctl.request import PlanRequest
 
 DEFAULT_LIMIT = 10
 """Repositories listed by one search (each costs one more request for its files)."""
@@ -254,34 +255,28 @@ def choose(ref: str, *, cancel: threading.Event | None = None) -> HubChoice:
 
 
 def plan_hits(
-    result: SearchResult,
-    hw: Hardware,
-    *,
-    ctx: int,
-    parallel: int = 1,
-    kv_type: str = "f16",
+    result: SearchResult, hw: Hardware, request: PlanRequest
 ) -> dict[str, MemoryPlan | str]:
     """Plan every quant found from its own header (one range read each, four at a time).
 
     Args:
         result: A search result.
         hw: The machine to plan for.
-        ctx: Context per sequence in tokens.
-        parallel: Sequences served at once.
-        kv_type: KV cache type.
+        request: What each plan is for (context, KV type, backend...).
 
     Returns:
         Quant reference → its plan, or the one-line reason it could not be planned.
     """
-    from localctl.plan import plan_for_gguf
+    from localctl.plan import plan
+    from localctl.shape import shape_from_gguf_set
 
     def one(hit: RepoHit, quant: QuantSet) -> tuple[str, MemoryPlan | str]:
         try:
             header = read_quant_header(hit.repo, quant, hit.commit)
-            plan = plan_for_gguf(header, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
+            planned = plan(shape_from_gguf_set(header), hw, request)
         except LocalctlError as error:
             return quant.ref, str(error)
-        return quant.ref, plan
+        return quant.ref, planned
 
     jobs = [(hit, quant) for hit in result.hits for quant in hit.quants]
     with ThreadPoolExecutor(max_workers=LIST_WORKERS) as pool:

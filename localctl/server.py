@@ -126,6 +126,8 @@ class ServerOptions:
     threads: int | None = None
     parallel: int = 1
     kv_type: str = "f16"
+    flash_attn: str = "auto"
+    """``on``, ``off`` or ``auto`` (what the backend does by itself; on for a quantized KV)."""
     batch: int = 512
     api_key: str | None = None
     extra_args: tuple[str, ...] = ()

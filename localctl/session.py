@@ -26,6 +26,7 @@ from localctl.chat import served_model_name
 from localctl.chat_session import ChatEndpoint
 from localctl.endpoint import base_url
 from localctl.errors import BadInputError, ServerError
+from localctl.request import PlanRequest
 from localctl.runfile import RunInfo, find_api_key, remove_run_file, write_run_file
 from localctl.server import (
     ModelServer,
@@ -148,21 +149,20 @@ def launch_options(
     """
     o = overrides or LaunchOverrides()
     extra = check_passthrough((*config.server.extra_args, *o.extra_args))
-    if plan is not None:
-        ctx, parallel, kv_type, gpu_layers = plan.ctx, plan.parallel, plan.kv_type, plan.gpu_layers
-    else:
-        ctx, parallel, kv_type, gpu_layers = config.default_ctx, config.parallel, config.kv_type, 0
+    request = plan.request if plan is not None else PlanRequest.from_config(config)
+    gpu_layers = plan.gpu_layers if plan is not None else 0
     return ServerOptions(
         model_path=path,
         model_name=name,
-        backend=o.backend or config.server.backend,
+        backend=o.backend or request.backend,
         host=o.host or config.server.host,
         port=o.port if o.port is not None else config.server.port,
-        ctx=ctx,
+        ctx=request.ctx,
         gpu_layers=o.gpu_layers if o.gpu_layers is not None else gpu_layers,
         threads=o.threads or default_threads(config, hw),
-        parallel=parallel,
-        kv_type=kv_type,
+        parallel=request.parallel,
+        kv_type=request.kv_type,
+        flash_attn=request.flash_attn,
         api_key=o.api_key,
         extra_args=extra,
         llama_server_path=config.server.llama_server_path,

@@ -212,7 +212,10 @@ def calibrate() -> None:
     from conftest import fetch_smollm2
 
     from localctl.hardware import resolve_hardware
-    from localctl.plan import cpu_read_rate, plan_for_file
+    from localctl.plan import cpu_read_rate
+    from localctl.plan import plan as make_plan
+    from localctl.request import PlanRequest
+    from localctl.shape import shape_from_file
 
     model = fetch_smollm2()
     hw = resolve_hardware(None)
@@ -221,7 +224,7 @@ def calibrate() -> None:
     for fill in (0, 2000, 5000):
         prompt, tok_s = measure_decode_tok_s(model, fill)
         mean_fill = prompt + 64  # half of the 128 generated tokens
-        plan = plan_for_file(model, hw, ctx=mean_fill)
+        plan = make_plan(shape_from_file(model), hw, PlanRequest(ctx=mean_fill))
         print(
             f"context {mean_fill:5d} tokens: measured {tok_s:6.1f} tok/s, "
             f"predicted {plan.predicted_tok_s:6.1f}, "

@@ -15,7 +15,9 @@ import pytest
 from catalog.schema import ArchSpec, ModelSpec, QuantSpec
 from localctl.cli import main
 from localctl.hardware import load_profile
-from localctl.plan import plan_for_file, plan_for_model
+from localctl.plan import plan as make_plan
+from localctl.request import PlanRequest
+from localctl.shape import shape_for_quant, shape_from_file
 from tests.fit_helpers import TinyModel, llama_buffers
 
 MIB = 1 << 20
@@ -136,38 +138,53 @@ def test_partial_offload_on_a_small_gpu(smollm2_path: Path, tmp_path: Path) -> N
         '[[gpus]]\nname = "Test GPU"\nvendor = "nvidia"\nvram_gib = 0.7\nbandwidth_gb_s = 400\n'
     )
     hw = load_profile(str(profile))
-    plan = plan_for_file(smollm2_path, hw, ctx=2048)
+    plan = make_plan(shape_from_file(smollm2_path), hw, PlanRequest(ctx=2048))
     assert plan.placement == "partial"
     assert 0 < plan.gpu_layers < 30
     assert plan.gpu_bytes <= hw.vram_free_bytes
-    bigger = plan_for_file(smollm2_path, load_profile("rtx4090"), ctx=2048)
+    bigger = make_plan(
+        shape_from_file(smollm2_path), load_profile("rtx4090"), PlanRequest(ctx=2048)
+    )
     assert bigger.placement == "gpu" and bigger.gpu_layers == 30
-    cpu = plan_for_file(smollm2_path, load_profile("cpu-64"), ctx=2048)
+    cpu = make_plan(shape_from_file(smollm2_path), load_profile("cpu-64"), PlanRequest(ctx=2048))
     assert plan.predicted_tok_s > cpu.predicted_tok_s
     assert bigger.predicted_tok_s > plan.predicted_tok_s
 
 
 @pytest.mark.parametrize("profile", ["cpu-64", "m3-ultra-192", "rtx4090", "a100-80"])
 def test_llama_70b_q4_k_m_at_4096_by_8_totals_50_to_55_gb(profile: str) -> None:
-    plan = plan_for_model(LLAMA_70B, "Q4_K_M", load_profile(profile), ctx=4096, parallel=8)
+    plan = make_plan(
+        shape_for_quant(LLAMA_70B, "Q4_K_M"),
+        load_profile(profile),
+        PlanRequest(ctx=4096, parallel=8),
+    )
     assert 50e9 <= plan.total_bytes <= 55e9, plan
     assert plan.kv_bytes == 10 << 30
 
 
 def test_llama_70b_q8_0_on_m3_ultra_stays_under_bandwidth_limit() -> None:
     hw = load_profile("m3-ultra-192")
-    plan = plan_for_model(LLAMA_70B, "Q8_0", hw, ctx=4096)
+    plan = make_plan(shape_for_quant(LLAMA_70B, "Q8_0"), hw, PlanRequest(ctx=4096))
     assert plan.placement == "gpu"
     limit = hw.gpus[0].bandwidth_bytes_s / 74_975_068_256
     assert 0 < plan.predicted_tok_s < plan.predicted_tok_s_short < limit < 11.0
 
 
 def test_placements_from_gpu_to_none() -> None:
-    assert plan_for_model(LLAMA_70B, "Q4_K_M", load_profile("a100-80"), ctx=4096).placement == "gpu"
-    partial = plan_for_model(LLAMA_70B, "Q4_K_M", load_profile("rtx4090"), ctx=4096)
+    assert (
+        make_plan(
+            shape_for_quant(LLAMA_70B, "Q4_K_M"), load_profile("a100-80"), PlanRequest(ctx=4096)
+        ).placement
+        == "gpu"
+    )
+    partial = make_plan(
+        shape_for_quant(LLAMA_70B, "Q4_K_M"), load_profile("rtx4090"), PlanRequest(ctx=4096)
+    )
     assert partial.placement == "partial" and 20 < partial.gpu_layers < 60
     assert "layers fit" in partial.reason
-    none = plan_for_model(LLAMA_70B, "Q8_0", load_profile("laptop-16"), ctx=4096)
+    none = make_plan(
+        shape_for_quant(LLAMA_70B, "Q8_0"), load_profile("laptop-16"), PlanRequest(ctx=4096)
+    )
     assert none.placement == "none" and none.verdict() == "won't fit"
     assert none.predicted_tok_s == 0.0
 
@@ -184,14 +201,14 @@ def test_moe_keeps_all_experts_resident_but_reads_only_active_ones() -> None:
         value_length_mla=128,
     )
     mla = dataclasses.replace(DEEPSEEK_V3, arch=mla_arch)
-    plan = plan_for_model(mla, "Q4_K_M", big, ctx=4096)
+    plan = make_plan(shape_for_quant(mla, "Q4_K_M"), big, PlanRequest(ctx=4096))
     assert plan.weights_bytes >= 404_000_000_000
     assert plan.bytes_per_token < 404_000_000_000 * 0.1
     # MLA: 61 layers x 4096 x 576 values x 2 bytes
     assert plan.kv_bytes == 61 * 4096 * 576 * 2
-    assert plan_for_model(mla, "Q4_K_M", hw, ctx=4096).placement == "none"
+    assert make_plan(shape_for_quant(mla, "Q4_K_M"), hw, PlanRequest(ctx=4096)).placement == "none"
     # The same model converted before MLA: llama.cpp keeps 128 heads x (192 + 128)
-    old = plan_for_model(DEEPSEEK_V3, "Q4_K_M", big, ctx=65536)
+    old = make_plan(shape_for_quant(DEEPSEEK_V3, "Q4_K_M"), big, PlanRequest(ctx=65536))
     assert old.kv_bytes == 305 * (1 << 30)
     assert old.placement != "gpu"
 

@@ -10,8 +10,11 @@ import pytest
 from catalog import memory
 from localctl.errors import BadInputError
 from localctl.hardware import load_profile
-from localctl.plan import BACKEND_BASELINE_BYTES, plan_for_file, plan_for_model
+from localctl.plan import BACKEND_BASELINE_BYTES
+from localctl.plan import plan as make_plan
+from localctl.request import PlanRequest
 from localctl.server import ModelServer, ServerOptions, free_port
+from localctl.shape import shape_for_quant, shape_from_file
 from tests.server_helpers import native_llama_server  # noqa: F401
 from tests.test_fit_cli import LLAMA_70B
 from tests.test_memory import SMOL
@@ -31,8 +34,10 @@ def test_native_server_compute_buffer_is_the_feed_forward_peak(ctx: int, mib: fl
 
 def test_backends_differ_in_compute_flash_attention_and_baseline(smollm2_path: Path) -> None:
     hw = load_profile("cpu-64")
-    python = plan_for_file(smollm2_path, hw, ctx=2048)
-    native = plan_for_file(smollm2_path, hw, ctx=2048, backend="llama-server")
+    python = make_plan(shape_from_file(smollm2_path), hw, PlanRequest(ctx=2048))
+    native = make_plan(
+        shape_from_file(smollm2_path), hw, PlanRequest(ctx=2048, backend="llama-server")
+    )
     assert (python.backend, native.backend) == ("llama-cpp-python", "llama-server")
     assert not python.flash_attn and native.flash_attn
     assert native.compute_bytes < python.compute_bytes / 5
@@ -45,22 +50,32 @@ def test_backends_differ_in_compute_flash_attention_and_baseline(smollm2_path: P
 
 
 def test_expected_rss_counts_only_what_stays_in_ram() -> None:
-    gpu = plan_for_model(LLAMA_70B, "Q4_K_M", load_profile("a100-80"), ctx=4096)
+    gpu = make_plan(
+        shape_for_quant(LLAMA_70B, "Q4_K_M"), load_profile("a100-80"), PlanRequest(ctx=4096)
+    )
     assert gpu.placement == "gpu"
     assert gpu.expected_rss_bytes < 2 << 30  # the token embedding and the process
-    partial = plan_for_model(LLAMA_70B, "Q4_K_M", load_profile("rtx4090"), ctx=4096)
+    partial = make_plan(
+        shape_for_quant(LLAMA_70B, "Q4_K_M"), load_profile("rtx4090"), PlanRequest(ctx=4096)
+    )
     assert partial.placement == "partial"
     assert gpu.expected_rss_bytes < partial.expected_rss_bytes < partial.cpu_bytes
 
 
 def test_unknown_backend_is_refused(smollm2_path: Path) -> None:
     with pytest.raises(BadInputError, match="unknown backend"):
-        plan_for_file(smollm2_path, load_profile("cpu-64"), ctx=512, backend="vllm")  # type: ignore[arg-type]
+        make_plan(
+            shape_from_file(smollm2_path),
+            load_profile("cpu-64"),
+            PlanRequest(ctx=512, backend="vllm"),
+        )  # type: ignore[arg-type]
 
 
 def _check_against_server(server: ModelServer, path: Path, ctx: int) -> None:
     backend = "llama-server" if server.backend == "llama-server" else "llama-cpp-python"
-    plan = plan_for_file(path, load_profile("cpu-64"), ctx=ctx, backend=backend)
+    plan = make_plan(
+        shape_from_file(path), load_profile("cpu-64"), PlanRequest(ctx=ctx, backend=backend)
+    )
     server.start_sync(timeout_s=120)
     try:
         got = server.buffers

@@ -35,7 +35,7 @@ def test_launch_takes_the_plan_then_the_config_then_the_overrides() -> None:
     assert (options.ctx, options.parallel, options.kv_type) == (8192, 2, "q8_0")
     assert (options.gpu_layers, options.host, options.port) == (20, "127.0.0.2", 8181)
     assert options.threads == 8 and options.api_key is None
-    assert options.extra_args == ("--mlock",) and options.backend == "auto"
+    assert options.extra_args == ("--mlock",) and options.backend == planned.backend
     assert launch_summary(options, planned) == "ctx 8192, 20/32 GPU layers, kv q8_0"
     overrides = LaunchOverrides(
         backend="llama-server",
@@ -87,8 +87,9 @@ def _fake_session(tmp_path: Path, body: str = FAKE_HTTP_SERVER) -> ServingSessio
             backend="llama-server", llama_server_path=str(exe), port=free_port("127.0.0.1")
         )
     )
-    options = launch_options(model, "m:Q4_1", plan("cpu"), config, hardware(gpu=False))
-    return ServingSession(options, plan("cpu"))
+    planned = plan("cpu", backend="llama-server")
+    options = launch_options(model, "m:Q4_1", planned, config, hardware(gpu=False))
+    return ServingSession(options, planned)
 
 
 async def test_a_session_writes_its_run_file_and_stop_removes_it(tmp_path: Path) -> None:

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 from catalog.loader import load_catalog
 from localctl import speed
 from localctl.hardware import load_profile
-from localctl.plan import plan_for_model
+from localctl.plan import plan as make_plan
+from localctl.request import PlanRequest
+from localctl.shape import shape_for_quant
 
 if TYPE_CHECKING:
     from localctl.hardware import Hardware
@@ -26,12 +28,14 @@ def profile(name: str) -> Hardware:
 
 def plan(ref: str, hw: Hardware, ctx: int = 512) -> MemoryPlan:
     model, quant = CATALOG.resolve(ref)
-    return plan_for_model(model, quant.name, hw, ctx=ctx, backend="llama-server")
+    return make_plan(
+        shape_for_quant(model, quant.name), hw, PlanRequest(ctx=ctx, backend="llama-server")
+    )
 
 
 def bandwidth_share(ref: str, hw: Hardware) -> float:
     model, quant = CATALOG.resolve(ref)
-    result = plan_for_model(model, quant.name, hw, ctx=512)
+    result = make_plan(shape_for_quant(model, quant.name), hw, PlanRequest(ctx=512))
     return result.predicted_tok_s_short * quant.size_bytes / hw.gpus[0].bandwidth_bytes_s
 
 

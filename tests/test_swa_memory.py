@@ -19,8 +19,11 @@ import pytest
 
 from catalog.gguf import read_gguf
 from localctl.hardware import resolve_hardware
-from localctl.plan import Backend, cpu_repack_kind, plan_for_file
+from localctl.plan import Backend, cpu_repack_kind
+from localctl.plan import plan as make_plan
+from localctl.request import PlanRequest
 from localctl.server import ModelServer, ServerOptions, free_port
+from localctl.shape import shape_from_file
 from tests.server_helpers import native_llama_server  # noqa: F401
 
 MIB = 1 << 20
@@ -54,13 +57,15 @@ def test_gemma3_header_gives_the_window_and_tied_embeddings(gemma3_path: Path) -
 def test_sliding_window_cache_follows_the_backend(
     gemma3_path: Path, backend: Backend, ctx: int, kv_mib: int
 ) -> None:
-    plan = plan_for_file(gemma3_path, resolve_hardware(None), ctx=ctx, backend=backend)
+    plan = make_plan(
+        shape_from_file(gemma3_path), resolve_hardware(None), PlanRequest(ctx=ctx, backend=backend)
+    )
     assert plan.kv_bytes == kv_mib * MIB
 
 
 def test_repacked_q4_k_copy_is_counted_on_an_avx2_cpu(gemma3_path: Path) -> None:
     hw = resolve_hardware(None)
-    plan = plan_for_file(gemma3_path, hw, ctx=2048)
+    plan = make_plan(shape_from_file(gemma3_path), hw, PlanRequest(ctx=2048))
     stored = read_gguf(gemma3_path).tensor_bytes
     if cpu_repack_kind(hw).startswith("x86"):
         # CPU_Mapped 235.16 MiB + CPU_REPACK 12.66 MiB in llama.cpp's log
@@ -87,7 +92,9 @@ def _buffers(path: Path, backend: str, ctx: int, tmp_path: Path, exe: str = "") 
 
 
 def _assert_close(path: Path, server: ModelServer, backend: Backend, ctx: int) -> None:
-    plan = plan_for_file(path, resolve_hardware(None), ctx=ctx, backend=backend)
+    plan = make_plan(
+        shape_from_file(path), resolve_hardware(None), PlanRequest(ctx=ctx, backend=backend)
+    )
     got = server.buffers
     measured = {"weights": got.model_bytes, "kv": got.kv_bytes, "compute": got.compute_bytes}
     planned = {"weights": plan.weights_bytes, "kv": plan.kv_bytes, "compute": plan.compute_bytes}
@@ -145,5 +152,9 @@ def test_windowed_cache_is_what_llama_cpp_allocates_without_swa_full(
     sizes = re.findall(r"KV buffer size =\s+([\d.]+) MiB", result.stderr)
     assert len(sizes) == 2, result.stderr[-2000:]
     measured = sum(float(size) for size in sizes) * MIB
-    plan = plan_for_file(gemma3_path, resolve_hardware(None), ctx=ctx, backend="llama-server")
+    plan = make_plan(
+        shape_from_file(gemma3_path),
+        resolve_hardware(None),
+        PlanRequest(ctx=ctx, backend="llama-server"),
+    )
     assert plan.kv_bytes == measured

@@ -11,6 +11,7 @@ from textual.widget import Widget
 from catalog.schema import ArchSpec, ModelSpec, QuantSpec
 from localctl.hardware import Gpu, Hardware
 from localctl.plan import MemoryPlan
+from localctl.request import PlanRequest
 from tui.rows import CatalogRow
 
 GIB = 1024**3
@@ -56,14 +57,17 @@ def plan(placement: str = "gpu", **overrides: Any) -> MemoryPlan:
         "placement": placement,
         "gpu_layers": {"gpu": 32, "partial": 20, "cpu": 0, "none": 0}[placement],
         "n_layers": 32,
-        "ctx": 4096,
-        "parallel": 1,
-        "kv_type": "f16",
+        "request": PlanRequest(ctx=4096),
         "predicted_tok_s": 42.5,
         "gpu_bytes": 4 * GIB if placement in ("gpu", "partial") else 0,
         "cpu_bytes": 2 * GIB,
         "reason": "",
     }
+    asked = {
+        k: overrides.pop(k) for k in ("ctx", "parallel", "kv_type", "backend") if k in overrides
+    }
+    if asked:
+        values["request"] = PlanRequest(**{"ctx": 4096, **asked})
     values.update(overrides)
     return MemoryPlan(**values)
 

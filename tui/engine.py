@@ -17,9 +17,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from catalog.schema import ModelSpec, QuantSpec
-    from localctl.config import Config
     from localctl.hardware import Hardware
-    from localctl.plan import Backend, MemoryPlan
+    from localctl.request import PlanRequest
 
 
 def resolve_hardware(profile: str | None) -> Hardware:
@@ -59,50 +58,21 @@ def find_local(model: ModelSpec, quant: QuantSpec) -> Path | None:
     return inventory.find_local(model, quant)
 
 
-def planned_backend(config: Config) -> Backend:
-    """The server backend plans are made for: the configured one (``auto`` resolved)."""
+def plan_row(row: CatalogRow, hw: Hardware, request: PlanRequest) -> CatalogRow:
+    """``row`` with its plan computed for ``request`` (or the error that stopped it)."""
     from localctl.errors import LocalctlError
-    from localctl.server import resolve_backend
+    from localctl.plan import plan
+    from localctl.shape import shape_for_quant, shape_from_file
 
     try:
-        backend = resolve_backend(config.server.backend, config.server.llama_server_path)
-    except LocalctlError:
-        return "llama-cpp-python"
-    return "llama-server" if backend == "llama-server" else "llama-cpp-python"
-
-
-def plan_row(
-    row: CatalogRow,
-    hw: Hardware,
-    *,
-    ctx: int,
-    kv_type: str,
-    parallel: int,
-    backend: Backend = "llama-cpp-python",
-) -> CatalogRow:
-    """``row`` with its plan computed at ``ctx`` (or the error that stopped it)."""
-    from localctl.errors import LocalctlError
-    from localctl.plan import plan_for_file, plan_for_model
-
-    try:
-        plan: MemoryPlan
         if row.model.source == LOCAL_SOURCE and row.local_path is not None:
-            plan = plan_for_file(
-                row.local_path, hw, ctx=ctx, parallel=parallel, kv_type=kv_type, backend=backend
-            )
+            shape = shape_from_file(row.local_path)
         else:
-            plan = plan_for_model(
-                row.model,
-                row.quant.name,
-                hw,
-                ctx=ctx,
-                parallel=parallel,
-                kv_type=kv_type,
-                backend=backend,
-            )
+            shape = shape_for_quant(row.model, row.quant.name)
+        memory_plan = plan(shape, hw, request)
     except (LocalctlError, NotImplementedError, ValueError) as error:
         return replace(row, plan=None, plan_error=str(error) or type(error).__name__)
-    return replace(row, plan=plan, plan_error="")
+    return replace(row, plan=memory_plan, plan_error="")
 
 
 def build_rows(models: list[ModelSpec], *, include_local: bool = True) -> list[CatalogRow]:
@@ -184,19 +154,14 @@ def local_rows(known: set[Path]) -> list[CatalogRow]:
 def plan_rows(
     rows: list[CatalogRow],
     hw: Hardware,
+    request: PlanRequest,
     *,
-    ctx: int,
-    kv_type: str,
-    parallel: int,
-    backend: Backend = "llama-cpp-python",
     cancel: threading.Event | None = None,
 ) -> list[CatalogRow]:
-    """Every row planned at ``ctx``; stops early (returning what it has) when ``cancel`` is set."""
+    """Every row planned for ``request``; stops early (returning what it has) on ``cancel``."""
     planned = []
     for row in rows:
         if cancel is not None and cancel.is_set():
             break
-        planned.append(
-            plan_row(row, hw, ctx=ctx, kv_type=kv_type, parallel=parallel, backend=backend)
-        )
+        planned.append(plan_row(row, hw, request))
     return planned

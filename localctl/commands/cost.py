@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from localctl.config import CostConfig
+    from localctl.config import Config, CostConfig
     from localctl.plan import MemoryPlan
 
 ASSUMED_TOK_S = 30.0
@@ -30,6 +30,8 @@ class Figure:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``cost`` verb."""
+    from localctl.commands.fit import add_request_arguments
+
     parser = subparsers.add_parser(
         "cost",
         help="API-equivalent cost vs local cost, and the break-even",
@@ -45,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="take the local speed from this model's fit plan",
     )
     parser.add_argument("--hw", metavar="PROFILE", help="plan --model for a hardware profile")
-    parser.add_argument("--ctx", type=int, metavar="N", help="context of the --model plan")
+    add_request_arguments(parser, ctx=True)
     parser.add_argument(
         "--tok-s",
         type=float,
@@ -65,40 +67,38 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(run=run)
 
 
-def _plan(args: argparse.Namespace, default_ctx: int) -> tuple[MemoryPlan, dict[str, Any]]:
+def _plan(args: argparse.Namespace, config: Config) -> tuple[MemoryPlan, dict[str, Any]]:
     """The fit plan of ``--model`` and a description of it for the output."""
     from pathlib import Path
 
-    from localctl.commands.fit import is_gguf_path
-    from localctl.errors import BadInputError
+    from localctl.commands.fit import is_gguf_path, plan_request
     from localctl.hardware import resolve_hardware
-    from localctl.plan import plan_for_file, plan_for_model
+    from localctl.plan import plan
+    from localctl.shape import shape_for_quant, shape_from_file
 
-    ctx = args.ctx if args.ctx is not None else default_ctx
-    if ctx < 1:
-        raise BadInputError("--ctx must be at least 1")
+    request = plan_request(config, args)
     hw = resolve_hardware(args.hw)
     ref: str = args.model
     if is_gguf_path(ref):
         path = Path(ref).expanduser()
-        plan = plan_for_file(path, hw, ctx=ctx)
+        memory_plan = plan(shape_from_file(path), hw, request)
         name, quant = path.name, ""
     else:
         from localctl.commands.models import load_user_catalog
 
         model, quant_spec = load_user_catalog().resolve(ref)
-        plan = plan_for_model(model, quant_spec.name, hw, ctx=ctx)
+        memory_plan = plan(shape_for_quant(model, quant_spec.name), hw, request)
         name, quant = model.id, quant_spec.name
     described = {
         "model": name,
         "quant": quant,
         "hardware": hw.profile or "this machine",
-        "ctx": plan.ctx,
-        "placement": plan.placement,
-        "verdict": plan.verdict(),
-        "predicted_tok_s": plan.predicted_tok_s,
+        "ctx": memory_plan.ctx,
+        "placement": memory_plan.placement,
+        "verdict": memory_plan.verdict(),
+        "predicted_tok_s": memory_plan.predicted_tok_s,
     }
-    return plan, described
+    return memory_plan, described
 
 
 def _speed(args: argparse.Namespace, plan: MemoryPlan | None, label: str) -> Figure:
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(
             config, cost=dataclasses.replace(config.cost, hardware_usd=args.hardware_usd)
         )
-    plan, described = _plan(args, config.default_ctx) if args.model else (None, None)
+    plan, described = _plan(args, config) if args.model else (None, None)
     hosted = hosted_model_for(args.model) if args.model else None
     if hosted is not None and hosted not in config.cost.api_models:
         # Rent vs own: the same open-weights model on a hosted provider, beside the APIs.

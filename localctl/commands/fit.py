@@ -6,11 +6,14 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from localctl.backends import BACKEND_CHOICES, KV_TYPES
+from localctl.request import FLASH_ATTN_CHOICES
+
 if TYPE_CHECKING:
+    from localctl.config import Config
     from localctl.hardware import Hardware
     from localctl.plan import MemoryPlan
-
-KV_TYPE_CHOICES = ("f16", "q8_0", "q4_0")
+    from localctl.request import PlanRequest
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,8 +36,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     add_plan_arguments(parser)
-    parser.add_argument("--parallel", type=int, metavar="N", help="sequences served at once")
-    parser.add_argument("--kv-type", choices=KV_TYPE_CHOICES, help="KV cache type")
+    add_request_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.set_defaults(run=run)
 
@@ -43,6 +45,46 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     """``--ctx`` and ``--hw``, shared by ``fit`` and ``models``."""
     parser.add_argument("--ctx", type=int, metavar="N", help="context per sequence (tokens)")
     parser.add_argument("--hw", metavar="PROFILE", help="simulate a hardware profile or TOML file")
+
+
+def add_request_arguments(parser: argparse.ArgumentParser, *, ctx: bool = False) -> None:
+    """What a plan is asked for, shared by ``fit``, ``models``, ``cost`` and ``serve``.
+
+    Each flag left out takes the config's value (see :meth:`PlanRequest.from_config`).
+    """
+    if ctx:
+        parser.add_argument("--ctx", type=int, metavar="N", help="context per sequence (tokens)")
+    parser.add_argument("--parallel", type=int, metavar="N", help="sequences served at once")
+    parser.add_argument("--kv-type", choices=tuple(KV_TYPES), help="KV cache type")
+    parser.add_argument(
+        "--backend",
+        choices=BACKEND_CHOICES,
+        help="the server to plan for (default from config: auto, the native llama-server "
+        "when one is found)",
+    )
+    parser.add_argument(
+        "--flash-attn",
+        choices=FLASH_ATTN_CHOICES,
+        help="flash attention (default auto: what the backend does by itself)",
+    )
+
+
+def plan_request(config: Config, args: argparse.Namespace) -> PlanRequest:
+    """The :class:`PlanRequest` of a verb's flags over ``config``.
+
+    Raises:
+        BadInputError: a value is out of range or the flags contradict each other.
+    """
+    from localctl.request import PlanRequest
+
+    return PlanRequest.from_config(
+        config,
+        ctx=getattr(args, "ctx", None),
+        parallel=getattr(args, "parallel", None),
+        kv_type=getattr(args, "kv_type", None),
+        backend=getattr(args, "backend", None),
+        flash_attn=getattr(args, "flash_attn", None),
+    )
 
 
 def is_gguf_path(ref: str) -> bool:
@@ -115,29 +157,24 @@ def plan_document(plan: MemoryPlan) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Run ``localctl fit``."""
     from localctl.config import load_config
-    from localctl.errors import BadInputError
     from localctl.hardware import resolve_hardware
     from localctl.output import emit_json
-    from localctl.plan import plan_for_file, plan_for_model
+    from localctl.plan import plan
     from localctl.sanitize import printable
+    from localctl.shape import shape_for_quant, shape_from_file, shape_from_gguf_set
 
     config = load_config()
-    ctx = args.ctx if args.ctx is not None else config.default_ctx
-    parallel = args.parallel if args.parallel is not None else config.parallel
-    kv_type = args.kv_type or config.kv_type
-    if ctx < 1 or parallel < 1:
-        raise BadInputError("--ctx and --parallel must be at least 1")
+    request = plan_request(config, args)
     from catalog.memory import unmodelled_memory
 
     ref: str = args.model
     hub_note = ""
     if ref.startswith(("http://", "https://")):
-        from localctl.plan import plan_for_gguf
         from localctl.remote_gguf import read_remote_gguf_set
 
         gguf_set = read_remote_gguf_set(ref)
         hw = resolve_hardware(args.hw)
-        plan = plan_for_gguf(gguf_set, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
+        memory_plan = plan(shape_from_gguf_set(gguf_set), hw, request)
         model_name, quant_name = (
             printable(gguf_set.first.name or ref.rsplit("/", 1)[-1]),
             printable(gguf_set.first.file_type),
@@ -145,12 +182,11 @@ def run(args: argparse.Namespace) -> int:
         source = ref
         caveat = unmodelled_memory(gguf_set.first.arch.architecture)
     elif not Path(ref).expanduser().exists() and _is_hub_ref(ref):
-        from localctl.plan import plan_for_gguf
         from localctl.search import choose
 
         choice = choose(ref)
         hw = resolve_hardware(args.hw)
-        plan = plan_for_gguf(choice.gguf_set, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
+        memory_plan = plan(shape_from_gguf_set(choice.gguf_set), hw, request)
         model_name, quant_name, source = choice.repo, choice.quant.quant, choice.quant.ref
         caveat = unmodelled_memory(choice.gguf_set.first.arch.architecture)
     elif is_gguf_path(ref):
@@ -159,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         path = Path(ref).expanduser()
         info = read_gguf(path)
         hw = resolve_hardware(args.hw)
-        plan = plan_for_file(path, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
+        memory_plan = plan(shape_from_file(path), hw, request)
         model_name, quant_name = printable(info.name or path.name), printable(info.file_type)
         source = str(path)
         caveat = unmodelled_memory(info.arch.architecture)
@@ -168,12 +204,12 @@ def run(args: argparse.Namespace) -> int:
 
         model, quant = load_user_catalog().resolve(ref)
         hw = resolve_hardware(args.hw)
-        plan = plan_for_model(model, quant.name, hw, ctx=ctx, parallel=parallel, kv_type=kv_type)
+        memory_plan = plan(shape_for_quant(model, quant.name), hw, request)
         model_name, quant_name, source = model.id, quant.name, model.repo
         caveat = model.memory_caveat or unmodelled_memory(model.arch.architecture)
         hub_note = quant.hub_note if quant.hub_status in ("changed", "vanished") else ""
     if args.json:
-        document = plan_document(plan)
+        document = plan_document(memory_plan)
         document.update(
             {"model": model_name, "quant": quant_name, "source": source},
             hardware=hardware_summary(hw),
@@ -182,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         )
         emit_json(document)
         return 0
-    print(render_plan(plan, model_name, quant_name, hw))
+    print(render_plan(memory_plan, model_name, quant_name, hw))
     if caveat:
         print(f"  caution: {caveat}")
     if hub_note:

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``models`` verb."""
-    from localctl.commands.fit import add_plan_arguments
+    from localctl.commands.fit import add_plan_arguments, add_request_arguments
 
     parser = subparsers.add_parser(
         "models",
@@ -19,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Every catalog model x quant: size, quality, fit verdict and predicted speed.",
     )
     add_plan_arguments(parser)
+    add_request_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.set_defaults(run=run)
 
@@ -42,33 +43,25 @@ def _quality(name: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``localctl models``."""
-    from localctl.commands.fit import hardware_summary, plan_document
+    from localctl.commands.fit import hardware_summary, plan_document, plan_request
     from localctl.config import load_config
-    from localctl.errors import BadInputError
     from localctl.hardware import resolve_hardware
     from localctl.inventory import find_local
     from localctl.output import emit_json, human_bytes, table
-    from localctl.plan import plan_for_model
+    from localctl.plan import plan
+    from localctl.shape import shape_for_quant
 
     config = load_config()
-    ctx = args.ctx if args.ctx is not None else config.default_ctx
-    if ctx < 1:
-        raise BadInputError("--ctx must be at least 1")
+    request = plan_request(config, args)
+    ctx = request.ctx
     catalog = load_user_catalog()
     hw = resolve_hardware(args.hw)
     rows: list[dict[str, Any]] = []
     for model in catalog.models:
         for quant in model.quants:
-            plan = plan_for_model(
-                model,
-                quant.name,
-                hw,
-                ctx=ctx,
-                parallel=config.parallel,
-                kv_type=config.kv_type,
-            )
+            memory_plan = plan(shape_for_quant(model, quant.name), hw, request)
             local = find_local(model, quant)
-            row = plan_document(plan)
+            row = plan_document(memory_plan)
             row.update(
                 model=model.id,
                 name=model.name,

@@ -124,13 +124,11 @@ def run(args: argparse.Namespace) -> int:
     ctx = None
     if args.fit:
         from localctl.hardware import resolve_hardware
+        from localctl.request import PlanRequest
 
-        config = load_config()
-        ctx = args.ctx if args.ctx is not None else config.default_ctx
-        if ctx < 1:
-            raise BadInputError("--ctx must be at least 1")
-        hw = resolve_hardware(args.hw)
-        plans = plan_hits(result, hw, ctx=ctx, parallel=config.parallel, kv_type=config.kv_type)
+        request = PlanRequest.from_config(load_config(), ctx=args.ctx)
+        ctx = request.ctx
+        plans = plan_hits(result, resolve_hardware(args.hw), request)
     if args.json:
         emit_json(
             {

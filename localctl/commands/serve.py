@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``serve`` verb."""
+    from localctl.commands.fit import add_request_arguments
+
     parser = subparsers.add_parser(
         "serve",
         help="start a local llama.cpp server for a model (foreground)",
@@ -20,16 +22,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "tool flags are refused).",
     )
     parser.add_argument("model", metavar="MODEL[:QUANT]|FILE.gguf")
-    parser.add_argument("--ctx", type=int, metavar="N", help="context per sequence (tokens)")
+    add_request_arguments(parser, ctx=True)
     parser.add_argument("--port", type=int, metavar="P", help="port (default from config, 8080)")
     parser.add_argument("--host", metavar="H", help="bind address (default 127.0.0.1)")
-    parser.add_argument(
-        "--backend", choices=("auto", "llama-cpp-python", "llama-server"), default=None
-    )
     parser.add_argument("--gpu-layers", type=int, metavar="N", help="override the plan")
     parser.add_argument("--threads", type=int, metavar="N", help="default: physical cores")
-    parser.add_argument("--parallel", type=int, metavar="N", help="sequences served at once")
-    parser.add_argument("--kv-type", choices=("f16", "q8_0", "q4_0"), default=None)
     parser.add_argument(
         "--api-key",
         metavar="KEY",
@@ -59,27 +56,24 @@ def run(args: argparse.Namespace) -> int:
     import signal
 
     from localctl.auth import api_key_from
+    from localctl.commands.fit import plan_request
     from localctl.config import load_config
-    from localctl.errors import BadInputError, ServerError
+    from localctl.errors import ServerError
     from localctl.hardware import resolve_hardware
-    from localctl.plan import plan_for_file
+    from localctl.plan import plan
     from localctl.server import (
         check_passthrough,
         format_memory_report,
         is_loopback,
-        resolve_backend,
     )
     from localctl.session import LaunchOverrides, ServingSession, launch_options, model_file
+    from localctl.shape import shape_from_file
 
     config = load_config()
     api_key = api_key_from(args.api_key, args.api_key_file)
     extra = tuple(a for a in args.extra if a != "--")
     check_passthrough(extra)
-    ctx = args.ctx if args.ctx is not None else config.default_ctx
-    parallel = args.parallel if args.parallel is not None else config.parallel
-    kv_type = args.kv_type or config.kv_type
-    if ctx < 1 or parallel < 1:
-        raise BadInputError("--ctx and --parallel must be at least 1")
+    request = plan_request(config, args)
     pulled = False
 
     def progress(update: PullProgress) -> None:
@@ -91,19 +85,8 @@ def run(args: argparse.Namespace) -> int:
     if pulled:
         print(file=sys.stderr)  # ends the progress line
     hw = resolve_hardware(None)
-    backend = resolve_backend(
-        args.backend or config.server.backend, config.server.llama_server_path
-    )
-    plan = plan_for_file(
-        path,
-        hw,
-        ctx=ctx,
-        parallel=parallel,
-        kv_type=kv_type,
-        backend="llama-server" if backend == "llama-server" else "llama-cpp-python",
-    )
+    memory_plan = plan(shape_from_file(path), hw, request)
     overrides = LaunchOverrides(
-        backend=backend,
         host=args.host,
         port=args.port,
         threads=args.threads,
@@ -111,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         api_key=api_key,
         extra_args=extra,
     )
-    session = ServingSession(launch_options(path, name, plan, config, hw, overrides), plan)
+    options = launch_options(path, name, memory_plan, config, hw, overrides)
+    session = ServingSession(options, memory_plan)
 
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

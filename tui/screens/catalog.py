@@ -124,12 +124,15 @@ class CatalogScreen(Screen[None]):
     ) -> None:
         """Thread: hardware, catalog, then plans in batches; only posts messages."""
         from localctl.errors import LocalctlError
+        from localctl.request import PlanRequest
 
         try:
             hardware = self.hardware or engine.resolve_hardware(profile)
             self.post_message(self.HardwareReady(hardware))
             rows = self.all_rows or engine.build_rows(engine.load_models())
-            backend = engine.planned_backend(self.context.config)
+            request = PlanRequest.from_config(
+                self.context.config, ctx=ctx, kv_type=kv_type, parallel=parallel
+            )
         except (LocalctlError, NotImplementedError, ImportError) as error:
             self.post_message(self.LoadFailed(str(error) or type(error).__name__))
             return
@@ -140,15 +143,7 @@ class CatalogScreen(Screen[None]):
             if cancel.is_set():
                 return
             batch = rows[start : start + PLAN_BATCH]
-            planned += engine.plan_rows(
-                batch,
-                hardware,
-                ctx=ctx,
-                kv_type=kv_type,
-                parallel=parallel,
-                backend=backend,
-                cancel=cancel,
-            )
+            planned += engine.plan_rows(batch, hardware, request, cancel=cancel)
             if cancel.is_set():
                 return
             done = len(planned) == len(rows)

@@ -188,22 +188,18 @@ class SearchScreen(Screen[None]):
     def _plan_thread(self, row: CatalogRow) -> None:
         """Thread: read the quant's header by HTTP range and plan it; only posts messages."""
         from localctl.errors import LocalctlError
-        from localctl.plan import plan_for_gguf
+        from localctl.plan import plan as plan_gguf
+        from localctl.request import PlanRequest
         from localctl.search import hub_model, read_quant_header
+        from localctl.shape import shape_from_gguf_set
 
         hit, quant = self._hits[row.key]
         config = self.context.config
         try:
             gguf = read_quant_header(hit.repo, quant, hit.commit)
             model, spec = hub_model(hit.repo, quant, gguf)
-            plan = plan_for_gguf(
-                gguf,
-                self._hardware(),
-                ctx=self._app.catalog_screen.ctx,
-                parallel=config.parallel,
-                kv_type=config.kv_type,
-                backend=engine.planned_backend(config),
-            )
+            request = PlanRequest.from_config(config, ctx=self._app.catalog_screen.ctx)
+            plan = plan_gguf(shape_from_gguf_set(gguf), self._hardware(), request)
         except (LocalctlError, OSError, ValueError) as error:
             self.post_message(self.RowPlanned(replace(row, plan_error=str(error))))
             return
