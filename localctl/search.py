@@ -68,10 +68,11 @@ def _find_repos(query: str, limit: int, cancel: threading.Event | None) -> list[
     expand = ["downloads", "likes", "lastModified", "gated", "tags"]
 
     def call() -> list[Any]:
-        found = api.list_models(
-            search=query, filter="gguf", sort="downloads", limit=limit, expand=expand
-        )
-        return list(found)
+        with listing.no_backoff():
+            found = api.list_models(
+                search=query, filter="gguf", sort="downloads", limit=limit, expand=expand
+            )
+            return list(found)
 
     return list(listing.with_retries(call, "the model search", cancel, retry=False))
 

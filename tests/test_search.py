@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,6 +154,19 @@ def test_missing_repo_and_server_error_each_give_one_line(hub: FakeHub) -> None:
     failing = _localctl(hub, "search", "smollm2")
     assert failing.returncode == 1
     assert failing.stderr == f"localctl: {hub.url} kept failing (HTTP 500); try again later\n"
+
+
+def test_offline_search_fails_at_once_in_one_line(hub: FakeHub) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    started = time.monotonic()
+    done = _localctl(hub, "search", "smollm2", HF_ENDPOINT=closed)
+    # huggingface_hub alone would retry a refused connection for about 23 s.
+    assert time.monotonic() - started < 15
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"localctl: cannot reach {closed}: ")
+    assert len(done.stderr.splitlines()) == 1
 
 
 def test_no_network_gives_one_line(hub: FakeHub) -> None:

@@ -11,6 +11,7 @@ not be reached at all, so callers can fall back on what they stored).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import threading
 import time
@@ -26,7 +27,7 @@ from localctl.hub.refs import check_repo_id, safe_repo_path
 from localctl.hub.values import HEX40, HEX64
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
 API_TIMEOUT_S = 20.0
 """Longest wait for one answer from the hub's API (huggingface_hub itself never gives up)."""
@@ -119,6 +120,28 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class NoConnection(Exception):
+    """The hub's host refused the connection or could not be resolved.
+
+    Raised instead of httpx's ``ConnectError`` inside :func:`no_backoff`, so
+    huggingface_hub's own retry loop (five tries over about 23 s) does not hold an
+    offline search; it reads as "cannot reach" like any network failure.
+    """
+
+
+_no_backoff = threading.local()
+
+
+@contextlib.contextmanager
+def no_backoff() -> Iterator[None]:
+    """Within it, a refused or unresolvable connection fails at once (this thread only)."""
+    _no_backoff.on = True
+    try:
+        yield
+    finally:
+        _no_backoff.on = False
+
+
 _client_lock = threading.Lock()
 _client_installed = False
 
@@ -132,7 +155,12 @@ def _bounded_client() -> Any:
     class BoundedTransport(httpx2.HTTPTransport):
         def handle_request(self, request: httpx2.Request) -> httpx2.Response:
             request.extensions["timeout"] = httpx2.Timeout(API_TIMEOUT_S).as_dict()
-            return super().handle_request(request)
+            try:
+                return super().handle_request(request)
+            except httpx2.ConnectError as error:
+                if getattr(_no_backoff, "on", False):
+                    raise NoConnection(str(error) or "connection failed") from error
+                raise
 
     return httpx2.Client(
         transport=BoundedTransport(),
@@ -255,8 +283,9 @@ def list_repo(
         )
 
     def fetch() -> list[Any]:
-        tree = api.list_repo_tree(repo, recursive=True, expand=expand, revision=commit)
-        return [entry for entry in tree if isinstance(entry, RepoFile)]
+        with no_backoff():
+            tree = api.list_repo_tree(repo, recursive=True, expand=expand, revision=commit)
+            return [entry for entry in tree if isinstance(entry, RepoFile)]
 
     entries = with_retries(fetch, repo, cancel, retry=False)
     files = tuple(sorted((_listed(e) for e in entries), key=lambda f: f.path))
