@@ -101,7 +101,7 @@ class SearchScreen(Screen[None]):
         yield Input(placeholder="search the hub for GGUF repos, e.g. qwen3", id="hub-query")
         yield Static(Text("Type words of a repo name and press enter."), id="hub-status")
         with Horizontal(id="hub-main"):
-            yield CatalogTable(id="hub-results")
+            yield CatalogTable(id="hub-results", note_label="downloads · last update")
             yield DetailPane(id="hub-detail")
         yield Footer()
 

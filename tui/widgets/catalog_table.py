@@ -66,13 +66,15 @@ class CatalogTable(DataTable[Text]):
 
         row: CatalogRow
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, note_label: str = "quality") -> None:
+        """A table of rows; ``note_label`` heads the last column (the row's ``quality``)."""
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._rows: dict[str, CatalogRow] = {}
+        self._note_label = note_label
 
     def on_mount(self) -> None:
         for label, key in COLUMNS:
-            self.add_column(label, key=key)
+            self.add_column(self._note_label if key == "quality" else label, key=key)
 
     @property
     def current_row(self) -> CatalogRow | None:
