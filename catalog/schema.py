@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+HUB_SOURCE = "hub"
+"""``ModelSpec.source`` (and family) of a model made from a hub search result."""
+
 
 @dataclass(frozen=True, slots=True)
 class ArchSpec:
@@ -111,7 +114,8 @@ class ModelSpec:
     """Parameters used per token for MoE models; 0 means same as ``params``."""
     notes: str = ""
     source: str = "builtin"
-    """Where the entry came from: ``builtin`` or the path of the user catalog file."""
+    """Where the entry came from: ``builtin``, the path of the user catalog file, or
+    :data:`HUB_SOURCE` for a model found by a hub search."""
     tags: tuple[str, ...] = field(default=())
     memory_caveat: str = ""
     """What the memory plan cannot model for this architecture (recurrent or

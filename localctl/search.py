@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from catalog.schema import HUB_SOURCE
 from localctl import hub
 from localctl.errors import BadInputError, DownloadError, LocalctlError
 from localctl.hub import listing
@@ -32,8 +33,6 @@ DEFAULT_LIMIT = 10
 """Repositories listed by one search (each costs one more request for its files)."""
 LIST_WORKERS = 4
 """Repositories listed at once."""
-HUB_SOURCE = "hub"
-"""``ModelSpec.source`` of a model made from a hub search result."""
 
 
 @dataclass(frozen=True, slots=True)

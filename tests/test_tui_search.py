@@ -65,7 +65,7 @@ async def test_search_lists_quants_and_plans_the_highlighted_one_from_its_header
         detail = screen.query_one(DetailPane)
         assert detail.row is not None and detail.row.plan is not None
         text = _text(detail.query_one("#detail-text", Static))
-        assert "Fit: GPU" in text and "5,000 downloads" in text
+        assert "Fit: GPU" in text and "On the hub: 5,000 downloads · updated 2026-11-20" in text
         assert all(r.status == 206 for r in hub.file_gets()), "header only, by range"
         assert not hubmod.hub_cache_dir().exists() or not list(
             hubmod.hub_cache_dir().glob("**/blobs/*")

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from catalog.schema import ArchSpec, ModelSpec, QuantSpec
+from catalog.schema import HUB_SOURCE, ArchSpec, ModelSpec, QuantSpec
 from tui import engine
 from tui.rows import CatalogRow
 from tui.widgets.catalog_table import CatalogTable
@@ -32,7 +32,6 @@ UNREAD_ARCH = ArchSpec("unread", 0, 0, 0, 0, 0, 0, 0, 0)
 
 def unplanned_row(hit: RepoHit, quant: QuantSet) -> CatalogRow:
     """A table row for one quant of a search result, before its header is read."""
-    from localctl.search import HUB_SOURCE
 
     spec = QuantSpec(
         name=quant.quant,
@@ -203,10 +202,10 @@ class SearchScreen(Screen[None]):
         except (LocalctlError, OSError, ValueError) as error:
             self.post_message(self.RowPlanned(replace(row, plan_error=str(error))))
             return
-        note = row.quality
-        model = replace(model, notes=f"{note}\n{model.notes}")
         self.post_message(
-            self.RowPlanned(CatalogRow(model, spec, quality=note, plan=plan, pull_ref=row.key))
+            self.RowPlanned(
+                CatalogRow(model, spec, quality=row.quality, plan=plan, pull_ref=row.key)
+            )
         )
 
     async def on_search_screen_row_planned(self, message: RowPlanned) -> None:

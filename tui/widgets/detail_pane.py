@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from catalog.schema import HUB_SOURCE
 from localctl.output import human_bytes
 from localctl.sanitize import printable
 from tui.rows import CatalogRow
@@ -51,7 +52,9 @@ def describe(row: CatalogRow) -> Text:
     else:
         text.append("Computing the plan…\n", style="italic")
     if row.quality:
-        text.append(f"Quality: {row.quality}\n")
+        # A hub search row's note is its popularity and age, not a quant quality note.
+        label = "On the hub" if model.source == HUB_SOURCE else "Quality"
+        text.append(f"{label}: {row.quality}\n")
     text.append(f"Licence: {model.license}\n")
     text.append(f"Repo: {model.repo}\n")
     size = human_bytes(quant.size_bytes) + ("" if quant.size_exact else " (estimated)")
