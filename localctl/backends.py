@@ -8,13 +8,13 @@ from __future__ import annotations
 import functools
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from localctl.errors import BadInputError
+from localctl.native import choose_backend, find_native
 
 if TYPE_CHECKING:
     from localctl.server import ServerOptions
@@ -186,11 +186,9 @@ def backend_options(backend: str, llama_server_path: str = "") -> frozenset[str]
 
 
 def find_llama_server(configured: str = "") -> str | None:
-    """Native ``llama-server``: LOCALCTL_LLAMA_SERVER, then config, then PATH."""
-    for cand in (os.environ.get("LOCALCTL_LLAMA_SERVER", ""), configured):
-        if cand and os.access(cand, os.X_OK):
-            return cand
-    return shutil.which("llama-server")
+    """Native ``llama-server`` (see :func:`localctl.native.find_native` for the order)."""
+    native = find_native(configured)
+    return str(native.path) if native else None
 
 
 def resolve_backend(backend: str, llama_server_path: str = "") -> str:
@@ -205,14 +203,9 @@ def resolve_backend(backend: str, llama_server_path: str = "") -> str:
     """
     if backend not in BACKENDS:
         raise BadInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if backend == "auto":
-        return "llama-server" if find_llama_server(llama_server_path) else "llama-cpp-python"
-    if backend == "llama-server" and not find_llama_server(llama_server_path):
-        raise BadInputError(
-            "llama-server not found: put it on PATH, set server.llama_server_path "
-            "or LOCALCTL_LLAMA_SERVER (scripts/build-llama-server.sh builds one)"
-        )
-    return backend
+    if backend == "attach":
+        return backend
+    return choose_backend(backend, llama_server_path).backend
 
 
 def backend_argv(backend: str, options: ServerOptions, host: str, port: int) -> list[str]:

@@ -229,7 +229,8 @@ async def test_choosing_the_native_backend_in_settings_replans_for_it(tmp_path):
     native = tmp_path / "llama-server"
     native.write_text("#!/bin/sh\nexit 0\n")
     native.chmod(0o755)
-    app = make_app(hw_profile=PROFILE, config=Config())
+    python_server = replace(ServerConfig(), backend="llama-cpp-python")
+    app = make_app(hw_profile=PROFILE, config=replace(Config(), server=python_server))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: planned(app))
         rows = app.catalog_screen.all_rows

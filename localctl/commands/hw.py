@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from localctl.hardware import Hardware
+    from localctl.native import BackendChoice
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,11 +44,48 @@ def run(args: argparse.Namespace) -> int:
         hw = hardware.load_profile(args.hw)
     else:
         hw = hardware.detect_hardware(remeasure=args.remeasure)
+    choice = backend_choice()
     if args.json:
-        emit_json(hardware.hardware_to_dict(hw))
+        emit_json({**hardware.hardware_to_dict(hw), "server_backend": backend_document(choice)})
     else:
         print(summary(hw))
+        print(backend_lines(choice))
     return 0
+
+
+def backend_choice() -> BackendChoice:
+    """The configured backend resolved here (a missing native server is said, not raised)."""
+    from localctl.config import load_config
+    from localctl.errors import BadInputError
+    from localctl.native import BackendChoice, choose_backend
+
+    server = load_config().server
+    try:
+        return choose_backend(server.backend, server.llama_server_path)
+    except BadInputError as error:
+        return BackendChoice("none", str(error))
+
+
+def backend_document(choice: BackendChoice) -> dict[str, object]:
+    """The backend choice as JSON: backend, reason and the native build when it runs."""
+    native = choice.native
+    return {
+        "backend": choice.backend,
+        "reason": choice.reason,
+        "path": str(native.path) if native else None,
+        "found_by": native.found_by if native else None,
+        "build_source": native.source if native else None,
+        "llama_cpp_version": native.version if native else None,
+        "cmake_args": list(native.cmake_args) if native else None,
+    }
+
+
+def backend_lines(choice: BackendChoice) -> str:
+    """Two lines for humans: which server runs models here, and why."""
+    lines = [f"Server     {choice.backend}: {choice.reason}"]
+    if choice.native is not None:
+        lines.append(f"           {choice.native.describe()}")
+    return "\n".join(lines)
 
 
 def _gb_s(bytes_s: float) -> str:

@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from localctl.config import load_config
     from localctl.errors import ServerError
     from localctl.hardware import resolve_hardware
+    from localctl.native import choose_backend
     from localctl.plan import plan
     from localctl.server import (
         check_passthrough,
@@ -74,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     extra = tuple(a for a in args.extra if a != "--")
     check_passthrough(extra)
     request = plan_request(config, args)
+    choice = choose_backend(args.backend or config.server.backend, config.server.llama_server_path)
     pulled = False
 
     def progress(update: PullProgress) -> None:
@@ -102,7 +104,9 @@ def run(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
-        print(f"starting {name} with {session.backend} ...", file=sys.stderr, flush=True)
+        print(f"starting {name} with {session.backend} ({choice.reason})", file=sys.stderr)
+        if choice.native is not None:
+            print(f"  {choice.native.describe()}", file=sys.stderr, flush=True)
         session.start_sync(timeout_s=args.timeout)
         if session.port_note:
             print(session.port_note, file=sys.stderr)
@@ -118,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
                 "api_key": session.api_key,
                 "pid": session.pid,
                 "backend": session.backend,
+                "backend_reason": choice.reason,
+                "llama_server": str(choice.native.path) if choice.native else None,
                 "model": name,
                 "ready_s": round(session.ready_s, 3),
                 "port_note": session.port_note,
