@@ -11,6 +11,21 @@ Definitions: ``ttft_s`` is request start → first content token; ``gen_tok_s`` 
 ``prompt_tok_s`` is prompt tokens ÷ ``ttft_s``. When the final chunk carries
 llama-server's ``timings``, both rates are the server's own (``predicted_per_second``,
 ``prompt_per_second``) and ``ReplyMetrics.timing_source`` is ``server``.
+
+Thinking: a reasoning model's thinking streams as :class:`ThinkingDelta` events, apart from
+the answer's :class:`TokenDelta`, whether the server separates it (``reasoning_content``
+deltas, llama-server with ``--reasoning-format``) or leaves ``<think>…</think>`` inline in
+the content (split here, tags across chunk boundaries included). ``Reply.reasoning`` holds
+it; ``ReplyMetrics.reasoning_tokens`` counts it (the server's
+``completion_tokens_details.reasoning_tokens``, else its tokenizer); those tokens are part of
+``completion_tokens``, as a paid API bills them as output.
+
+Prompt progress: with ``progress=True`` llama-server streams ``prompt_progress`` while it
+reads a long prompt; each becomes a :class:`PromptProgress` event.
+
+A prompt longer than the server's context raises :class:`ContextOverflowError` naming both
+numbers (llama-server says so itself; llama-cpp-python's server just ends the stream, so the
+prompt is counted and compared with the context localctl knows).
 """
 
 from __future__ import annotations
@@ -25,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from localctl.auth import bearer_headers
 from localctl.endpoint import base_url
-from localctl.errors import ChatError
+from localctl.errors import ChatError, ContextOverflowError
 from localctl.sanitize import printable
 
 if TYPE_CHECKING:
@@ -52,6 +67,24 @@ class ReplyMetrics:
     timing_source: str = "client"
     """``server`` when the tok/s rates come from llama-server's ``timings``, ``client``
     when measured here from chunk arrival times."""
+    reasoning_tokens: int = 0
+    """Thinking tokens, included in ``completion_tokens``."""
+    cached_tokens: int = 0
+    """Prompt tokens the server reused from its cache (llama-server's ``cache_n``)."""
+    draft_tokens: int = 0
+    """Tokens a draft model proposed (speculative decoding; llama-server's ``draft_n``)."""
+    draft_accepted: int = 0
+    """Of those, the tokens the model accepted (``draft_n_accepted``)."""
+
+    @property
+    def draft_acceptance(self) -> float | None:
+        """Share of drafted tokens accepted, or None without speculative decoding."""
+        return self.draft_accepted / self.draft_tokens if self.draft_tokens else None
+
+    @property
+    def context_tokens(self) -> int:
+        """Tokens the conversation fills in the context after this reply."""
+        return self.prompt_tokens + self.completion_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +97,8 @@ class Reply:
     metrics: ReplyMetrics
     error: str = ""
     malformed_chunks: int = 0
+    reasoning: str = ""
+    """The model's thinking before its answer (empty for a model that does not think)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,18 +109,91 @@ class TokenDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ThinkingDelta:
+    """A piece of the model's streamed thinking (shown apart from the answer)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PromptProgress:
+    """How far the server has read a long prompt (llama-server's ``prompt_progress``)."""
+
+    processed: int
+    """Prompt tokens read so far, cached ones included."""
+    total: int
+    """Prompt tokens in all."""
+    cached: int
+    """Tokens reused from the cache (not read again)."""
+    elapsed_s: float
+    """Seconds since the server began reading the prompt."""
+
+    @property
+    def fraction(self) -> float:
+        """Share of the prompt read, 0..1."""
+        return min(1.0, self.processed / self.total) if self.total > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyDone:
     """The last event of a stream."""
 
     reply: Reply
 
 
-ChatEvent = TokenDelta | ReplyDone
+ChatEvent = TokenDelta | ThinkingDelta | PromptProgress | ReplyDone
+
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+
+
+class ThinkSplitter:
+    """Splits streamed content into thinking and answer at inline ``<think>`` tags.
+
+    A tag may arrive cut across chunks: a trailing fragment that could start one is held
+    back until the next chunk (or :meth:`flush`) decides.
+    """
+
+    def __init__(self) -> None:
+        self.inside = False
+        """True between ``<think>`` and ``</think>``."""
+        self._pending = ""
+
+    def feed(self, text: str) -> list[tuple[bool, str]]:
+        """Split ``text``; returns ``(is_thinking, piece)`` pairs in order."""
+        buf, self._pending = self._pending + text, ""
+        out: list[tuple[bool, str]] = []
+        while buf:
+            tag = THINK_CLOSE if self.inside else THINK_OPEN
+            at = buf.find(tag)
+            if at >= 0:
+                if at:
+                    out.append((self.inside, buf[:at]))
+                buf = buf[at + len(tag) :]
+                self.inside = not self.inside
+                continue
+            keep = next(
+                (n for n in range(min(len(tag) - 1, len(buf)), 0, -1) if tag.startswith(buf[-n:])),
+                0,
+            )
+            if len(buf) > keep:
+                out.append((self.inside, buf[: len(buf) - keep]))
+            self._pending = buf[len(buf) - keep :]
+            break
+        return out
+
+    def flush(self) -> list[tuple[bool, str]]:
+        """What is held back, at the end of the stream."""
+        pending, self._pending = self._pending, ""
+        return [(self.inside, pending)] if pending else []
 
 
 @dataclass(slots=True)
 class _Stream:
     parts: list[str] = field(default_factory=list)
+    thinking: list[str] = field(default_factory=list)
+    splitter: ThinkSplitter = field(default_factory=ThinkSplitter)
+    thinking_chunks: int = 0
     chunks: int = 0
     malformed: int = 0
     finish_reason: str | None = None
@@ -144,15 +252,28 @@ async def count_tokens(
     return counts[0] - sum(counts[1:])
 
 
-async def _error_detail(response: httpx.Response) -> str:
-    """The start of an error body, as one clean line (the rest is not read)."""
+async def _error_body(response: httpx.Response) -> bytes:
+    """The start of an error body (the rest is not read)."""
     body = b""
     async for chunk in response.aiter_bytes():
         body += chunk
         if len(body) >= 4 * ERROR_CHARS:
             break
+    return body
+
+
+def _clean_detail(body: bytes) -> str:
+    """An error body as one clean line."""
     text = printable(body.decode("utf-8", "replace"))
     return " ".join(text.split())[:ERROR_CHARS]
+
+
+def _overflow_in(body: bytes) -> ContextOverflowError | None:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    return _overflow_error(document.get("error")) if isinstance(document, dict) else None
 
 
 async def served_model_name(url: str, api_key: str | None) -> str:
@@ -190,53 +311,102 @@ async def _prompt_tokens(
     return await count_tokens(client, base, rendered, api_key, add_special=True)
 
 
-def _parse_line(line: str, state: _Stream, now: float) -> str | None:
-    """Apply one SSE line; return new text, or None. Raises ChatError on error chunks."""
+def _parse_line(line: str, state: _Stream, now: float) -> list[ChatEvent]:
+    """Apply one SSE line; return the events it carries. Raises ChatError on error chunks."""
     if not line or line.startswith(":") or not line.startswith("data:"):
-        return None
+        return []
     data = line[5:].strip()
     if data == "[DONE]":
-        return None
+        return []
     try:
         chunk = json.loads(data)
     except json.JSONDecodeError:
         state.malformed += 1
-        return None
+        return []
     if not isinstance(chunk, dict):
         state.malformed += 1
-        return None
+        return []
     if "error" in chunk:
         error = chunk["error"]
+        overflow = _overflow_error(error)
+        if overflow is not None:
+            raise overflow
         message = error.get("message", error) if isinstance(error, dict) else error
         raise ChatError(f"server error: {printable(message)[:ERROR_CHARS]}")
     if isinstance(chunk.get("usage"), dict):
         state.usage = chunk["usage"]
     if isinstance(chunk.get("timings"), dict):
         state.timings = chunk["timings"]
+    events: list[ChatEvent] = []
+    progress = _progress(chunk.get("prompt_progress"))
+    if progress is not None:
+        events.append(progress)
     choices = chunk.get("choices") or []
     if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
         state.malformed += 1
-        return None
-    text = ""
+        return events
+    pieces: list[tuple[bool, str]] = []
     for choice in choices:
         delta = choice.get("delta") or {}
-        piece = delta.get("content") if isinstance(delta, dict) else None
-        if not isinstance(delta, dict) or (piece is not None and not isinstance(piece, str)):
+        if not isinstance(delta, dict):
             state.malformed += 1
             continue
+        piece = delta.get("content")
+        thought = delta.get("reasoning_content", delta.get("reasoning"))
+        if (piece is not None and not isinstance(piece, str)) or (
+            thought is not None and not isinstance(thought, str)
+        ):
+            state.malformed += 1
+            continue
+        if thought:
+            pieces.append((True, printable(thought)))
         if piece:
-            text += printable(piece)
+            pieces.extend(state.splitter.feed(printable(piece)))
         finish = choice.get("finish_reason")
         if finish:
             state.finish_reason = printable(finish)[:40]
-    if text:
-        state.chunks += 1
+            pieces.extend(state.splitter.flush())
+    return events + _take(pieces, state, now)
+
+
+def _take(pieces: list[tuple[bool, str]], state: _Stream, now: float) -> list[ChatEvent]:
+    """Record split pieces in ``state``; one event per kind, in order."""
+    events: list[ChatEvent] = []
+    for thinking, text in pieces:
+        if not text:
+            continue
         if state.t_first is None:
             state.t_first = now
         state.t_last = now
-        state.parts.append(text)
-        return text
-    return None
+        if thinking:
+            state.thinking.append(text)
+            state.thinking_chunks += 1
+            events.append(ThinkingDelta(text))
+        else:
+            state.parts.append(text)
+            state.chunks += 1
+            events.append(TokenDelta(text))
+    return events
+
+
+def _progress(value: object) -> PromptProgress | None:
+    if not isinstance(value, dict):
+        return None
+    total, processed = _count(value.get("total")), _count(value.get("processed"))
+    if total is None or processed is None:
+        return None
+    seconds = (_positive(value.get("time_ms")) or 0.0) / 1000
+    return PromptProgress(processed, total, _count(value.get("cache")) or 0, seconds)
+
+
+def _overflow_error(error: object) -> ContextOverflowError | None:
+    """llama-server's ``exceed_context_size_error`` as a :class:`ContextOverflowError`."""
+    if not isinstance(error, dict) or error.get("type") != "exceed_context_size_error":
+        return None
+    prompt, n_ctx = _count(error.get("n_prompt_tokens")), _count(error.get("n_ctx"))
+    if not prompt or not n_ctx:
+        return None
+    return ContextOverflowError(prompt, n_ctx)
 
 
 async def stream_chat(
@@ -252,6 +422,8 @@ async def stream_chat(
     cancel: asyncio.Event | None = None,
     client: httpx.AsyncClient | None = None,
     timeout_s: float = 600.0,
+    progress: bool = False,
+    n_ctx: int | None = None,
 ) -> AsyncGenerator[ChatEvent, None]:
     """Stream one reply from ``url``'s ``/v1/chat/completions``.
 
@@ -267,11 +439,16 @@ async def stream_chat(
         cancel: Set it to stop generation; the partial reply is kept, status ``stopped``.
         client: An httpx client to reuse.
         timeout_s: Read timeout between chunks.
+        progress: Ask llama-server for ``prompt_progress`` chunks (only llama-server
+            knows the field; other servers may refuse it).
+        n_ctx: The server's context per sequence when the caller knows it; an empty
+            stream is then checked for a prompt that did not fit.
 
     Yields:
-        TokenDelta events, then one ReplyDone.
+        TokenDelta, ThinkingDelta and PromptProgress events, then one ReplyDone.
 
     Raises:
+        ContextOverflowError: the prompt is longer than the server's context.
         ChatError: the server cannot be reached, refuses the request or sends an error chunk.
     """
     import httpx
@@ -292,6 +469,8 @@ async def stream_chat(
     for key, value in (("max_tokens", max_tokens), ("temperature", temperature), ("seed", seed)):
         if value is not None:
             body[key] = value
+    if progress:
+        body["return_progress"] = True
     own = client is None
     http = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=10.0))
     state = _Stream()
@@ -306,12 +485,15 @@ async def stream_chat(
                 if response.status_code == 401:
                     raise ChatError(f"{base} refused the API key (401); pass --api-key")
                 if response.status_code >= 400:
-                    detail = await _error_detail(response)
+                    body_bytes = await _error_body(response)
+                    overflow = _overflow_in(body_bytes)
+                    if overflow is not None:
+                        raise overflow
+                    detail = _clean_detail(body_bytes)
                     raise ChatError(f"{base} answered {response.status_code}: {detail}")
                 async for line in response.aiter_lines():
-                    piece = _parse_line(line, state, time.perf_counter())
-                    if piece:
-                        yield TokenDelta(piece)
+                    for event in _parse_line(line, state, time.perf_counter()):
+                        yield event
                     if cancel is not None and cancel.is_set():
                         status = "stopped"
                         break
@@ -320,12 +502,18 @@ async def stream_chat(
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.ReadTimeout) as caught:
             status = "interrupted"
             error = f"the server closed the stream mid-reply ({type(caught).__name__})"
+        for event in _take(state.splitter.flush(), state, time.perf_counter()):
+            yield event
         if status == "complete" and state.finish_reason is None:
+            if not state.parts and not state.thinking and not error:
+                await _raise_if_overflow(http, base, messages, api_key, n_ctx)
             status = "interrupted"
             error = error or "the stream ended without a finish reason (server stopped or crashed)"
         ended = time.perf_counter()
-        text = "".join(state.parts)
-        metrics = await _metrics(http, base, messages, text, state, started, ended, api_key)
+        text, reasoning = _answer_and_reasoning(state)
+        metrics = await _metrics(
+            http, base, messages, (text, reasoning), state, started, ended, api_key
+        )
         yield ReplyDone(
             Reply(
                 text=text,
@@ -334,6 +522,7 @@ async def stream_chat(
                 metrics=metrics,
                 error=error,
                 malformed_chunks=state.malformed,
+                reasoning=reasoning,
             )
         )
     finally:
@@ -345,12 +534,13 @@ async def _metrics(
     http: httpx.AsyncClient,
     base: str,
     messages: list[dict[str, str]],
-    text: str,
+    texts: tuple[str, str],
     state: _Stream,
     started: float,
     ended: float,
     api_key: str | None,
 ) -> ReplyMetrics:
+    text, reasoning = texts
     ttft = (state.t_first - started) if state.t_first is not None else ended - started
     span = (state.t_last - state.t_first) if state.t_first is not None and state.t_last else 0.0
     timings = state.timings or {}
@@ -358,10 +548,18 @@ async def _metrics(
     source = "server"
     completion = _count(usage.get("completion_tokens")) or _count(timings.get("predicted_n"))
     prompt = _count(usage.get("prompt_tokens")) or _count(timings.get("prompt_n"))
+    details = usage.get("completion_tokens_details")
+    thinking = _count(details.get("reasoning_tokens")) if isinstance(details, dict) else None
+    if thinking is None and reasoning:
+        counted = await count_tokens(http, base, reasoning, api_key)
+        thinking = counted if counted is not None else state.thinking_chunks
+    thinking = thinking or 0
     if not isinstance(completion, int):
         counted = await count_tokens(http, base, text, api_key)
         completion, source = (
-            (counted, "tokenizer") if counted is not None else (state.chunks, "chunks")
+            (counted + thinking, "tokenizer")
+            if counted is not None
+            else (state.chunks + thinking, "chunks")
         )
     if not isinstance(prompt, int):
         counted = await _prompt_tokens(http, base, messages, api_key)
@@ -380,7 +578,66 @@ async def _metrics(
         total_s=ended - started,
         token_count_source=source,
         timing_source="server" if server_gen else "client",
+        reasoning_tokens=min(thinking, completion),
+        cached_tokens=_count(timings.get("cache_n")) or 0,
+        draft_tokens=_count(timings.get("draft_n")) or 0,
+        draft_accepted=_count(timings.get("draft_n_accepted")) or 0,
     )
+
+
+def _answer_and_reasoning(state: _Stream) -> tuple[str, str]:
+    """The reply's answer and thinking; a lone ``</think>`` (the template opened the block
+    in the prompt) makes everything before it thinking."""
+    text, reasoning = "".join(state.parts), "".join(state.thinking)
+    if not reasoning and THINK_CLOSE in text:
+        reasoning, _, text = text.partition(THINK_CLOSE)
+    if reasoning:
+        text = text.lstrip()
+    return text, reasoning
+
+
+async def _raise_if_overflow(
+    http: httpx.AsyncClient,
+    base: str,
+    messages: list[dict[str, str]],
+    api_key: str | None,
+    n_ctx: int | None,
+) -> None:
+    """After an empty stream: raise :class:`ContextOverflowError` if the prompt did not fit.
+
+    llama-cpp-python's server ends the stream of a too-long prompt without a word.
+    """
+    n_ctx = n_ctx or await server_context(http, base, api_key)
+    if not n_ctx:
+        return
+    prompt = await _prompt_tokens(http, base, messages, api_key)
+    if prompt is not None and prompt >= n_ctx:
+        raise ContextOverflowError(prompt, n_ctx)
+
+
+async def server_context(http: httpx.AsyncClient, base: str, api_key: str | None) -> int | None:
+    """The context per sequence of the server at ``base``, when it can be learnt.
+
+    llama-server says it in ``/props``; for a server localctl started the run file holds it.
+    """
+    try:
+        response = await http.get(base + "/props", headers=bearer_headers(api_key))
+        settings = response.json().get("default_generation_settings")
+        n_ctx = _count(settings.get("n_ctx")) if isinstance(settings, dict) else None
+        if response.status_code == 200 and n_ctx:
+            return n_ctx
+    except Exception:  # not llama-server
+        pass
+    from localctl.runfile import find_context
+
+    return find_context(base)
+
+
+async def prompt_tokens(
+    http: httpx.AsyncClient, base: str, messages: list[dict[str, str]], api_key: str | None
+) -> int | None:
+    """Exact tokens ``messages`` take as a prompt, by the server's template and tokenizer."""
+    return await _prompt_tokens(http, base, messages, api_key)
 
 
 def _count(value: object) -> int | None:
@@ -424,7 +681,7 @@ def chat_once(
             if isinstance(event, TokenDelta):
                 if on_delta is not None:
                     on_delta(event.text)
-            else:
+            elif isinstance(event, ReplyDone):
                 return event.reply
         raise ChatError("the stream ended without a reply")
 

@@ -20,6 +20,15 @@ power is sampled every :data:`POWER_SAMPLE_S` while it streams; at the end the r
 the history, the file gets its end record (``complete``, ``stopped`` or ``interrupted``)
 and the session meters count it, priced with the configured API models and electricity.
 
+Context: when the server's context per sequence is known (``ChatEndpoint.n_ctx``, else
+llama-server's ``/props`` or the run file of a server localctl started), every turn knows
+how full it is (``context_tokens`` of ``n_ctx``). Before a request that would not fit, the
+``context_overflow`` setting decides: ``drop-oldest`` drops the oldest turns (a
+:class:`ContextTrimmed` event says how many) or ``stop`` refuses with
+:class:`~localctl.errors.ContextOverflowError` naming both numbers; a prompt that does not fit
+alone is always refused. Thinking streams as :class:`~localctl.chat.ThinkingDelta`, kept out of
+the history sent back to the model.
+
 Stopping: set ``cancel`` (the stream ends at the next chunk, the partial reply is kept,
 status ``stopped``), or cancel the task consuming :meth:`ChatSession.send` and close the
 iterator (``contextlib.aclosing``): the partial reply is then recorded as ``stopped`` too.
@@ -35,9 +44,17 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from localctl import paths
-from localctl.chat import ReplyDone, TokenDelta, stream_chat
+from localctl.chat import (
+    PromptProgress,
+    ReplyDone,
+    ThinkingDelta,
+    TokenDelta,
+    prompt_tokens,
+    server_context,
+    stream_chat,
+)
 from localctl.conversations import Conversation, open_conversation
-from localctl.errors import ChatError
+from localctl.errors import ChatError, ContextOverflowError
 from localctl.meters import PowerMeter, SessionMeters, mean_power
 
 if TYPE_CHECKING:
@@ -73,6 +90,8 @@ class ChatEndpoint:
     """Bearer key; None sends the key of a server localctl started at ``url``, if any."""
     model: str
     """Model name shown and sent in requests."""
+    n_ctx: int | None = None
+    """Context per sequence, when the caller knows it (None: ask the server)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +118,25 @@ class SavingStopped:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextTrimmed:
+    """The oldest turns were dropped so that the request fits the context."""
+
+    dropped_messages: int
+    """Messages (user and assistant) left out of this and later requests."""
+    prompt_tokens: int
+    """Tokens of the request now."""
+    n_ctx: int
+    """The server's context per sequence."""
+
+    def describe(self) -> str:
+        """One line for the transcript."""
+        return (
+            f"{self.dropped_messages} oldest messages dropped to fit the context "
+            f"({self.prompt_tokens:,} / {self.n_ctx:,} tokens)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class TurnEnded:
     """The last event of a turn."""
 
@@ -108,6 +146,10 @@ class TurnEnded:
     """Mean power drawn while it streamed, and its source."""
     meters: MeterSnapshot
     """The session meters after this reply."""
+    context_tokens: int = 0
+    """Tokens the conversation fills in the context after this reply."""
+    n_ctx: int | None = None
+    """The server's context per sequence (None: unknown)."""
 
     @property
     def failed(self) -> bool:
@@ -115,7 +157,16 @@ class TurnEnded:
         return self.reply.status == "interrupted" and not self.reply.text
 
 
-ChatSessionEvent = TokenDelta | SavingStopped | TurnEnded
+ChatSessionEvent = (
+    TokenDelta | ThinkingDelta | PromptProgress | ContextTrimmed | SavingStopped | TurnEnded
+)
+
+REPLY_RESERVE_TOKENS = 256
+"""Context left free for the reply when no ``max_tokens`` caps it."""
+TEMPLATE_TOKENS_PER_MESSAGE = 16
+"""Upper bound of the tokens a chat template adds around one message."""
+CONTEXT_OVERFLOW = ("drop-oldest", "stop")
+"""What a request that would overflow the context does (``context_overflow`` setting)."""
 
 
 def _model_settings_path() -> Path:
@@ -171,6 +222,7 @@ class _Turn:
     """One reply in flight: its text so far and the power samples taken."""
 
     parts: list[str] = field(default_factory=list)
+    thinking: list[str] = field(default_factory=list)
     readings: list[PowerReading] = field(default_factory=list)
     next_sample: float = 0.0
 
@@ -212,6 +264,12 @@ class ChatSession:
         """The file being written (None before the first prompt, or when not saving)."""
         self.totals = SessionMeters()
         """Token, time and energy totals of the replies so far."""
+        self.context_tokens = 0
+        """Tokens the conversation fills in the context after the last reply."""
+        self.n_ctx: int | None = None
+        """The server's context per sequence (None: unknown)."""
+        self._probed = False
+        self._llama_server = False
         self._power_meter = power_meter or PowerMeter(config.cost.power_w or None)
         if endpoint is not None:
             self.connect(endpoint, load_settings=settings is None)
@@ -231,6 +289,8 @@ class ChatSession:
             load_settings: Switch to the remembered settings of the endpoint's model.
         """
         self.endpoint = endpoint
+        self._probed = False
+        self.n_ctx = endpoint.n_ctx if endpoint is not None else None
         if endpoint is not None and load_settings:
             self.settings = model_settings_for(endpoint.model, self._config.system_prompt)
 
@@ -256,6 +316,7 @@ class ChatSession:
         """Start an empty conversation; the current one stays saved as it is."""
         self.history = []
         self.conversation = None
+        self.context_tokens = 0
 
     def resume(self, conversation_id: str) -> None:
         """Continue saved conversation ``conversation_id``: its turns become the history and
@@ -341,6 +402,13 @@ class ChatSession:
             raise ChatError("no server to chat with")
         settings = self.settings
         self.history.append({"role": "user", "content": prompt})
+        try:
+            trimmed = await self._fit_context(endpoint)
+        except BaseException:
+            self.history.pop()
+            raise
+        if trimmed is not None:
+            yield trimmed
         messages = self.request_messages()
         notice = self._write(lambda c: c.add("user", prompt), first_prompt=prompt)
         if notice is not None:
@@ -359,12 +427,22 @@ class ChatSession:
             temperature=settings.temperature,
             seed=settings.seed,
             cancel=cancel,
+            progress=self._llama_server,
+            n_ctx=self.n_ctx,
         )
         try:
             async with aclosing(stream):
                 async for event in stream:
                     if isinstance(event, ReplyDone):
                         reply = event.reply
+                        continue
+                    if isinstance(event, PromptProgress):
+                        yield event
+                        continue
+                    if isinstance(event, ThinkingDelta):
+                        turn.thinking.append(event.text)
+                        self._sample_power(turn)
+                        yield event
                         continue
                     text = event.text
                     turn.parts.append(text)
@@ -375,6 +453,12 @@ class ChatSession:
                         yield notice
             if reply is None:
                 raise ChatError("the stream ended without a reply")
+        except ContextOverflowError as error:
+            ended = True
+            self.history.pop()  # the prompt that did not fit is not kept for the next turn
+            self.n_ctx = self.n_ctx or error.n_ctx
+            self._end(turn, "", "interrupted")
+            raise
         except ChatError:
             ended = True
             self._end(turn, "".join(turn.parts), "interrupted")
@@ -387,7 +471,86 @@ class ChatSession:
         power = mean_power(turn.readings)
         if reply.text or reply.status != "interrupted":
             self.totals.add(reply.metrics, watts=power.watts, power_source=power.source)
+        if reply.text or reply.status != "interrupted":
+            self.context_tokens = reply.metrics.context_tokens
         notice = self._end(turn, reply.text, reply.status)
         if notice is not None:
             yield notice
-        yield TurnEnded(reply, power, self.meters)
+        yield TurnEnded(reply, power, self.meters, self.context_tokens, self.n_ctx)
+
+    async def _probe(self, endpoint: ChatEndpoint) -> None:
+        """Learn the server's context and whether it is llama-server (once per endpoint)."""
+        if self._probed:
+            return
+        import httpx
+
+        from localctl.endpoint import base_url
+
+        self._probed = True
+        base = base_url(endpoint.url)
+        async with httpx.AsyncClient(timeout=5) as http:
+            try:
+                props = await http.get(base + "/props", headers=_bearer(endpoint))
+                self._llama_server = props.status_code == 200 and "build_info" in props.json()
+            except (httpx.HTTPError, ValueError, AttributeError, TypeError):
+                self._llama_server = False
+            if self.n_ctx is None:
+                self.n_ctx = await server_context(http, base, _key(endpoint))
+
+    async def _fit_context(self, endpoint: ChatEndpoint) -> ContextTrimmed | None:
+        """Make the request fit the context (see the module docstring).
+
+        Raises:
+            ContextOverflowError: it cannot fit (or the setting says stop).
+        """
+        await self._probe(endpoint)
+        n_ctx = self.n_ctx
+        if not n_ctx:
+            return None
+        reserve = self.settings.max_tokens or REPLY_RESERVE_TOKENS
+        budget = max(1, n_ctx - min(reserve, n_ctx // 4))
+        if _upper_bound_tokens(self.request_messages()) < budget:
+            return None  # fits for sure: no token is shorter than one byte
+        import httpx
+
+        from localctl.endpoint import base_url
+
+        base = base_url(endpoint.url)
+        dropped = 0
+        async with httpx.AsyncClient(timeout=30) as http:
+            while True:
+                count = await prompt_tokens(http, base, self.request_messages(), _key(endpoint))
+                if count is None or count < budget:
+                    break
+                if self._config.context_overflow == "stop" or len(self.history) <= 1:
+                    advice = (
+                        "shorten the message or serve the model with a larger --ctx"
+                        if len(self.history) <= 1
+                        else 'start a new chat, or set context_overflow = "drop-oldest"'
+                    )
+                    raise ContextOverflowError(count, n_ctx, advice)
+                drop = 2 if len(self.history) > 2 else 1
+                del self.history[:drop]
+                dropped += drop
+        if not dropped:
+            return None
+        return ContextTrimmed(dropped, count or 0, n_ctx)
+
+
+def _key(endpoint: ChatEndpoint) -> str | None:
+    if endpoint.api_key is not None:
+        return endpoint.api_key
+    from localctl.runfile import find_api_key
+
+    return find_api_key(endpoint.url)
+
+
+def _bearer(endpoint: ChatEndpoint) -> dict[str, str]:
+    from localctl.auth import bearer_headers
+
+    return bearer_headers(_key(endpoint))
+
+
+def _upper_bound_tokens(messages: list[dict[str, str]]) -> int:
+    """At least as many tokens as ``messages`` take: a token covers one byte or more."""
+    return sum(len(m["content"].encode("utf-8")) + TEMPLATE_TOKENS_PER_MESSAGE for m in messages)

@@ -75,11 +75,15 @@ class Config:
     """Where the user keeps their token; the token itself belongs in ``HF_TOKEN``."""
     server: ServerConfig = field(default_factory=ServerConfig)
     cost: CostConfig = field(default_factory=CostConfig)
+    context_overflow: str = "drop-oldest"
+    """When a chat request would overflow the context: ``drop-oldest`` drops the oldest
+    turns (marked in the transcript), ``stop`` refuses with both token counts."""
     keymap: dict[str, str] = field(default_factory=dict)
     """Binding id → key, e.g. ``{"download": "ctrl+d"}``."""
 
 
 _SECTIONS: dict[str, type[Any]] = {"server": ServerConfig, "cost": CostConfig}
+_CONTEXT_OVERFLOW = ("drop-oldest", "stop")
 
 
 def _line_of(text: str, key: str, section: str | None) -> int:
@@ -156,6 +160,9 @@ def _validate(config: Config, path: Path, text: str) -> None:
     if config.kv_type not in KV_TYPES:
         where = _where(path, text, "kv_type", None)
         raise ConfigError(f"{where}: must be one of {', '.join(KV_TYPES)}")
+    if config.context_overflow not in _CONTEXT_OVERFLOW:
+        where = _where(path, text, "context_overflow", None)
+        raise ConfigError(f"{where}: must be one of {', '.join(_CONTEXT_OVERFLOW)}")
     if config.server.backend not in BACKEND_CHOICES:
         where = _where(path, text, "backend", "server")
         raise ConfigError(f"{where}: must be one of {', '.join(BACKEND_CHOICES)}")

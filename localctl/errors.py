@@ -50,3 +50,13 @@ def describe_os_error(error: OSError) -> str:
     if error.errno == errno.ENOSPC:
         return f"the disk is full ({error.filename or 'download folder'})"
     return f"{error.strerror or error} ({error.filename or ''})".strip()
+
+
+class ContextOverflowError(ChatError):
+    """A prompt does not fit the server's context."""
+
+    def __init__(self, prompt_tokens: int, n_ctx: int, advice: str = "") -> None:
+        self.prompt_tokens = prompt_tokens
+        self.n_ctx = n_ctx
+        message = f"the prompt is {prompt_tokens:,} tokens > context {n_ctx:,}"
+        super().__init__(f"{message}; {advice}" if advice else message)

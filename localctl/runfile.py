@@ -1,7 +1,8 @@
 """Run files: one 0600 JSON file per server localctl started, so chat finds its key.
 
 A run file lives in ``paths.servers_dir()`` as ``<port>.json`` with the keys
-``url``, ``api_key``, ``pid``, ``model``, ``backend`` and ``started_at``.
+``url``, ``api_key``, ``pid``, ``model``, ``backend``, ``started_at`` and ``n_ctx`` (the
+context per sequence; 0 when unknown, and absent from files of earlier versions).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class RunInfo:
     model: str
     backend: str
     started_at: float
+    n_ctx: int = 0
+    """Context per sequence the server was started with (0: unknown)."""
 
 
 def _normalise(url: str) -> str:
@@ -71,7 +74,10 @@ def _read(path: Path) -> RunInfo | None:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(doc, dict) or set(doc) != set(RunInfo.__dataclass_fields__):
+    if not isinstance(doc, dict) or set(doc) | {"n_ctx"} != set(RunInfo.__dataclass_fields__):
+        return None
+    n_ctx = doc.get("n_ctx", 0)
+    if not isinstance(n_ctx, int) or isinstance(n_ctx, bool) or n_ctx < 0:
         return None
     texts = ("url", "api_key", "model", "backend")
     if not all(isinstance(doc[k], str) for k in texts):
@@ -108,4 +114,13 @@ def find_api_key(url: str) -> str | None:
     for info in live_servers():
         if _normalise(info.url) == wanted:
             return info.api_key
+    return None
+
+
+def find_context(url: str) -> int | None:
+    """The context per sequence of the localctl-started server at ``url``, if recorded."""
+    wanted = _normalise(url)
+    for info in live_servers():
+        if _normalise(info.url) == wanted and info.n_ctx:
+            return info.n_ctx
     return None

@@ -246,7 +246,7 @@ class ServingSession:
 
     def chat_endpoint(self) -> ChatEndpoint:
         """Where to chat with this server."""
-        return ChatEndpoint(self.url, self.api_key, self.name)
+        return ChatEndpoint(self.url, self.api_key, self.name, n_ctx=self.options.ctx)
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -261,7 +261,15 @@ class ServingSession:
         self.server.start_sync(timeout_s)
         self.ready_s = time.monotonic() - started
         write_run_file(
-            RunInfo(self.url, self.api_key, self.pid or 0, self.name, self.backend, time.time())
+            RunInfo(
+                self.url,
+                self.api_key,
+                self.pid or 0,
+                self.name,
+                self.backend,
+                time.time(),
+                n_ctx=self.options.ctx,
+            )
         )
 
     async def start(self, timeout_s: float = DEFAULT_START_TIMEOUT_S) -> None:

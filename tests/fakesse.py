@@ -17,8 +17,16 @@ style ``timings``: :data:`TIMINGS` and ``predicted_n``), ``hostile`` (the tokens
 :data:`HOSTILE_TOKENS`: terminal escapes and markup), ``hostile_error`` (an error chunk
 whose message carries them), ``http_error`` (status 500 with a hostile body),
 ``shapes`` (chunks of the wrong shape among good ones: ``"choices": 5``,
-``"delta": "str"``, a numeric ``content``). Also serves ``GET /v1/models`` (model id
-``model_id``) and ``POST /extras/tokenize`` (whitespace tokens). The server thread is a
+``"delta": "str"``, a numeric ``content``), ``reasoning`` (:data:`THOUGHT` as
+``reasoning_content`` deltas, then the tokens), ``think_tags`` (the same thinking inline in
+the content as ``<think>…</think>``, the tags cut across chunks: :data:`THINK_TAG_CHUNKS`),
+``overflow`` (llama-server's 400 ``exceed_context_size_error``: :data:`OVERFLOW_PROMPT`
+tokens > ``n_ctx``), ``empty`` (200 and no chunk at all, as llama-cpp-python's server
+answers a prompt longer than its context), ``progress`` (``prompt_progress`` chunks, when
+the request asks with ``return_progress``, ``delay_s`` apart, then the tokens). Also serves
+``GET /v1/models`` (model id ``model_id``), ``GET /props`` (with ``n_ctx`` set: llama-server
+style ``default_generation_settings.n_ctx`` and ``build_info``), ``POST /extras/tokenize``
+(whitespace tokens). Every chat request body is kept in ``requests``. The server thread is a
 daemon and stops by itself after ``lifetime_s``.
 """
 
@@ -44,6 +52,15 @@ ESCAPES = "\x1b[2J\x1b]0;pwned\x07\x1b]52;c;cm0gLXJmIH4=\x07\x9b31m"
 HOSTILE_TOKENS = ("safe ", ESCAPES, "[bold red]loud[/] ", "[/]", "[@click=app.quit]x[/] ", "end")
 HOSTILE_ID = f"evil{ESCAPES}[/]model"
 
+THOUGHT = "the user greets me so I greet back"
+"""What the ``reasoning`` and ``think_tags`` modes think (8 whitespace tokens)."""
+THINK_TAG_CHUNKS = ["<th", "ink>", "the user greets ", "me so I greet back</t", "hink>", "\n\n"]
+"""The ``think_tags`` mode's content before its tokens: both tags cut across chunks."""
+OVERFLOW_PROMPT = 20_009
+"""Prompt tokens the ``overflow`` mode says the request had."""
+PROGRESS_TOTAL = 8192
+"""Prompt tokens the ``progress`` mode reports reading."""
+
 TIMINGS = {"prompt_n": 7, "prompt_per_second": 1234.5, "predicted_per_second": 987.25}
 """What the ``timings`` mode's final chunk reports (plus ``predicted_n`` = ``tokens``)."""
 
@@ -67,11 +84,14 @@ class FakeSSE:
         lifetime_s: float = 60,
         model_id: str = "fake",
         api_key: str | None = None,
+        n_ctx: int | None = None,
     ) -> None:
         self.mode, self.tokens, self.delay_s, self.lifetime_s = mode, tokens, delay_s, lifetime_s
         self.model_id = model_id
         self.api_key = api_key
         """When set, a request without ``Authorization: Bearer <api_key>`` gets 401."""
+        self.n_ctx = n_ctx
+        self.requests: list[dict[str, Any]] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -89,6 +109,10 @@ class FakeSSE:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
+                if self.path == "/props" and fake.n_ctx:
+                    settings = {"n_ctx": fake.n_ctx}
+                    self._json({"default_generation_settings": settings, "build_info": "fake"})
+                    return
                 self._json({"data": [{"id": fake.model_id, "object": "model"}]})
 
             def do_POST(self) -> None:
@@ -108,6 +132,22 @@ class FakeSSE:
                     self.send_response(404)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
+                    return
+                fake.requests.append(body)
+                if fake.mode == "overflow":
+                    error = {
+                        "code": 400,
+                        "message": "request exceeds the available context size",
+                        "type": "exceed_context_size_error",
+                        "n_prompt_tokens": OVERFLOW_PROMPT,
+                        "n_ctx": fake.n_ctx or 4096,
+                    }
+                    doc = json.dumps({"error": error}).encode()
+                    self.send_response(400)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(doc)))
+                    self.end_headers()
+                    self.wfile.write(doc)
                     return
                 if fake.mode == "http_error":
                     body = f"<h1>{ESCAPES}[/]broken</h1>".encode() * 1000
@@ -136,6 +176,28 @@ class FakeSSE:
             w.write(_chunk(finish="stop") + b"data: [DONE]\n\n")
             w.flush()
             return
+        if mode == "empty":
+            w.flush()
+            return
+        if mode == "reasoning":
+            for word in THOUGHT.split(" "):
+                doc = {"choices": [{"index": 0, "delta": {"reasoning_content": word + " "}}]}
+                w.write(f"data: {json.dumps(doc)}\n\n".encode())
+                w.flush()
+                time.sleep(delay)
+        if mode == "think_tags":
+            for piece in THINK_TAG_CHUNKS:
+                w.write(_chunk(piece))
+                w.flush()
+                time.sleep(delay)
+        if mode == "progress" and self.requests[-1].get("return_progress"):
+            for done in range(0, PROGRESS_TOTAL + 1, PROGRESS_TOTAL // 4):
+                progress = {"total": PROGRESS_TOTAL, "cache": 0, "processed": done,
+                            "time_ms": done / 2}  # fmt: skip
+                doc = {"choices": [], "prompt_progress": progress}
+                w.write(f"data: {json.dumps(doc)}\n\n".encode())
+                w.flush()
+                time.sleep(delay)
         if mode == "hostile_error":
             doc = {"error": {"message": f"bad{ESCAPES}[/]thing", "code": 500}}
             w.write(f"data: {json.dumps(doc)}\n\n".encode())

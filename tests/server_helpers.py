@@ -31,7 +31,6 @@ import pytest
 from localctl.server import ModelServer, ServerOptions
 from tests.conftest import fetch_smollm2, test_cache_dir
 
-
 FAKE_HTTP_SERVER = """
 import json, os, sys, threading
 from http.server import BaseHTTPRequestHandler, HTTPServer

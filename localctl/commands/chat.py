@@ -48,8 +48,15 @@ def _document(ended: TurnEnded, cost: CostConfig) -> dict[str, Any]:
         "status": reply.status,
         "finish_reason": reply.finish_reason,
         "error": reply.error,
+        "reasoning": reply.reasoning,
         "prompt_tokens": metrics.prompt_tokens,
         "completion_tokens": metrics.completion_tokens,
+        "reasoning_tokens": metrics.reasoning_tokens,
+        "context_tokens": ended.context_tokens,
+        "n_ctx": ended.n_ctx,
+        "cached_tokens": metrics.cached_tokens,
+        "draft_tokens": metrics.draft_tokens,
+        "draft_accepted": metrics.draft_accepted,
         "ttft_s": round(metrics.ttft_s, 4),
         "prompt_tok_s": round(metrics.prompt_tok_s, 2),
         "gen_tok_s": round(metrics.gen_tok_s, 2),
@@ -70,25 +77,53 @@ def _document(ended: TurnEnded, cost: CostConfig) -> dict[str, Any]:
     }
 
 
+PROGRESS_AFTER_S = 1.0
+"""A prompt still being read after this long shows its progress."""
+
+
 async def _one_turn(session: ChatSession, prompt: str, *, echo: bool) -> TurnEnded:
     """Stream one reply (to stdout when ``echo``); return its ``TurnEnded``."""
-    from localctl.chat import TokenDelta
-    from localctl.chat_session import SavingStopped
+    from localctl.chat import PromptProgress, ThinkingDelta, TokenDelta
+    from localctl.chat_session import ContextTrimmed, SavingStopped, TurnEnded
 
     ended = None
-    streamed = False
+    streamed = thinking = progress_shown = False
     try:
         async for event in session.send(prompt):
             if isinstance(event, TokenDelta):
+                if echo and thinking:
+                    sys.stderr.write("\n[/thinking]\n")
+                thinking = False
                 streamed = True
                 if echo:
                     sys.stdout.write(event.text)
                     sys.stdout.flush()
+            elif isinstance(event, ThinkingDelta):
+                if echo:
+                    sys.stderr.write(event.text if thinking else f"[thinking] {event.text}")
+                    sys.stderr.flush()
+                thinking = True
+            elif isinstance(event, PromptProgress):
+                if echo and event.elapsed_s >= PROGRESS_AFTER_S and event.processed < event.total:
+                    progress_shown = True
+                    print(
+                        f"\r[prompt {event.processed:,} / {event.total:,} tokens, "
+                        f"{event.elapsed_s:.1f} s]",
+                        end="",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            elif isinstance(event, ContextTrimmed):
+                print(f"[{event.describe()}]", file=sys.stderr)
             elif isinstance(event, SavingStopped):
                 print(f"[{event.reason}]", file=sys.stderr)
-            else:
+            elif isinstance(event, TurnEnded):
                 ended = event
     finally:
+        if progress_shown:
+            print(file=sys.stderr)
+        if echo and thinking:
+            sys.stderr.write("\n[/thinking]\n")
         if echo and (streamed or ended is not None):
             sys.stdout.write("\n")  # the reply is a line of its own, also when piped to a file
             sys.stdout.flush()
@@ -107,8 +142,11 @@ def _power_label(doc: dict[str, Any]) -> str:
 
 def _print_metrics(reply: Reply, doc: dict[str, Any]) -> None:
     costs = ", ".join(f"{model} ${usd:.6f}" for model, usd in doc["api_equivalent_usd"].items())
+    thinking = f" ({doc['reasoning_tokens']} thinking)" if doc["reasoning_tokens"] else ""
+    context = f" · context {doc['context_tokens']:,} / {doc['n_ctx']:,}" if doc["n_ctx"] else ""
     print(
-        f"[{doc['prompt_tokens']} prompt + {doc['completion_tokens']} completion tokens · "
+        f"[{doc['prompt_tokens']} prompt + {doc['completion_tokens']} completion tokens"
+        f"{thinking}{context} · "
         f"TTFT {doc['ttft_s']:.3f} s · prompt {doc['prompt_tok_s']:.1f} tok/s · "
         f"generation {doc['gen_tok_s']:.1f} tok/s]",
         file=sys.stderr,
