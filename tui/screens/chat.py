@@ -18,7 +18,7 @@ from textual.widgets import Footer, Static
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from localctl.chat import TokenDelta
-from localctl.chat_session import ChatSession, SavingStopped, TurnEnded
+from localctl.chat_session import ChatSession, ContextTrimmed, SavingStopped, TurnEnded
 from localctl.sanitize import printable
 from tui.widgets.chat_pane import ChatPane
 from tui.widgets.meters_pane import MetersPane
@@ -156,7 +156,9 @@ class ChatScreen(Screen[None]):
                         await writer.write(event.text)
                     elif isinstance(event, SavingStopped):
                         self.notify(event.reason.capitalize(), severity="warning")
-                    else:
+                    elif isinstance(event, ContextTrimmed):
+                        await pane.add_note(f"— {event.describe()} —")
+                    elif isinstance(event, TurnEnded):
                         ended = event
         except asyncio.CancelledError:
             pass
