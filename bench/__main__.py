@@ -27,6 +27,7 @@ SECTIONS: dict[str, str] = {
     "startup": "Command start-up times (median of several runs)",
     "pull": "Downloads: localctl pull vs curl on the loopback fake hub",
     "hostile": "Hostile inputs: time to refuse a 64 MiB nested-array GGUF header",
+    "concurrency": "Concurrent chats on one server: all answered, aggregate tok/s vs one client",
 }
 
 
