@@ -37,7 +37,9 @@ async def _round(url: str, key: str, clients: int) -> dict[str, Any]:
     tokens = sum(r.metrics.completion_tokens for r in replies)
     return {
         "clients": clients,
-        "answered": sum(r.status == "complete" and r.metrics.completion_tokens > 0 for r in replies),
+        "answered": sum(
+            r.status == "complete" and r.metrics.completion_tokens > 0 for r in replies
+        ),
         "tokens": tokens,
         "wall_s": round(wall, 2),
         "aggregate_tok_s": round(tokens / wall, 1),

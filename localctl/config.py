@@ -7,6 +7,7 @@ message, so a typo never silently does nothing.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tempfile
@@ -114,13 +115,19 @@ def _coerce(value: Any, annotation: str, where: str) -> Any:
     def bad(expected: str) -> ConfigError:
         return ConfigError(f"{where}: expected {expected}, got {type(value).__name__} {value!r}")
 
+    # Every number in the config is a count, a size, a price or a power: never
+    # negative, never nan or inf (cost --json would print invalid JSON).
     if annotation == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad("an integer")
+        if value < 0:
+            raise bad("a number that is not negative")
         return value
     if annotation == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise bad("a number")
+        if not math.isfinite(value) or value < 0:
+            raise bad("a finite number that is not negative")
         return float(value)
     if annotation == "str":
         if not isinstance(value, str):
@@ -166,8 +173,9 @@ def _validate(config: Config, path: Path, text: str) -> None:
     if config.server.backend not in BACKEND_CHOICES:
         where = _where(path, text, "backend", "server")
         raise ConfigError(f"{where}: must be one of {', '.join(BACKEND_CHOICES)}")
-    if not 1 <= config.server.port <= 65535:
-        raise ConfigError(f"{_where(path, text, 'port', 'server')}: must be 1-65535")
+    if not 0 <= config.server.port <= 65535:
+        where = _where(path, text, "port", "server")
+        raise ConfigError(f"{where}: must be 0-65535 (0: any free port)")
     if config.default_ctx < 1:
         raise ConfigError(f"{_where(path, text, 'default_ctx', None)}: must be positive")
     if config.parallel < 1:

@@ -287,12 +287,18 @@ class ModelServer:
             return
         if o.model_path is None or not o.model_path.is_file():
             raise BadInputError(f"model file not found: {o.model_path}")
-        if self.port == 0:
-            self.port = free_port(self.host)
-        elif not port_free(self.host, self.port):
-            old = self.port
-            self.port = free_port(self.host)
-            self.port_note = f"port {old} is taken; using {self.port}"
+        self._check_address()
+        try:
+            if self.port == 0:
+                self.port = free_port(self.host)
+            elif not port_free(self.host, self.port):
+                old = self.port
+                self.port = free_port(self.host)
+                self.port_note = f"port {old} is taken; using {self.port}"
+        except OSError as error:
+            raise BadInputError(
+                f"cannot listen on {self.host}: {error.strerror or error}"
+            ) from None
         self.url = f"http://{self._url_host()}:{self.port}"
         argv = self.argv()
         log_file = self._open_log(o.log_dir or paths.logs_dir())
@@ -320,6 +326,16 @@ class ModelServer:
             self.stop_sync()
             raise
         self.status = ServerStatus.READY
+
+    def _check_address(self) -> None:
+        """Refuse a port out of range or a host name that does not resolve, in words."""
+        if not 0 <= self.port <= 65535:
+            raise BadInputError(f"port {self.port} is out of range (0-65535; 0 picks a free one)")
+        try:
+            socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as error:
+            detail = getattr(error, "strerror", None) or error
+            raise BadInputError(f"cannot listen on host {self.host!r}: {detail}") from None
 
     def _spawn_and_read(
         self,

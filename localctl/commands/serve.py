@@ -83,9 +83,11 @@ def run(args: argparse.Namespace) -> int:
         pulled = True
         _progress(update)
 
-    path, name = model_file(args.model, progress=progress)
-    if pulled:
-        print(file=sys.stderr)  # ends the progress line
+    try:
+        path, name = model_file(args.model, progress=progress)
+    finally:
+        if pulled:
+            print(file=sys.stderr)  # ends the progress line, also before an error
     hw = resolve_hardware(None)
     memory_plan = plan(shape_from_file(path), hw, request)
     overrides = LaunchOverrides(
@@ -103,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_term)
+    previous_hup = signal.signal(signal.SIGHUP, on_term)  # a closed terminal stops it too
     try:
         print(f"starting {name} with {session.backend} ({choice.reason})", file=sys.stderr)
         if choice.native is not None:
@@ -141,4 +144,5 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGHUP, previous_hup)
         session.stop_sync()

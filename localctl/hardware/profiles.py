@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 import os
 import re
 import tomllib
@@ -170,6 +171,8 @@ class _Fields:
             raise self.fail(key, "is missing")
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, f"must be a number, not {value!r}")
+        if not math.isfinite(value) or value > 1e9:
+            raise self.fail(key, f"must be a finite number, not {value!r}")
         if positive and not value > 0:
             raise self.fail(key, f"must be greater than 0, not {value!r}")
         return float(value)
@@ -178,8 +181,8 @@ class _Fields:
         value = self.table.get(key, default)
         if value is None:
             raise self.fail(key, "is missing")
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise self.fail(key, f"must be a whole number of at least 1, not {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1 << 20:
+            raise self.fail(key, f"must be a whole number from 1 to {1 << 20}, not {value!r}")
         return value
 
     def flag(self, key: str) -> bool:
