@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,8 +11,9 @@ from textual.widgets import Static
 from textual.worker import WorkerState
 
 from localctl import hub as hubmod
-from localctl import paths
+from localctl import paths, snapshot
 from localctl.config import Config
+from localctl.hub import env as hub_environ
 from tests.conftest import SMOLLM2_SIZE
 from tests.fakehub import (
     DEFAULT_REPO,
@@ -122,3 +124,15 @@ async def test_refresh_action_runs_off_the_ui_thread_and_marks_rows(
             assert any("vanished" in line for line in app.log_lines)
             row = next(r for r in catalog.all_rows if r.key == f"{MODEL}:Q4_1")
             assert row.quant.hub_status == "confirmed"
+
+            # Offline: the snapshot stays, the log says how old it is.
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{probe.getsockname()[1]}")
+            monkeypatch.setattr(hub_environ, "RETRY_DELAYS_S", (0.01,))
+            before = len(app.log_lines)
+            app.action_refresh_catalog()
+            await wait_until(pilot, lambda: len(app.log_lines) > before, 60, "offline report")
+            line = app.log_lines[before]
+            assert "keeping the last snapshot (" in line and " old, from 20" in line
+            assert snapshot.load_catalog().get(MODEL).quant("Q6_K").hub_status == "vanished"  # type: ignore[union-attr]

@@ -112,7 +112,20 @@ def run(args: argparse.Namespace) -> int:
     from localctl.output import emit_json
     from localctl.snapshot import refresh_catalog
 
-    report = refresh_catalog(only=args.models)
+    progress = None
+    if sys.stderr.isatty():
+        done: list[RepoOutcome] = []
+
+        def progress(outcome: RepoOutcome) -> None:
+            done.append(outcome)
+            sys.stderr.write(
+                f"\r{len(done)} repos checked, last {outcome.repo} ({outcome.status})\033[K"
+            )
+            sys.stderr.flush()
+
+    report = refresh_catalog(only=args.models, progress=progress)
+    if progress is not None:
+        sys.stderr.write("\r\033[K")
     lines = summary(report)
     if args.json:
         emit_json(report_document(report))
