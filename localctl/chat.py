@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from localctl.auth import bearer_headers
-from localctl.endpoint import base_url
+from localctl.endpoint import base_url, check_url
 from localctl.errors import ChatError, ContextOverflowError
 from localctl.sanitize import printable
 
@@ -203,6 +203,38 @@ class _Stream:
     t_last: float | None = None
 
 
+MISSING_ROUTE_CODES = frozenset({404, 405, 501})
+"""Answers meaning a server has no such endpoint (as opposed to a refused key or an error)."""
+_routes: dict[tuple[str, str], bool] = {}
+"""``(base URL, path)`` → whether that server has the helper endpoint. A server is asked
+for ``/tokenize``, ``/extras/tokenize`` or ``/apply-template`` until it has answered
+once; an endpoint it lacks is not requested again (each miss was a 404 per reply)."""
+
+
+async def _helper_post(
+    client: httpx.AsyncClient, base: str, path: str, body: dict[str, Any], api_key: str | None
+) -> dict[str, Any] | None:
+    """POST to one of the server's helper endpoints; None when it lacks it or failed."""
+    if _routes.get((base, path)) is False:
+        return None
+    try:
+        response = await client.post(base + path, json=body, headers=bearer_headers(api_key))
+    except Exception:  # a server without the endpoint may also just drop the connection
+        return None
+    if response.status_code in MISSING_ROUTE_CODES:
+        _routes[(base, path)] = False
+        return None
+    if response.status_code != 200:
+        return None
+    try:
+        document = response.json()
+    except ValueError:
+        _routes[(base, path)] = False
+        return None
+    _routes[(base, path)] = True
+    return document if isinstance(document, dict) else None
+
+
 async def count_tokens(
     client: httpx.AsyncClient,
     base: str,
@@ -226,26 +258,17 @@ async def count_tokens(
     """
     if not text and not add_special:
         return 0
-    headers = bearer_headers(api_key)
-    try:
-        response = await client.post(
-            base + "/tokenize", json={"content": text, "add_special": add_special}, headers=headers
-        )
-        tokens = response.json().get("tokens") if response.status_code == 200 else None
-        if isinstance(tokens, list):
-            return len(tokens)
-    except Exception:  # a server without the endpoint may also just drop it
-        pass
+    answer = await _helper_post(
+        client, base, "/tokenize", {"content": text, "add_special": add_special}, api_key
+    )
+    tokens = answer.get("tokens") if answer is not None else None
+    if isinstance(tokens, list):
+        return len(tokens)
     # llama-cpp-python's endpoint always adds the BOS token when the model uses one.
     counts: list[int] = []
     for piece in (text, "") if not add_special else (text,):
-        try:
-            response = await client.post(
-                base + "/extras/tokenize", json={"input": piece}, headers=headers
-            )
-            tokens = response.json().get("tokens") if response.status_code == 200 else None
-        except Exception:
-            return None
+        answer = await _helper_post(client, base, "/extras/tokenize", {"input": piece}, api_key)
+        tokens = answer.get("tokens") if answer is not None else None
         if not isinstance(tokens, list):
             return None
         counts.append(len(tokens))
@@ -296,14 +319,10 @@ async def served_model_name(url: str, api_key: str | None) -> str:
 async def _prompt_tokens(
     client: httpx.AsyncClient, base: str, messages: list[dict[str, str]], api_key: str | None
 ) -> int | None:
-    try:
-        response = await client.post(
-            base + "/apply-template", json={"messages": messages}, headers=bearer_headers(api_key)
-        )
-        if response.status_code == 200 and isinstance(response.json().get("prompt"), str):
-            return await count_tokens(client, base, response.json()["prompt"], api_key)
-    except Exception:  # not llama-server; fall back below
-        pass
+    answer = await _helper_post(client, base, "/apply-template", {"messages": messages}, api_key)
+    prompt = answer.get("prompt") if answer is not None else None
+    if isinstance(prompt, str):
+        return await count_tokens(client, base, prompt, api_key)
     # llama-cpp-python: the ChatML-style rendering its templates produce, tokenized
     # with the BOS token it puts before every prompt.
     rendered = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
@@ -453,7 +472,7 @@ async def stream_chat(
     """
     import httpx
 
-    base = base_url(url)
+    base = check_url(url)
     if api_key is None:
         from localctl.runfile import find_api_key
 
@@ -499,6 +518,10 @@ async def stream_chat(
                         break
         except httpx.ConnectError as caught:
             raise ChatError(f"cannot connect to {base}: is the server running?") from caught
+        except httpx.ConnectTimeout as caught:
+            raise ChatError(f"{base} did not accept a connection in time") from caught
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as caught:
+            raise ChatError(f"cannot use {base}: {caught}") from caught
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.ReadTimeout) as caught:
             status = "interrupted"
             error = f"the server closed the stream mid-reply ({type(caught).__name__})"

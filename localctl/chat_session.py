@@ -343,7 +343,10 @@ class ChatSession:
         """
         if self.conversation is None and first_prompt is not None and self._save_enabled:
             try:
-                conversation = Conversation.new(title=first_prompt.strip()[:TITLE_CHARS])
+                model = self.endpoint.model if self.endpoint is not None else ""
+                conversation = Conversation.new(
+                    title=first_prompt.strip()[:TITLE_CHARS], model=model
+                )
                 if self.settings.system_prompt.strip():
                     conversation.add("system", self.settings.system_prompt)
             except OSError as error:
@@ -352,12 +355,13 @@ class ChatSession:
             self.conversation = conversation
         if self.conversation is None:
             return None
+        begun = self.conversation.on_disk
         try:
             write(self.conversation)
         except OSError as error:
             self.conversation = None
             self._save_enabled = False
-            return SavingStopped(f"conversation no longer saved: {error}")
+            return SavingStopped(f"conversation {'no longer' if begun else 'not'} saved: {error}")
         return None
 
     # -- turns -------------------------------------------------------------------------
@@ -462,6 +466,8 @@ class ChatSession:
         except ChatError:
             ended = True
             self._end(turn, "".join(turn.parts), "interrupted")
+            if not turn.parts:  # nothing came back: the prompt was never answered
+                self.history.pop()
             raise
         finally:
             if not ended and reply is None:  # the consumer was cancelled or stopped reading

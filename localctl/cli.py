@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from localctl import __version__
-from localctl.errors import LocalctlError
+from localctl.errors import BadInputError, LocalctlError
 from localctl.sanitize import guard_terminal, one_line
 
 VERBS: tuple[str, ...] = (
@@ -54,7 +54,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_ctx(args: argparse.Namespace) -> None:
+    """Refuse a ``--ctx`` no plan can use (0 or negative must not fall back silently)."""
+    from localctl.request import MAX_CTX as MAX_CONTEXT
+
+    for name in ("top_ctx", "ctx"):
+        value = getattr(args, name, None)
+        if value is not None and not 1 <= value <= MAX_CONTEXT:
+            raise BadInputError(f"--ctx {value}: must be 1 to {MAX_CONTEXT:,} tokens")
+
+
 def _run_tui(args: argparse.Namespace) -> int:
+    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+        raise BadInputError(
+            "the terminal UI needs a terminal (stdin and stdout); "
+            "for scripts use a verb, e.g. `localctl models --json`"
+        )
     from tui.app import make_app
 
     app = make_app(hw_profile=args.top_hw, ctx=args.top_ctx)
@@ -88,7 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if getattr(args, name) is None:
                 setattr(args, name, top)
     if args.command is None:
-        return _run_tui(args)
+        try:
+            _check_ctx(args)
+            return _run_tui(args)
+        except LocalctlError as error:
+            print(f"localctl: {one_line(str(error))}", file=sys.stderr)
+            return error.exit_code
     # A verb's failures end in one line of its own; huggingface_hub's retry chatter
     # would print before it.
     os.environ.setdefault("HF_HUB_VERBOSITY", "error")
@@ -100,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.setLevel(logging.WARNING)
     logging.getLogger("localctl").addHandler(warnings)
     try:
+        _check_ctx(args)
         code: int = args.run(args)
         return code
     except LocalctlError as error:

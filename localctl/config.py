@@ -182,6 +182,28 @@ def _validate(config: Config, path: Path, text: str) -> None:
         raise ConfigError(f"{_where(path, text, 'parallel', None)}: must be positive")
 
 
+def check_settings(config: Config) -> None:
+    """Checks of what a person just typed, beyond what a config file must hold.
+
+    A file may name a folder that is unmounted today; a value typed now must name
+    things that exist.
+
+    Raises:
+        ConfigError: a model folder that is not a folder, a llama-server path that is
+            not an executable file, or a negative thread count.
+    """
+    for folder in config.model_folders:
+        if not Path(folder).expanduser().is_dir():
+            raise ConfigError(f"model folder {folder!r} does not exist (or is not a folder)")
+    binary = config.server.llama_server_path
+    if binary:
+        path = Path(binary).expanduser()
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise ConfigError(f"llama-server path {binary!r} is not an executable file")
+    if config.server.threads < 0:
+        raise ConfigError("threads must be 0 (physical cores) or more")
+
+
 def load_config(path: Path | None = None) -> Config:
     """Read the config file; a missing file gives the defaults.
 

@@ -6,6 +6,12 @@ reply streams, a delta (``{"type": "delta", "text"}``) closed by an ``end`` line
 carrying the reply's status. A kill mid-reply loses only the text not yet flushed;
 loading folds unclosed deltas into a reply marked ``interrupted``. A corrupt file is
 reported and skipped; a truncated last line is ignored.
+
+A turn reaches the disk once its reply does: the prompt is held until the first
+reply text arrives (or the reply ends complete), and a request that fails before
+any text is dropped with its prompt, so a refused or unreachable server leaves no
+conversation behind. The header carries ``created`` (epoch seconds) and ``model``;
+a reply's status (``stopped``, ``interrupted``) survives a reload.
 """
 
 from __future__ import annotations
@@ -32,31 +38,72 @@ class Conversation:
     path: Path
     title: str = ""
     messages: list[dict[str, str]] = field(default_factory=list)
+    """``role``/``content`` dicts; a reply that did not complete also has ``status``."""
     skipped_lines: int = 0
     """Lines of the file that were not readable records (see :func:`load`)."""
+    created: float = 0.0
+    """Epoch seconds when it was started."""
+    model: str = ""
+    """The model it was held with (set before the first reply reaches the disk)."""
     _pending: list[str] = field(default_factory=list)
     _last_flush: float = 0.0
+    _held: list[dict[str, Any]] = field(default_factory=list)
+    """Records of the turn in progress, written once its reply produces text."""
+    _saved: bool = True
+    """False until the file exists (the header is written with the first turn)."""
 
     @classmethod
-    def new(cls, title: str = "") -> Conversation:
-        """Start a conversation file in the data dir."""
-        folder = paths.ensure_private_dir(paths.conversations_dir())
+    def new(cls, title: str = "", model: str = "") -> Conversation:
+        """Start a conversation; its file appears with the first reply (see the module doc)."""
         conv_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
-        conversation = cls(id=conv_id, path=folder / f"{conv_id}.jsonl", title=title)
-        conversation._append(
-            {"type": "conversation", "id": conv_id, "created": time.time(), "title": title}
+        path = paths.conversations_dir() / f"{conv_id}.jsonl"
+        return cls(
+            id=conv_id, path=path, title=title, created=time.time(), model=model, _saved=False
         )
-        return conversation
+
+    @property
+    def on_disk(self) -> bool:
+        """True once the file exists (its first reply has begun)."""
+        return self._saved
+
+    @property
+    def status(self) -> str:
+        """Status of the last reply (``complete``, ``stopped``, ``interrupted``); empty if none."""
+        for message in reversed(self.messages):
+            if message["role"] == "assistant":
+                return message.get("status", "complete")
+        return ""
 
     def _append(self, record: dict[str, Any]) -> None:
+        records = [record]
+        if not self._saved:
+            paths.ensure_private_dir(self.path.parent)
+            header = {
+                "type": "conversation",
+                "id": self.id,
+                "created": self.created,
+                "title": self.title,
+                "model": self.model,
+            }
+            records.insert(0, header)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+            handle.write("".join(json.dumps(r) + "\n" for r in records))
+        self._saved = True
+
+    def _release(self) -> None:
+        """Write the held records of this turn: its reply has begun."""
+        held, self._held = self._held, []
+        for record in held:
+            self._append(record)
 
     def add(self, role: str, content: str, status: str = "complete") -> None:
-        """Append a whole message."""
-        self.messages.append({"role": role, "content": content})
-        self._append({"type": "message", "role": role, "content": content, "status": status})
+        """Add a whole message; it reaches the disk with the reply that follows it."""
+        message = {"role": role, "content": content}
+        if status != "complete":
+            message["status"] = status
+        self.messages.append(message)
+        self._held.append({"type": "message", "role": role, "content": content, "status": status})
 
     def delta(self, text: str) -> None:
         """Record streamed reply text; flushed to disk at most every 0.25 s."""
@@ -69,14 +116,37 @@ class Conversation:
     def flush(self) -> None:
         """Write pending reply text now."""
         if self._pending:
+            self._release()
             self._append({"type": "delta", "text": "".join(self._pending)})
             self._pending.clear()
 
     def end_reply(self, text: str, status: str) -> None:
-        """Close a streamed reply with its final text and status."""
+        """Close a streamed reply with its final text and status.
+
+        A reply that failed before any text (``status`` not ``complete``) drops its
+        turn: nothing of it is written and the prompt leaves ``messages``.
+        """
+        if not text and status != "complete" and not self._pending:
+            self.discard_turn()
+            return
         self.flush()
-        self.messages.append({"role": "assistant", "content": text})
+        self._release()
+        message = {"role": "assistant", "content": text}
+        if status != "complete":
+            message["status"] = status
+        self.messages.append(message)
         self._append({"type": "end", "text": text, "status": status})
+
+    def discard_turn(self) -> None:
+        """Forget the turn in progress (its request failed): nothing of it is saved.
+
+        A system prompt not yet written stays held for the next turn.
+        """
+        dropped = [r for r in self._held if r["role"] != "system"]
+        self._held = [r for r in self._held if r["role"] == "system"]
+        if dropped:
+            del self.messages[-len(dropped) :]
+        self._pending.clear()
 
 
 def load(path: Path) -> Conversation:
@@ -96,12 +166,22 @@ def load(path: Path) -> Conversation:
         header = None
     if not isinstance(header, dict) or header.get("type") != "conversation":
         raise ValueError(f"{path.name}: not a conversation file")
+    created = header.get("created")
     conversation = Conversation(
         id=printable(header.get("id", path.stem)),
         path=path,
         title=printable(header.get("title", "")),
+        created=float(created) if isinstance(created, int | float) else path.stat().st_mtime,
+        model=printable(header.get("model") or ""),
     )
     partial: list[str] = []
+
+    def message(role: str, content: str, status: object) -> dict[str, str]:
+        item = {"role": role, "content": content}
+        if isinstance(status, str) and status and status != "complete":
+            item["status"] = status
+        return item
+
     for line in lines[1:]:
         record = _record(line)
         if record is None:
@@ -109,16 +189,16 @@ def load(path: Path) -> Conversation:
             continue
         kind = record["type"]
         if kind == "message":
-            conversation.messages.append({"role": record["role"], "content": record["content"]})
+            conversation.messages.append(
+                message(record["role"], record["content"], record.get("status"))
+            )
         elif kind == "delta":
             partial.append(record["text"])
         elif kind == "end":
-            conversation.messages.append({"role": "assistant", "content": record["text"]})
+            conversation.messages.append(message("assistant", record["text"], record.get("status")))
             partial.clear()
     if partial:
-        conversation.messages.append(
-            {"role": "assistant", "content": "".join(partial), "status": "interrupted"}
-        )
+        conversation.messages.append(message("assistant", "".join(partial), "interrupted"))
     return conversation
 
 
@@ -137,7 +217,14 @@ def _record(line: str) -> dict[str, str] | None:
     fields = _FIELDS[kind]
     if not all(isinstance(record.get(name), str) for name in fields):
         return None
-    return {"type": kind, **{name: printable(record[name]) for name in fields}}
+    cleaned = {"type": kind, **{name: printable(record[name]) for name in fields}}
+    if record.get("status") in _STATUSES:
+        cleaned["status"] = record["status"]
+    return cleaned
+
+
+_STATUSES = frozenset({"complete", "stopped", "interrupted"})
+"""How a reply ended, as the file records it."""
 
 
 def list_conversations() -> tuple[list[Conversation], list[str]]:
@@ -165,12 +252,43 @@ def delete(conversation: Conversation) -> None:
     conversation.path.unlink(missing_ok=True)
 
 
+def started(conversation: Conversation) -> str:
+    """When ``conversation`` was started, local time, ``YYYY-MM-DD HH:MM``."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.created))
+
+
 def export_markdown(conversation: Conversation) -> str:
-    """The conversation as Markdown."""
+    """The conversation as Markdown; a reply that did not complete says so after its role."""
     out = [f"# {conversation.title or conversation.id}", ""]
+    about = [started(conversation)]
+    if conversation.model:
+        about.append(f"model {conversation.model}")
+    out += [f"_{' · '.join(about)}_", ""]
     for message in conversation.messages:
-        out += [f"**{message['role']}**", "", message["content"], ""]
+        status = message.get("status", "complete")
+        mark = f" ({status})" if status != "complete" else ""
+        out += [f"**{message['role']}**{mark}", "", message["content"], ""]
     return "\n".join(out)
+
+
+def export_document(conversation: Conversation) -> dict[str, Any]:
+    """The conversation as a JSON-ready document (``chats export --json``)."""
+    return {
+        "id": conversation.id,
+        "title": conversation.title,
+        "created": started(conversation),
+        "created_s": conversation.created,
+        "model": conversation.model,
+        "status": conversation.status,
+        "messages": [
+            {
+                "role": m["role"],
+                "content": m["content"],
+                "status": m.get("status", "complete"),
+            }
+            for m in conversation.messages
+        ],
+    }
 
 
 def save_messages(

@@ -40,9 +40,11 @@ if TYPE_CHECKING:
 SERIES_LENGTH = 60
 
 ESTIMATED_POWER_W = 65.0
-"""Watts assumed when nothing can be measured and the config sets no ``power_w``:
-a desktop CPU package under a full decode load (a GPU box draws several times more;
-set ``[cost] power_w`` there)."""
+"""Watts assumed when nothing can be measured, the config sets no ``power_w`` and the
+machine has no GPU: a desktop CPU package under a full decode load."""
+ESTIMATED_GPU_POWER_W = 300.0
+"""Watts assumed on a machine with a GPU whose power cannot be read: one desktop card
+under decode load plus the host."""
 
 PowerSource = Literal["nvml+rapl", "nvml", "rapl", "config", "estimate"]
 MEASURED_SOURCES: frozenset[str] = frozenset({"nvml+rapl", "nvml", "rapl"})
@@ -122,14 +124,26 @@ class PowerMeter:
             return PowerReading(gpu, "nvml")
         if cpu is not None:
             return PowerReading(cpu, "rapl")
-        return assumed_power(self._config_watts)
+        return assumed_power(self._config_watts, gpu=bool(self._gpus_seen()))
+
+    def _gpus_seen(self) -> int:
+        try:
+            return len(self._gpu_reader())
+        except Exception:  # a broken driver must not take the meters down with it
+            return 0
 
 
-def assumed_power(config_watts: float | None) -> PowerReading:
-    """The power used when none is measured: ``config_watts`` when set, else the estimate."""
+def assumed_power(config_watts: float | None, *, gpu: bool = False) -> PowerReading:
+    """The power used when none is measured (one rule for ``cost``, ``chat`` and the TUI).
+
+    Args:
+        config_watts: ``[cost] power_w``; used when positive.
+        gpu: The machine generating has a GPU (:data:`ESTIMATED_GPU_POWER_W`), else
+            it is CPU-only (:data:`ESTIMATED_POWER_W`).
+    """
     if config_watts is not None and config_watts > 0:
         return PowerReading(config_watts, "config")
-    return PowerReading(ESTIMATED_POWER_W, "estimate")
+    return PowerReading(ESTIMATED_GPU_POWER_W if gpu else ESTIMATED_POWER_W, "estimate")
 
 
 def mean_power(readings: Sequence[PowerReading]) -> PowerReading:

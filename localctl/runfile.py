@@ -108,13 +108,19 @@ def live_servers() -> list[RunInfo]:
     return found
 
 
-def find_api_key(url: str) -> str | None:
-    """The API key of the localctl-started server at ``url``, if there is one."""
+def find_server(url: str) -> RunInfo | None:
+    """The run file of the localctl-started server at ``url``, if there is one."""
     wanted = _normalise(url)
     for info in live_servers():
         if _normalise(info.url) == wanted:
-            return info.api_key
+            return info
     return None
+
+
+def find_api_key(url: str) -> str | None:
+    """The API key of the localctl-started server at ``url``, if there is one."""
+    info = find_server(url)
+    return info.api_key if info is not None else None
 
 
 def find_context(url: str) -> int | None:

@@ -92,6 +92,8 @@ class FakeSSE:
         """When set, a request without ``Authorization: Bearer <api_key>`` gets 401."""
         self.n_ctx = n_ctx
         self.requests: list[dict[str, Any]] = []
+        self.posted: list[str] = []
+        """Paths of the POST requests received, in order."""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -125,6 +127,7 @@ class FakeSSE:
                     self.end_headers()
                     return
                 body = json.loads(self.rfile.read(length) or b"{}")
+                fake.posted.append(self.path)
                 if self.path == "/extras/tokenize":
                     self._json({"tokens": list(range(len(str(body.get("input", "")).split())))})
                     return

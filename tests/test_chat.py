@@ -262,7 +262,11 @@ def test_open_conversation_refuses_unknown_corrupt_and_path_like_ids() -> None:
 
     saved = Conversation.new("hello")
     saved.add("user", "hello")
-    assert open_conversation(saved.id).messages == [{"role": "user", "content": "hello"}]
+    saved.end_reply("Hi.", "complete")
+    assert open_conversation(saved.id).messages == [
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "Hi."},
+    ]
     for bad in ("nope", "../etc/passwd"):
         with pytest.raises(ChatError, match="no saved conversation"):
             open_conversation(bad)

@@ -134,9 +134,14 @@ def _cost_json(*args: str) -> dict[str, object]:
 
 
 def test_cost_cli_names_its_assumptions() -> None:
+    from localctl.hardware import resolve_hardware
+    from localctl.meters import assumed_power
+
     doc = _cost_json()
     assert (doc["tok_s_source"], doc["watts_source"]) == ("assumed", "assumed")
-    assert doc["local_tok_s"] == 30.0 and doc["watts"] == 300.0 and doc["model"] is None
+    # The chat meters' rule for this machine: 300 W with a GPU, 65 W CPU-only.
+    watts = assumed_power(None, gpu=bool(resolve_hardware(None, measure=False).gpus)).watts
+    assert doc["local_tok_s"] == 30.0 and doc["watts"] == watts and doc["model"] is None
     assumptions = doc["assumptions"]
     assert isinstance(assumptions, list) and len(assumptions) == 3
 

@@ -251,11 +251,14 @@ class LocalctlApp(App[int]):
         self.chat_screen.configure(config)
         plan_inputs = ("default_ctx", "kv_type", "parallel")
         server_inputs = ("backend", "llama_server_path")
-        if any(getattr(config, k) != getattr(old, k) for k in plan_inputs) or any(
-            getattr(config.server, k) != getattr(old.server, k) for k in server_inputs
+        rescan = config.model_folders != old.model_folders
+        if (
+            rescan
+            or any(getattr(config, k) != getattr(old, k) for k in plan_inputs)
+            or any(getattr(config.server, k) != getattr(old.server, k) for k in server_inputs)
         ):
             new_ctx = config.default_ctx if config.default_ctx != old.default_ctx else None
-            self.catalog_screen.replan(new_ctx)
+            self.catalog_screen.replan(new_ctx, rescan=rescan)
 
     # -- download → serve → chat ----------------------------------------------
 
@@ -510,11 +513,13 @@ def make_app(
 
     Raises:
         ConfigError: the config file is invalid.
+        BadInputError: ``ctx`` is not a usable context length.
     """
     from localctl.config import load_config
+    from localctl.request import PlanRequest
 
     config = config if config is not None else load_config()
-    context = TuiContext(
-        config=config, hw_profile=hw_profile, initial_ctx=ctx or config.default_ctx
-    )
+    ctx = ctx if ctx is not None else config.default_ctx
+    PlanRequest(ctx=ctx)  # a context no plan can use is refused here, not shown as '?'
+    context = TuiContext(config=config, hw_profile=hw_profile, initial_ctx=ctx)
     return LocalctlApp(context)

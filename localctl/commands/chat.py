@@ -168,9 +168,12 @@ def run(args: argparse.Namespace) -> int:
     from localctl.auth import api_key_from
     from localctl.chat_session import ChatEndpoint, ChatSession, ModelSettings
     from localctl.config import load_config
+    from localctl.endpoint import check_url
     from localctl.errors import BadInputError
     from localctl.output import emit_json
+    from localctl.runfile import find_server
 
+    base = check_url(args.url)
     api_key = api_key_from(args.api_key, args.api_key_file)
     prompt = args.prompt
     repl = False
@@ -190,8 +193,11 @@ def run(args: argparse.Namespace) -> int:
         max_tokens=args.max_tokens or 0,
         seed=args.seed,
     )
+    # A server localctl started names its model (so do the conversations saved with it).
+    server = find_server(base)
+    model = server.model if server is not None else "local"
     session = ChatSession(
-        config, ChatEndpoint(args.url, api_key, "local"), settings, save=not args.no_save
+        config, ChatEndpoint(base, api_key, model), settings, save=not args.no_save
     )
     while True:
         if repl:

@@ -23,11 +23,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing = actions.add_parser("list", help="saved conversations, newest first")
     listing.add_argument("--json", action="store_true", help="print one JSON document")
     listing.set_defaults(run=run_list)
-    export = actions.add_parser("export", help="a conversation as Markdown")
+    export = actions.add_parser("export", help="a conversation as Markdown (or JSON)")
     export.add_argument("id", metavar="ID")
     export.add_argument(
         "-o", "--output", metavar="FILE", help="write to FILE (mode 0600) instead of stdout"
     )
+    export.add_argument("--json", action="store_true", help="one JSON document, not Markdown")
+    export.add_argument("--force", action="store_true", help="overwrite an existing FILE")
     export.set_defaults(run=run_export)
     delete = actions.add_parser("delete", help="delete a conversation")
     delete.add_argument("id", metavar="ID")
@@ -86,9 +88,15 @@ def load_conversation(conversation_id: str) -> Conversation:
 
 
 def _summary(conversation: Conversation) -> dict[str, Any]:
+    from localctl.conversations import started
+
     return {
         "id": conversation.id,
         "title": conversation.title,
+        "created": started(conversation),
+        "created_s": conversation.created,
+        "model": conversation.model,
+        "status": conversation.status,
         "messages": len(conversation.messages),
         "path": str(conversation.path),
     }
@@ -96,7 +104,7 @@ def _summary(conversation: Conversation) -> dict[str, Any]:
 
 def run_list(args: argparse.Namespace) -> int:
     """Run ``localctl chats list``."""
-    from localctl.conversations import list_conversations
+    from localctl.conversations import list_conversations, started
     from localctl.output import emit_json, table
 
     conversations, warnings = list_conversations()
@@ -109,28 +117,44 @@ def run_list(args: argparse.Namespace) -> int:
         print("no saved conversations")
         return 0
     rows = [
-        [c.id, str(len(c.messages)), " ".join((c.title or "").split())[:60]] for c in conversations
+        [
+            c.id,
+            started(c),
+            c.model or "-",
+            c.status or "-",
+            str(len(c.messages)),
+            " ".join((c.title or "").split())[:60],
+        ]
+        for c in conversations
     ]
-    print(table(rows, ["ID", "messages", "title"]))
+    print(table(rows, ["ID", "date", "model", "status", "messages", "title"]))
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
     """Run ``localctl chats export``."""
+    import json
     import os
 
     from localctl import paths
-    from localctl.conversations import export_markdown
-    from localctl.errors import LocalctlError
+    from localctl.conversations import export_document, export_markdown
+    from localctl.errors import BadInputError, LocalctlError
 
-    markdown = export_markdown(load_conversation(args.id))
+    conversation = load_conversation(args.id)
+    if args.json:
+        text = json.dumps(export_document(conversation), indent=2, sort_keys=True) + "\n"
+    else:
+        text = export_markdown(conversation)
     if args.output is None:
-        sys.stdout.write(markdown if markdown.endswith("\n") else markdown + "\n")
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return 0
     target = Path(args.output).expanduser()
+    if target.exists() and not args.force:
+        raise BadInputError(f"{target} exists; pass --force to overwrite it")
     try:
-        with os.fdopen(paths.open_private(target), "w", encoding="utf-8") as handle:
-            handle.write(markdown)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (0 if args.force else os.O_EXCL)
+        with os.fdopen(paths.open_private(target, flags), "w", encoding="utf-8") as handle:
+            handle.write(text)
     except OSError as error:
         raise LocalctlError(f"cannot write {target}: {error.strerror or error}") from error
     print(f"exported to {target}", file=sys.stderr)

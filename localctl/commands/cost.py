@@ -12,8 +12,6 @@ if TYPE_CHECKING:
 
 ASSUMED_TOK_S = 30.0
 """Generation speed assumed without ``--tok-s`` or ``--model``."""
-ASSUMED_GPU_WATTS = 300.0
-"""Power assumed while generating on a GPU (one desktop card under decode load plus the host)."""
 INPUT_SHARE = 0.75
 """Share of the monthly tokens assumed to be prompt tokens."""
 
@@ -118,8 +116,9 @@ def _speed(args: argparse.Namespace, plan: MemoryPlan | None, label: str) -> Fig
 
 
 def _power(args: argparse.Namespace, cost: CostConfig, plan: MemoryPlan | None) -> Figure:
+    """Watts while generating: the flag, the config, else the rule the chat meters use."""
     from localctl.errors import BadInputError
-    from localctl.meters import ESTIMATED_POWER_W
+    from localctl.meters import assumed_power
 
     if args.watts is not None:
         if args.watts <= 0:
@@ -127,9 +126,16 @@ def _power(args: argparse.Namespace, cost: CostConfig, plan: MemoryPlan | None) 
         return Figure(args.watts, "given", "--watts")
     if cost.power_w > 0:
         return Figure(cost.power_w, "config", "[cost] power_w")
-    if plan is not None and plan.placement == "cpu":
-        return Figure(ESTIMATED_POWER_W, "assumed", "CPU-only plan; set [cost] power_w")
-    return Figure(ASSUMED_GPU_WATTS, "assumed", "GPU machine; set [cost] power_w")
+    if plan is not None:
+        gpu = plan.placement in ("gpu", "partial")
+        where = "GPU plan" if gpu else "CPU-only plan"
+    else:
+        from localctl.hardware import resolve_hardware
+
+        gpu = bool(resolve_hardware(None, measure=False).gpus)
+        where = "GPU machine" if gpu else "CPU-only machine"
+    power = assumed_power(None, gpu=gpu)
+    return Figure(power.watts, "assumed", f"{where}; set [cost] power_w")
 
 
 def run(args: argparse.Namespace) -> int:

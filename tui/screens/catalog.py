@@ -155,8 +155,13 @@ class CatalogScreen(Screen[None]):
         self.planned_ctx = 0
         self._load()
 
-    def replan(self, ctx: int | None = None) -> None:
-        """Re-compute every verdict once (at ``ctx`` when given, e.g. after settings changed)."""
+    def replan(self, ctx: int | None = None, *, rescan: bool = False) -> None:
+        """Re-compute every verdict once (at ``ctx`` when given, e.g. after settings changed).
+
+        ``rescan`` lists the files on disk again first (the model folders changed).
+        """
+        if rescan:
+            self.all_rows = []
         if ctx is not None and ctx != self.ctx:
             self.ctx = ctx  # the watcher re-plans
         else:

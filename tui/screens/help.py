@@ -17,6 +17,23 @@ if TYPE_CHECKING:
     from textual.dom import DOMNode
 
 
+def key_label(keys: str) -> str:
+    """Keys as a person types them: ``question_mark`` is ``?``, ``plus,right_square_bracket``
+    is ``+ / ]``, ``ctrl+s`` stays ``ctrl+s``."""
+    from textual.keys import format_key
+
+    labels = []
+    for key in keys.split(","):
+        *modifiers, name = key.strip().split("+") if key.strip() != "+" else ["+"]
+        shown = _KEY_WORDS.get(name) or format_key(name)
+        labels.append("+".join([*modifiers, shown]))
+    return " / ".join(labels)
+
+
+_KEY_WORDS = {"enter": "enter", "escape": "esc", "tab": "tab", "space": "space"}
+"""Keys shown as words rather than symbols (``⏎`` reads poorly in a table)."""
+
+
 def binding_rows(
     owners: Iterable[tuple[str, type[DOMNode]]], keymap: Mapping[str, str]
 ) -> list[tuple[str, str, str, str]]:
@@ -27,7 +44,7 @@ def binding_rows(
             if not isinstance(item, Binding) or not item.description:
                 continue
             keys = keymap.get(item.id, item.key) if item.id else item.key
-            rows.append((where, keys, item.description, item.id or ""))
+            rows.append((where, key_label(keys), item.description, item.id or ""))
     return rows
 
 
@@ -44,7 +61,9 @@ class HelpModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box", classes="modal-box"):
-            yield Label("Keys (remap by id under [keymap] in config.toml)", classes="modal-title")
+            yield Label(
+                Text("Keys (remap by id under [keymap] in config.toml)"), classes="modal-title"
+            )
             yield DataTable[Text](id="help-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:

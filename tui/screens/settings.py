@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select
+from textual.widgets import Button, Input, Label, Select, TextArea
 
 if TYPE_CHECKING:
     from localctl.config import Config
@@ -41,6 +41,8 @@ def validate_config(config: Config) -> Config:
 class SettingsModal(ModalScreen["Config | None"]):
     """Edit and save the configuration; dismisses with the saved config."""
 
+    AUTO_FOCUS = "#model-folders"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss_none", "Cancel", id="cancel_settings"),
         Binding("ctrl+s", "save", "Save", id="save_settings"),
@@ -64,6 +66,10 @@ class SettingsModal(ModalScreen["Config | None"]):
                 yield Select[str](
                     [(k, k) for k in KV_TYPES], value=c.kv_type, allow_blank=False, id="kv-type"
                 )
+                yield Label("Sequences served at once (parallel)")
+                yield Input(str(c.parallel), id="parallel", type="integer")
+                yield Label("System prompt for new chats")
+                yield TextArea(c.system_prompt, id="config-system-prompt")
                 yield Label("Electricity price (USD per kWh)")
                 yield Input(str(c.cost.electricity_usd_per_kwh), id="electricity", type="number")
                 yield Label("Power draw to assume (W, 0 = estimate)")
@@ -81,6 +87,10 @@ class SettingsModal(ModalScreen["Config | None"]):
                     allow_blank=False,
                     id="backend",
                 )
+                yield Label("llama-server binary (empty: look on PATH)")
+                yield Input(c.server.llama_server_path, id="llama-server-path")
+                yield Label("Server threads (0 = physical cores)")
+                yield Input(str(c.server.threads), id="threads", type="integer")
                 yield Label("Server port")
                 yield Input(str(c.server.port), id="port", type="integer")
                 yield Label("Hugging Face token hint (where you keep HF_TOKEN; never the token)")
@@ -108,11 +118,15 @@ class SettingsModal(ModalScreen["Config | None"]):
             model_folders=_split(self._value("model-folders")),
             default_ctx=int(self._value("default-ctx")),
             kv_type=self._select("kv-type", c.kv_type),
+            parallel=int(self._value("parallel")),
+            system_prompt=self.query_one("#config-system-prompt", TextArea).text.strip(),
             hf_token_hint=self._value("hf-token-hint"),
             server=dataclasses.replace(
                 c.server,
                 backend=self._select("backend", c.server.backend),
                 port=int(self._value("port")),
+                threads=int(self._value("threads")),
+                llama_server_path=self._value("llama-server-path"),
             ),
             cost=dataclasses.replace(
                 c.cost,
@@ -132,11 +146,12 @@ class SettingsModal(ModalScreen["Config | None"]):
 
     def action_save(self) -> None:
         """Validate, write config.toml atomically and close with the new config."""
-        from localctl.config import save_config
+        from localctl.config import check_settings, save_config
         from localctl.errors import LocalctlError
 
         try:
             config = validate_config(self.edited())
+            check_settings(config)
             save_config(config, self._path)
         except ValueError as error:
             self.notify(f"Not a number: {error}", severity="error")

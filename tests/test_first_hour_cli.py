@@ -1,0 +1,234 @@
+"""What a new user scripts in the first hour: every bad input is one line, nothing runs wild."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from localctl.cli import main
+from localctl.errors import BadInputError
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--ctx", "-5"],
+        ["--ctx", "0"],
+        ["fit", "smollm2-135m:Q4_1", "--ctx", "0"],
+        ["models", "--ctx", "-1"],
+        ["--ctx", "0", "models"],
+        ["fit", "smollm2-135m:Q4_1", "--ctx", "99999999999"],
+    ],
+)
+def test_a_context_that_no_plan_can_use_is_refused(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    line = one_line_error(capsys)
+    assert line.startswith("localctl: --ctx ") and "must be 1 to" in line
+
+
+def test_the_tui_is_not_built_with_a_context_of_zero() -> None:
+    from localctl.config import Config
+    from tui.app import make_app
+
+    with pytest.raises(BadInputError, match="context 0"):
+        make_app(ctx=0, config=Config())
+    assert make_app(config=Config(default_ctx=2048)).context.initial_ctx == 2048
+
+
+def test_the_tui_refuses_to_start_without_a_terminal(tmp_path: os.PathLike[str]) -> None:
+    out = os.path.join(tmp_path, "out.txt")
+    with open(out, "w") as handle:
+        result = subprocess.run(
+            [sys.executable, "-m", "localctl"],
+            stdout=handle,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs a terminal" in lines[0], result.stderr
+    with open(out) as handle:
+        assert handle.read() == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("127.0.0.1:8091", "did you mean http://127.0.0.1:8091?"),
+        ("localhost:8080", "did you mean http://localhost:8080?"),
+        ("notaurl", "needs http:// or https://"),
+        ("http://", "has no host"),
+        ("http://127.0.0.1:99999", "port outside 1-65535"),
+        ("ftp://127.0.0.1:8080", "needs http:// or https://"),
+    ],
+)
+def test_every_bad_chat_url_is_one_line_and_saves_nothing(
+    url: str, says: str, isolated_dirs: os.PathLike[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["chat", "--url", url, "--prompt", "hi"]) == 2
+    line = one_line_error(capsys)
+    assert says in line and repr(url) in line
+    assert not os.path.exists(os.path.join(isolated_dirs, "data", "conversations"))
+
+
+def test_a_failed_chat_request_leaves_no_conversation(capsys: pytest.CaptureFixture[str]) -> None:
+    from localctl.conversations import list_conversations
+
+    for url in ("http://127.0.0.1:9", "http://127.0.0.1:9/v1"):
+        assert main(["chat", "--url", url, "--prompt", "hi"]) == 1
+        assert "cannot connect" in one_line_error(capsys)
+    with _refusing_server() as url:
+        assert main(["chat", "--url", url, "--api-key", "wrong", "--prompt", "hi"]) == 1
+        assert "401" in one_line_error(capsys)
+    assert list_conversations() == ([], [])
+
+
+def test_a_stopped_reply_keeps_its_mark_in_list_export_and_reload(
+    tmp_path: os.PathLike[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from localctl.conversations import Conversation, load
+
+    conversation = Conversation.new("why is the sky blue", model="smollm2-135m:Q4_1")
+    conversation.add("user", "why is the sky blue")
+    conversation.delta("Because of Rayleigh")
+    conversation.end_reply("Because of Rayleigh", "stopped")
+    reloaded = load(conversation.path)
+    assert reloaded.messages[-1] == {
+        "role": "assistant",
+        "content": "Because of Rayleigh",
+        "status": "stopped",
+    }
+    assert reloaded.model == "smollm2-135m:Q4_1" and reloaded.status == "stopped"
+
+    assert main(["chats", "list"]) == 0
+    out = capsys.readouterr().out
+    header, _rule, row = out.splitlines()[:3]
+    assert header.split()[:5] == ["ID", "date", "model", "status", "messages"]
+    assert "smollm2-135m:Q4_1" in row and "stopped" in row
+    assert row.split()[1].count("-") == 2  # YYYY-MM-DD
+
+    assert main(["chats", "list", "--json"]) == 0
+    item = json.loads(capsys.readouterr().out)["conversations"][0]
+    assert item["model"] == "smollm2-135m:Q4_1" and item["status"] == "stopped"
+    assert item["created"][:4].isdigit()
+
+    assert main(["chats", "export", conversation.id]) == 0
+    assert "**assistant** (stopped)" in capsys.readouterr().out
+    assert main(["chats", "export", conversation.id, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["messages"][-1]["status"] == "stopped" and doc["model"] == "smollm2-135m:Q4_1"
+
+
+def test_export_to_a_file_refuses_to_overwrite_without_force(
+    tmp_path: os.PathLike[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from localctl.conversations import Conversation
+
+    conversation = Conversation.new("tides")
+    conversation.add("user", "tides")
+    conversation.end_reply("The moon.", "complete")
+    target = os.path.join(tmp_path, "notes.md")
+    with open(target, "w") as handle:
+        handle.write("my own notes\n")
+    assert main(["chats", "export", conversation.id, "-o", target]) == 2
+    assert "pass --force" in one_line_error(capsys)
+    with open(target) as handle:
+        assert handle.read() == "my own notes\n"
+    assert main(["chats", "export", conversation.id, "-o", target, "--force"]) == 0
+    with open(target) as handle:
+        assert "The moon." in handle.read()
+
+
+def test_a_continued_conversation_keeps_no_prompt_of_a_failed_turn() -> None:
+    from localctl.conversations import Conversation, load
+
+    conversation = Conversation.new("q")
+    conversation.add("system", "Be brief.")
+    conversation.add("user", "first")
+    conversation.end_reply("", "interrupted")  # the server was down
+    assert not conversation.path.exists()
+    conversation.add("user", "again")
+    conversation.end_reply("Answer.", "complete")
+    conversation.add("user", "more")
+    conversation.end_reply("", "interrupted")
+    assert [m["content"] for m in load(conversation.path).messages] == [
+        "Be brief.",
+        "again",
+        "Answer.",
+    ]
+
+
+def test_cost_and_chat_assume_the_same_power_on_this_machine(
+    tmp_path: os.PathLike[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    from pathlib import Path
+
+    from localctl.meters import PowerMeter
+
+    reading = PowerMeter(None, powercap_root=Path(tmp_path)).read()
+    if reading.measured:
+        pytest.skip("this machine's GPU power is measured, not assumed")
+    assert main(["cost", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["watts"] == reading.watts and doc["watts_source"] == "assumed"
+
+
+def test_helper_endpoints_a_server_lacks_are_asked_once() -> None:
+    from localctl.chat import chat_once
+    from tests.fakesse import FakeSSE
+
+    with FakeSSE("normal", tokens=5) as fake:
+        for _ in range(3):
+            reply = chat_once(fake.url, [{"role": "user", "content": "hi"}], api_key="k")
+            assert reply.status == "complete" and reply.metrics.completion_tokens == 5
+    misses = [p for p in fake.posted if p in ("/tokenize", "/apply-template")]
+    assert sorted(misses) == ["/apply-template", "/tokenize"]
+    assert fake.posted.count("/v1/chat/completions") == 3
+
+
+@contextlib.contextmanager
+def _refusing_server() -> Iterator[str]:
+    """A loopback server answering 401 to every request."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

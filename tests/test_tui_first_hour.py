@@ -1,0 +1,130 @@
+"""The TUI in a new user's first hour: help, settings, won't-fit rows, layout, chat keys."""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, Label
+
+from localctl import paths
+from localctl.config import Config
+from tests.fit_helpers import TinyModel
+from tui.app import LocalctlApp, make_app
+from tui.screens.help import HelpModal
+from tui.screens.settings import SettingsModal
+
+SIZE = (150, 45)
+PROFILE = "rtx4090"
+
+
+async def wait_for(pilot: Pilot[int], condition: Callable[[], bool], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+def planned(app: LocalctlApp) -> bool:
+    screen = app.catalog_screen
+    return bool(screen.all_rows) and screen.planned_ctx == screen.ctx
+
+
+async def open_settings(app: LocalctlApp, pilot: Pilot[int]) -> SettingsModal:
+    await pilot.press("f3")
+    await wait_for(pilot, lambda: isinstance(app.screen, SettingsModal))
+    await pilot.pause()
+    assert isinstance(app.screen, SettingsModal)
+    return app.screen
+
+
+async def test_help_shows_keys_as_typed_and_its_title_literally() -> None:
+    app = make_app(hw_profile=PROFILE, config=Config())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpModal))
+        title = app.screen.query_one(".modal-title", Label).render()
+        assert "[keymap]" in str(title)
+        table = app.screen.query_one(DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        keys = {row[3]: row[1] for row in rows}
+        assert keys["help"] == "?"
+        assert keys["ctx_up"] == "+ / ]" and keys["ctx_down"] == "- / ["
+        assert keys["settings"] == ", / f3"
+        assert not any("_" in row[1] for row in rows), [row[1] for row in rows]
+
+
+async def test_settings_open_with_the_first_field_focused_and_typing_lands_in_it(
+    tmp_path: Path,
+) -> None:
+    app = make_app(hw_profile=PROFILE, config=Config())
+    async with app.run_test(size=SIZE) as pilot:
+        modal = await open_settings(app, pilot)
+        focused = app.focused
+        assert isinstance(focused, Input) and focused.id == "model-folders"
+        await pilot.press(*"/x")
+        assert modal.query_one("#model-folders", Input).value == "/x"
+
+
+async def test_settings_refuse_a_model_folder_that_does_not_exist() -> None:
+    app = make_app(hw_profile=PROFILE, config=Config())
+    async with app.run_test(size=SIZE) as pilot:
+        modal = await open_settings(app, pilot)
+        modal.query_one("#model-folders", Input).value = "0"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, SettingsModal)
+        assert not paths.config_file().exists()
+        messages = [n.message for n in app._notifications]
+        assert any("model folder '0' does not exist" in m for m in messages), messages
+
+
+async def test_settings_edit_parallel_threads_server_path_and_system_prompt(
+    tmp_path: Path,
+) -> None:
+    binary = tmp_path / "llama-server"
+    binary.write_text("#!/bin/sh\nexit 0\n")
+    binary.chmod(0o755)
+    app = make_app(hw_profile=PROFILE, config=Config())
+    async with app.run_test(size=SIZE) as pilot:
+        modal = await open_settings(app, pilot)
+        modal.query_one("#parallel", Input).value = "2"
+        modal.query_one("#threads", Input).value = "3"
+        modal.query_one("#llama-server-path", Input).value = str(tmp_path / "missing")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, SettingsModal), "a missing binary is refused"
+        modal.query_one("#llama-server-path", Input).value = str(binary)
+        modal.query_one("#config-system-prompt").text = "Answer in French."
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, SettingsModal))
+        written = tomllib.loads(paths.config_file().read_text())
+        assert written["parallel"] == 2 and written["system_prompt"] == "Answer in French."
+        assert written["server"]["threads"] == 3
+        assert written["server"]["llama_server_path"] == str(binary)
+        assert app.context.config.parallel == 2
+
+
+async def test_a_model_folder_added_in_settings_is_scanned_at_once(tmp_path: Path) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "tiny-folder-model.Q8_0.gguf").write_bytes(TinyModel().build())
+    app = make_app(hw_profile=PROFILE, config=Config())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: planned(app))
+        screen = app.catalog_screen
+        assert not any(r.key.startswith("tiny-folder-model") for r in screen.all_rows)
+        modal = await open_settings(app, pilot)
+        modal.query_one("#model-folders", Input).value = str(folder)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, SettingsModal))
+
+        def listed() -> bool:
+            rows = [r for r in screen.all_rows if r.key.startswith("tiny-folder-model")]
+            return bool(rows) and rows[0].downloaded and rows[0].plan is not None
+
+        await wait_for(pilot, listed, 120)
