@@ -19,6 +19,7 @@ import importlib.metadata
 import re
 import threading
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from localctl.errors import LocalctlError
@@ -185,12 +186,52 @@ def api_equivalent(
     return result
 
 
+RATE_PROBE_TOKENS = 1000
+"""Tokens of the request a per-token rate is read from: below every long-prompt tier."""
+
+
+@functools.lru_cache(maxsize=256)
+def token_rates(model: str) -> tuple[Decimal, Decimal] | None:
+    """(input, output) USD per token of ``provider:model`` for ordinary requests.
+
+    Read from a small request, so a long-prompt tier (some models bill every token of a
+    request over 100k-272k prompt tokens at a higher rate) does not apply. None for a
+    model genai-prices does not know.
+    """
+    from genai_prices import Usage, calc_price
+
+    provider, name = _split(model)
+    probe = RATE_PROBE_TOKENS
+    try:
+        prompt = calc_price(Usage(input_tokens=probe), name, provider_id=provider)
+        completion = calc_price(Usage(output_tokens=probe), name, provider_id=provider)
+    except LookupError:
+        return None
+    return prompt.total_price / probe, completion.total_price / probe
+
+
+def api_rate_usd(
+    prompt_tokens: int, completion_tokens: int, models: tuple[str, ...] | list[str]
+) -> dict[str, float]:
+    """USD of many ordinary requests adding up to these token counts, per API model.
+
+    Unlike :func:`api_equivalent` (one request of that size), a session's or a month's
+    tokens are priced at the base per-token rates, not as one giant prompt.
+    """
+    result = {}
+    for model in models:
+        rates = token_rates(model)
+        if rates is not None:
+            result[model] = float(prompt_tokens * rates[0] + completion_tokens * rates[1])
+    return result
+
+
 def price_per_million(model: str) -> tuple[float, float]:
-    """(input, output) USD per million tokens of a ``provider:model`` id."""
-    return (
-        api_equivalent(1_000_000, 0, [model]).get(model, 0.0),
-        api_equivalent(0, 1_000_000, [model]).get(model, 0.0),
-    )
+    """(input, output) USD per million tokens of ``provider:model`` in ordinary requests."""
+    rates = token_rates(model)
+    if rates is None:
+        return 0.0, 0.0
+    return float(rates[0] * 1_000_000), float(rates[1] * 1_000_000)
 
 
 def energy_cost_usd(seconds: float, watts: float, usd_per_kwh: float) -> float:
@@ -236,7 +277,7 @@ def break_even(
     """
     prompt = int(tokens_per_month * input_share)
     completion = tokens_per_month - prompt
-    api = api_equivalent(prompt, completion, config.api_models)
+    api = api_rate_usd(prompt, completion, config.api_models)
     hours = completion / max(local_tok_s, 1e-9) / 3600.0
     energy = energy_cost_usd(hours * 3600.0, watts, config.electricity_usd_per_kwh)
     amortised = config.hardware_usd / max(config.hardware_months, 1)

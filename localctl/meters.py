@@ -237,10 +237,15 @@ class SessionMeters:
         return sum(series) / len(series) if series else 0.0
 
     def api_equivalent_usd(self, models: tuple[str, ...] | None = None) -> dict[str, float]:
-        """What this session's tokens would have cost on each paid API model."""
-        from localctl.cost import api_equivalent
+        """What this session's tokens would have cost on each paid API model (its replies
+        are many ordinary requests: base per-token rates, no long-prompt tier)."""
+        from localctl.cost import api_rate_usd
 
-        return api_equivalent(self.prompt_tokens, self.completion_tokens, models)
+        if models is None:
+            from localctl.config import load_config
+
+            models = load_config().cost.api_models
+        return api_rate_usd(self.prompt_tokens, self.completion_tokens, models)
 
     def energy_usd(self, usd_per_kwh: float, *, watts: float | None = None) -> float:
         """Electricity cost of the session.

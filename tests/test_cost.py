@@ -215,3 +215,14 @@ def test_cost_with_a_model_prices_the_same_model_rented_beside_the_apis() -> Non
     assert doc["hosted_model"] == hosted
     assert doc["api_usd_per_month"][hosted] > 0
     assert set(DEFAULT_API_MODELS) <= set(doc["api_usd_per_month"])
+
+
+def test_a_long_prompt_tier_prices_one_long_request_not_a_month_of_short_ones() -> None:
+    model = "anthropic:claude-haiku-5-5"  # every token of a >100k-token prompt costs 5x
+    assert cost.price_per_million(model) == pytest.approx((0.1, 0.5))
+    assert api_equivalent(150_000, 0, [model])[model] == pytest.approx(150_000 * 0.5e-6)
+    config = CostConfig(api_models=(model,), hardware_usd=1000)
+    month = break_even(10_000_000, config, local_tok_s=50, watts=300)
+    assert month.api_usd_per_month[model] == pytest.approx(7_500_000 * 0.1e-6 + 2_500_000 * 0.5e-6)
+    meters = SessionMeters()
+    assert meters.api_equivalent_usd((model,)) == {model: 0.0}
