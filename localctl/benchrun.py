@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 from localctl import paths, speed
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import httpx
     from pathlib import Path
 
     from localctl.hardware import Hardware
@@ -122,3 +125,308 @@ def _newest_in(key: str, file: str, stamp: int) -> BenchResult | None:
     del file, stamp
     matching = [r for r in load_results() if r.fingerprint == key]
     return matching[-1] if matching else None
+
+
+# --------------------------------------------------------------------------- the run
+
+PROMPT_TOKENS = 512
+GEN_TOKENS = 128
+REPETITIONS = 3
+FIRST_TOKEN_ID = 200
+"""Prompts are token ids ``200, 201, ...`` (any vocabulary has them): like llama-bench's
+random tokens, nothing for the prompt cache to reuse across repetitions."""
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One repetition: prompt and generation rates (tokens/s) and where they came from."""
+
+    prompt_tok_s: float
+    gen_tok_s: float
+    gen_tokens: int
+    source: str
+    """``server timings`` (llama-server's own) or ``client clock`` (streamed chunks)."""
+
+
+def bench_prompt(repetition: int, n_tokens: int = PROMPT_TOKENS) -> list[int]:
+    """Token ids of the ``repetition``-th prompt (each differs from the first token on)."""
+    start = FIRST_TOKEN_ID + 7 * repetition
+    return [start + i % 997 for i in range(n_tokens)]
+
+
+_WORDS = (
+    "river stone light paper garden window music orange silver number market winter "
+    "engine forest candle bridge planet yellow summer letter circle pocket island "
+    "ladder mirror thunder velvet harbor meadow signal copper lantern"
+).split()
+
+
+def text_prompt(client: httpx.Client, url: str, n_tokens: int, seed: int) -> tuple[str, int]:
+    """Plain words that the server tokenizes to at least ``n_tokens`` (the OpenAI route
+    takes text); the text and its token count by the server's own tokenizer."""
+
+    def words(n: int) -> str:
+        return " ".join(_WORDS[(seed + 7 * i) % len(_WORDS)] for i in range(n))
+
+    def count(text: str) -> int:
+        response = client.post(f"{url}/extras/tokenize/count", json={"input": text})
+        response.raise_for_status()
+        return int(response.json()["count"])
+
+    n = n_tokens
+    text = words(n)
+    tokens = count(text)
+    for _ in range(4):
+        if n_tokens <= tokens <= n_tokens + 8:
+            break
+        n = max(1, round(n * n_tokens / max(1, tokens)))
+        text = words(n)
+        tokens = count(text)
+    return text, tokens
+
+
+def measure_once(
+    url: str,
+    api_key: str,
+    backend: str,
+    prompt: list[int],
+    gen_tokens: int = GEN_TOKENS,
+    timeout_s: float = 600.0,
+) -> Measurement:
+    """One llama-bench-style repetition against a running server.
+
+    llama-server: ``/completion`` with ``ignore_eos`` and no prompt cache; its ``timings``
+    give both rates. Other servers: a streamed ``/v1/completions``; the prompt rate is
+    prompt tokens over the time to the first chunk, the generation rate counts chunks
+    after the first.
+
+    Raises:
+        ServerError: the server refused the request or sent nothing usable.
+    """
+    import time
+
+    import httpx
+
+    from localctl.errors import ServerError
+
+    headers = {"Authorization": f"Bearer {api_key}"}
+    try:
+        with httpx.Client(timeout=timeout_s, headers=headers) as client:
+            if backend == "llama-server":
+                response = client.post(
+                    f"{url}/completion",
+                    json={
+                        "prompt": prompt,
+                        "n_predict": gen_tokens,
+                        "ignore_eos": True,
+                        "cache_prompt": False,
+                        "temperature": 0.0,
+                    },
+                )
+                response.raise_for_status()
+                timings = response.json().get("timings") or {}
+                prompt_rate = float(timings.get("prompt_per_second") or 0)
+                gen_rate = float(timings.get("predicted_per_second") or 0)
+                count = int(timings.get("predicted_n") or 0)
+                if prompt_rate <= 0 or gen_rate <= 0:
+                    raise ServerError("llama-server sent no timings with its completion")
+                return Measurement(prompt_rate, gen_rate, count, "server timings")
+            prompt_text, n_prompt = text_prompt(client, url, len(prompt), prompt[0])
+            started = time.perf_counter()
+            first = last = 0.0
+            chunks = 0
+            body = {
+                "prompt": prompt_text,
+                "max_tokens": gen_tokens,
+                "temperature": 0.0,
+                "stream": True,
+            }
+            with client.stream("POST", f"{url}/v1/completions", json=body) as stream:
+                stream.raise_for_status()
+                for line in stream.iter_lines():
+                    if not line.startswith("data:") or line.strip() == "data: [DONE]":
+                        continue
+                    now = time.perf_counter()
+                    chunks += 1
+                    if chunks == 1:
+                        first = now
+                    last = now
+    except (httpx.HTTPError, KeyError, ValueError) as error:
+        raise ServerError(f"bench request failed: {error}") from error
+    if chunks < 8 or last <= first:
+        raise ServerError(f"the server streamed only {chunks} tokens; cannot time generation")
+    return Measurement(
+        prompt_tok_s=n_prompt / (first - started),
+        gen_tok_s=(chunks - 1) / (last - first),
+        gen_tokens=chunks,
+        source="client clock",
+    )
+
+
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value)."""
+    import statistics
+
+    mean = statistics.fmean(values)
+    return mean, statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def scales(
+    hw: Hardware,
+    work: speed.DecodeWork,
+    prompt: speed.PromptWork,
+    *,
+    flash_attn: bool,
+    gen_tok_s: float,
+    prompt_tok_s: float,
+) -> tuple[float, float]:
+    """Decode and prompt scales that make the model reproduce what was measured here.
+
+    Decode: the model's time is a streaming term plus fixed costs; the scale applies to the
+    streaming rate, so a bigger or smaller model is predicted from the rate measured here.
+    When the measured step is not clearly longer than the fixed costs, the whole step is
+    scaled instead.
+    """
+    measured_s = 1.0 / gen_tok_s
+    stream_s, fixed_s = speed.decode_parts(hw, work, flash_attn=flash_attn)
+    if stream_s > 0 and measured_s - fixed_s > 0.3 * measured_s:
+        decode_scale = stream_s / (measured_s - fixed_s)
+    else:
+        decode_scale = (stream_s + fixed_s) / measured_s
+    modelled = speed.prompt_tok_s(hw, prompt, PROMPT_TOKENS)
+    prompt_scale = prompt_tok_s / modelled if modelled > 0 else 1.0
+    return round(decode_scale, 4), round(prompt_scale, 4)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchReport:
+    """What ``localctl bench`` shows: the stored result, the repetitions and the model's view."""
+
+    result: BenchResult
+    backend: str
+    measurements: tuple[Measurement, ...]
+    predicted_prompt_tok_s: float
+    """The model's pp512 before this run (uncalibrated)."""
+    predicted_gen_tok_s: float
+    """The model's tg128 before this run (uncalibrated)."""
+    busy: str
+    """Why the machine was busy during the run (empty when quiet)."""
+
+
+def server_build(url: str, api_key: str, backend: str) -> str:
+    """The backend's version: llama-server's ``/props`` build, or the Python package's."""
+    if backend == "llama-server":
+        import httpx
+
+        try:
+            props = httpx.get(
+                f"{url}/props", headers={"Authorization": f"Bearer {api_key}"}, timeout=10
+            ).json()
+        except (httpx.HTTPError, ValueError):
+            return "llama-server (build unknown)"
+        build = props.get("build_info") if isinstance(props, dict) else None
+        return f"llama-server {build}" if build else "llama-server (build unknown)"
+    from importlib import metadata
+
+    try:
+        return f"llama-cpp-python {metadata.version('llama_cpp_python')}"
+    except metadata.PackageNotFoundError:
+        return backend
+
+
+def run_bench(
+    path: Path,
+    name: str,
+    hw: Hardware,
+    *,
+    backend: str,
+    threads: int,
+    llama_server_path: str = "",
+    repetitions: int = REPETITIONS,
+    progress: Callable[[str], None] | None = None,
+    timeout_s: float = 300.0,
+) -> BenchReport:
+    """Bench ``path`` through ``backend`` as ``serve`` would run it, store and return the result.
+
+    Raises:
+        ServerError: the server did not start or a request failed.
+        GgufError: the file is not a valid GGUF.
+    """
+    from localctl.hardware import machine_busy
+    from localctl.plan import _kv_read, decode_work, plan_for_file, prompt_work, shape_from_gguf
+    from localctl.server import ModelServer, ServerOptions, free_port
+
+    say = progress or (lambda _line: None)
+    plan_backend = "llama-server" if backend == "llama-server" else "llama-cpp-python"
+    ctx = PROMPT_TOKENS + GEN_TOKENS + 256
+    plan = plan_for_file(path, hw, ctx=ctx, backend=plan_backend)  # type: ignore[arg-type]
+    from catalog.gguf import read_gguf_set
+
+    gguf_set = read_gguf_set(path)
+    shape = shape_from_gguf(gguf_set.first, gguf_set.parts[1:])
+    busy = machine_busy()
+    server = ModelServer(
+        ServerOptions(
+            model_path=path,
+            model_name=name,
+            backend=backend,
+            port=free_port("127.0.0.1"),
+            ctx=ctx,
+            gpu_layers=plan.gpu_layers,
+            threads=threads,
+            llama_server_path=llama_server_path,
+        )
+    )
+    say(f"starting {name} with {server.backend} ...")
+    server.start_sync(timeout_s=timeout_s)
+    try:
+        build = server_build(server.url, server.api_key, server.backend)
+        measure_once(server.url, server.api_key, server.backend, bench_prompt(99, 32), 8)
+        measurements = []
+        for repetition in range(repetitions):
+            one = measure_once(server.url, server.api_key, server.backend, bench_prompt(repetition))
+            say(
+                f"run {repetition + 1}/{repetitions}: pp{PROMPT_TOKENS} {one.prompt_tok_s:.1f}, "
+                f"tg{GEN_TOKENS} {one.gen_tok_s:.1f} tok/s"
+            )
+            measurements.append(one)
+    finally:
+        server.stop_sync()
+    prompt_mean, prompt_sd = mean_sd([m.prompt_tok_s for m in measurements])
+    gen_mean, gen_sd = mean_sd([m.gen_tok_s for m in measurements])
+    n = shape.arch.n_layers
+    kv_layers = [1] * n
+    work = decode_work(
+        shape, plan.gpu_layers, _kv_read(shape, PROMPT_TOKENS + GEN_TOKENS // 2, "f16"), kv_layers
+    )
+    prompt = prompt_work(shape, plan.gpu_layers if hw.gpus else 0)
+    decode_scale, prompt_scale = scales(
+        hw,
+        work,
+        prompt,
+        flash_attn=plan.flash_attn,
+        gen_tok_s=gen_mean,
+        prompt_tok_s=prompt_mean,
+    )
+    result = BenchResult(
+        fingerprint=fingerprint(hw, plan_backend),
+        build=build,
+        model=name,
+        prompt_tok_s=round(prompt_mean, 2),
+        prompt_tok_s_sd=round(prompt_sd, 2),
+        gen_tok_s=round(gen_mean, 2),
+        gen_tok_s_sd=round(gen_sd, 2),
+        decode_scale=decode_scale,
+        prompt_scale=prompt_scale,
+        repetitions=repetitions,
+        when=time.time(),
+    )
+    save_result(result)
+    return BenchReport(
+        result=result,
+        backend=server.backend,
+        measurements=tuple(measurements),
+        predicted_prompt_tok_s=speed.prompt_tok_s(hw, prompt, PROMPT_TOKENS),
+        predicted_gen_tok_s=speed.decode_tok_s(hw, work, flash_attn=plan.flash_attn),
+        busy=busy,
+    )

@@ -30,6 +30,7 @@ VERBS: tuple[str, ...] = (
     "cost",
     "search",
     "catalog",
+    "bench",
 )
 
 

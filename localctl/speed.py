@@ -172,6 +172,18 @@ def gpu_tflops_of(hw: Hardware) -> float:
     return gpu_tflops(gpu.name, gpu.vendor, _gpu_bandwidth(hw, gpu))
 
 
+def decode_parts(hw: Hardware, work: DecodeWork, *, flash_attn: bool) -> tuple[float, float]:
+    """``(streaming seconds, other seconds)`` of one uncalibrated decode step.
+
+    Streaming is what the bandwidth (or a CPU's streaming rate) bounds; the rest is the
+    fixed cost of the step and, on a GPU, its arithmetic.
+    """
+    total = decode_seconds(hw, work, flash_attn=flash_attn)
+    doubled = decode_seconds(hw, work, flash_attn=flash_attn, calibration=Calibration(0.5, 1.0))
+    stream = doubled - total
+    return stream, total - stream
+
+
 def decode_seconds(
     hw: Hardware,
     work: DecodeWork,
