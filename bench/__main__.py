@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 SECTIONS: dict[str, str] = {
+    "speed": "Speed model vs published llama-bench results (decode and pp512, by class and size)",
     "fit": "Fit accuracy: estimate vs llama.cpp's buffers vs measured RSS, and speed prediction",
     "chat": "Client overhead: localctl chat vs bare httpx SSE vs in-process llama-cpp-python",
     "serve": "Server backends and start-up time",

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 DATA = Path(__file__).resolve().parent / "speed_data"
 CONSTANTS_FILE = Path(__file__).resolve().parents[1] / "localctl" / "speed_constants.py"
-HOSTS = ("server", "arm", "sbc", "sbc-amd")
+HOSTS = ("server", "arm", "sbc", "sbc-amd", "sbc-intel")
 SIZE_BUCKETS = ((0, 1.0, "< 1 GB"), (1.0, 2.5, "1-2.5 GB"), (2.5, 6, "2.5-6 GB"),
                 (6, 20, "6-20 GB"), (20, 1e9, "> 20 GB"))  # fmt: skip
 
@@ -93,7 +93,7 @@ def load_rows(kinds: Iterable[str] = ("calibration", "gathered")) -> tuple[list[
     from catalog.loader import load_catalog
     from localctl.errors import LocalctlError
     from localctl.hardware import load_profile
-    from localctl.plan import shape_from_catalog
+    from localctl.shape import shape_from_catalog
 
     catalog = load_catalog(DATA / "catalog.toml")
     rows: list[Row] = []
@@ -282,7 +282,8 @@ def fit_context(gpu_constants: dict[str, Any]) -> float:
     """Weight-byte cost of a KV byte on CUDA without flash attention (tg512 -> tg8192)."""
     from catalog.loader import load_catalog
     from localctl.hardware import load_profile
-    from localctl.plan import _kv_read, shape_from_catalog
+    from localctl.plan import _kv_read
+    from localctl.shape import shape_from_catalog
 
     catalog = load_catalog(DATA / "catalog.toml")
     ratios = []
@@ -302,7 +303,8 @@ def fit_context(gpu_constants: dict[str, Any]) -> float:
 def fit_attention() -> float:
     """Attention FLOPs multiplier of prompt processing (pp512 -> pp4096 on CUDA)."""
     from catalog.loader import load_catalog
-    from localctl.plan import prompt_work, shape_from_catalog
+    from localctl.plan import prompt_work
+    from localctl.shape import shape_from_catalog
 
     catalog = load_catalog(DATA / "catalog.toml")
     values = []

@@ -20,10 +20,11 @@ from localctl import paths, speed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    import httpx
     from pathlib import Path
 
+    import httpx
+
+    from localctl.config import Config
     from localctl.hardware import Hardware
 
 FILE_VERSION = 1
@@ -154,11 +155,40 @@ def bench_prompt(repetition: int, n_tokens: int = PROMPT_TOKENS) -> list[int]:
     return [start + i % 997 for i in range(n_tokens)]
 
 
-_WORDS = (
-    "river stone light paper garden window music orange silver number market winter "
-    "engine forest candle bridge planet yellow summer letter circle pocket island "
-    "ladder mirror thunder velvet harbor meadow signal copper lantern"
-).split()
+_WORDS = [
+    "river",
+    "stone",
+    "light",
+    "paper",
+    "garden",
+    "window",
+    "music",
+    "orange",
+    "silver",
+    "number",
+    "market",
+    "winter",
+    "engine",
+    "forest",
+    "candle",
+    "bridge",
+    "planet",
+    "yellow",
+    "summer",
+    "letter",
+    "circle",
+    "pocket",
+    "island",
+    "ladder",
+    "mirror",
+    "thunder",
+    "velvet",
+    "harbor",
+    "meadow",
+    "signal",
+    "copper",
+    "lantern",
+]
 
 
 def text_prompt(client: httpx.Client, url: str, n_tokens: int, seed: int) -> tuple[str, int]:
@@ -276,6 +306,7 @@ def scales(
     work: speed.DecodeWork,
     prompt: speed.PromptWork,
     *,
+    prompt_tokens: int = PROMPT_TOKENS,
     flash_attn: bool,
     gen_tok_s: float,
     prompt_tok_s: float,
@@ -293,7 +324,7 @@ def scales(
         decode_scale = stream_s / (measured_s - fixed_s)
     else:
         decode_scale = (stream_s + fixed_s) / measured_s
-    modelled = speed.prompt_tok_s(hw, prompt, PROMPT_TOKENS)
+    modelled = speed.prompt_tok_s(hw, prompt, prompt_tokens)
     prompt_scale = prompt_tok_s / modelled if modelled > 0 else 1.0
     return round(decode_scale, 4), round(prompt_scale, 4)
 
@@ -311,6 +342,10 @@ class BenchReport:
     """The model's tg128 before this run (uncalibrated)."""
     busy: str
     """Why the machine was busy during the run (empty when quiet)."""
+    stored: bool
+    """Whether the run became this machine's calibration."""
+    prompt_tokens: int = PROMPT_TOKENS
+    gen_tokens: int = GEN_TOKENS
 
 
 def server_build(url: str, api_key: str, backend: str) -> str:
@@ -338,45 +373,44 @@ def run_bench(
     path: Path,
     name: str,
     hw: Hardware,
+    config: Config,
     *,
-    backend: str,
-    threads: int,
-    llama_server_path: str = "",
+    backend: str | None = None,
+    threads: int | None = None,
     repetitions: int = REPETITIONS,
+    prompt_tokens: int = PROMPT_TOKENS,
+    gen_tokens: int = GEN_TOKENS,
+    store_busy: bool = False,
     progress: Callable[[str], None] | None = None,
     timeout_s: float = 300.0,
 ) -> BenchReport:
-    """Bench ``path`` through ``backend`` as ``serve`` would run it, store and return the result.
+    """Bench ``path`` as ``serve`` would run it (same request, plan and launch options).
+
+    A run on a busy machine (load average above half the CPUs) reads low, so it is not
+    stored as this machine's calibration unless ``store_busy``: a figure measured while
+    something else ran is never the basis of a prediction.
 
     Raises:
         ServerError: the server did not start or a request failed.
         GgufError: the file is not a valid GGUF.
+        BadInputError: an unknown backend.
     """
     from localctl.hardware import machine_busy
-    from localctl.plan import _kv_read, decode_work, plan_for_file, prompt_work, shape_from_gguf
-    from localctl.server import ModelServer, ServerOptions, free_port
+    from localctl.plan import _kv_read, decode_work, plan, prompt_work
+    from localctl.request import PlanRequest
+    from localctl.server import ModelServer, free_port
+    from localctl.session import LaunchOverrides, launch_options
+    from localctl.shape import shape_from_file
 
     say = progress or (lambda _line: None)
-    plan_backend = "llama-server" if backend == "llama-server" else "llama-cpp-python"
-    ctx = PROMPT_TOKENS + GEN_TOKENS + 256
-    plan = plan_for_file(path, hw, ctx=ctx, backend=plan_backend)  # type: ignore[arg-type]
-    from catalog.gguf import read_gguf_set
-
-    gguf_set = read_gguf_set(path)
-    shape = shape_from_gguf(gguf_set.first, gguf_set.parts[1:])
-    busy = machine_busy()
-    server = ModelServer(
-        ServerOptions(
-            model_path=path,
-            model_name=name,
-            backend=backend,
-            port=free_port("127.0.0.1"),
-            ctx=ctx,
-            gpu_layers=plan.gpu_layers,
-            threads=threads,
-            llama_server_path=llama_server_path,
-        )
+    request = PlanRequest.from_config(
+        config, ctx=prompt_tokens + gen_tokens + 256, parallel=1, backend=backend
     )
+    shape = shape_from_file(path)
+    placed = plan(shape, hw, request)
+    overrides = LaunchOverrides(host="127.0.0.1", port=free_port("127.0.0.1"), threads=threads)
+    server = ModelServer(launch_options(path, name, placed, config, hw, overrides))
+    busy = machine_busy()
     say(f"starting {name} with {server.backend} ...")
     server.start_sync(timeout_s=timeout_s)
     try:
@@ -384,10 +418,16 @@ def run_bench(
         measure_once(server.url, server.api_key, server.backend, bench_prompt(99, 32), 8)
         measurements = []
         for repetition in range(repetitions):
-            one = measure_once(server.url, server.api_key, server.backend, bench_prompt(repetition))
+            one = measure_once(
+                server.url,
+                server.api_key,
+                server.backend,
+                bench_prompt(repetition, prompt_tokens),
+                gen_tokens,
+            )
             say(
-                f"run {repetition + 1}/{repetitions}: pp{PROMPT_TOKENS} {one.prompt_tok_s:.1f}, "
-                f"tg{GEN_TOKENS} {one.gen_tok_s:.1f} tok/s"
+                f"run {repetition + 1}/{repetitions}: pp{prompt_tokens} {one.prompt_tok_s:.1f}, "
+                f"tg{gen_tokens} {one.gen_tok_s:.1f} tok/s"
             )
             measurements.append(one)
     finally:
@@ -396,20 +436,20 @@ def run_bench(
     gen_mean, gen_sd = mean_sd([m.gen_tok_s for m in measurements])
     n = shape.arch.n_layers
     kv_layers = [1] * n
-    work = decode_work(
-        shape, plan.gpu_layers, _kv_read(shape, PROMPT_TOKENS + GEN_TOKENS // 2, "f16"), kv_layers
-    )
-    prompt = prompt_work(shape, plan.gpu_layers if hw.gpus else 0)
+    filled = prompt_tokens + gen_tokens // 2
+    work = decode_work(shape, placed.gpu_layers, _kv_read(shape, filled, "f16"), kv_layers)
+    prompt = prompt_work(shape, placed.gpu_layers if hw.gpus else 0)
     decode_scale, prompt_scale = scales(
         hw,
         work,
         prompt,
-        flash_attn=plan.flash_attn,
+        prompt_tokens=prompt_tokens,
+        flash_attn=placed.flash_attn,
         gen_tok_s=gen_mean,
         prompt_tok_s=prompt_mean,
     )
     result = BenchResult(
-        fingerprint=fingerprint(hw, plan_backend),
+        fingerprint=fingerprint(hw, request.backend),
         build=build,
         model=name,
         prompt_tok_s=round(prompt_mean, 2),
@@ -421,12 +461,17 @@ def run_bench(
         repetitions=repetitions,
         when=time.time(),
     )
-    save_result(result)
+    stored = not busy or store_busy
+    if stored:
+        save_result(result)
     return BenchReport(
         result=result,
         backend=server.backend,
         measurements=tuple(measurements),
-        predicted_prompt_tok_s=speed.prompt_tok_s(hw, prompt, PROMPT_TOKENS),
-        predicted_gen_tok_s=speed.decode_tok_s(hw, work, flash_attn=plan.flash_attn),
+        predicted_prompt_tok_s=speed.prompt_tok_s(hw, prompt, prompt_tokens),
+        predicted_gen_tok_s=speed.decode_tok_s(hw, work, flash_attn=placed.flash_attn),
         busy=busy,
+        stored=stored,
+        prompt_tokens=prompt_tokens,
+        gen_tokens=gen_tokens,
     )

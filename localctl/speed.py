@@ -287,3 +287,32 @@ def decode_band(hw: Hardware, *, on_gpu: bool) -> tuple[float, float]:
 def prompt_band(hw: Hardware, *, on_gpu: bool) -> tuple[float, float]:
     """Measured/predicted ratio range of prompt speed for the device class."""
     return constants.PROMPT_BAND[device_family(hw, on_gpu=on_gpu)]
+
+
+def format_seconds(seconds: float) -> str:
+    """``0.4 s``, ``12 s``, ``3 min 5 s``."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s"
+
+
+def speed_lines(
+    tok_s: float,
+    tok_s_range: tuple[float, float],
+    tok_s_short: float,
+    prompt_tok_s: float,
+    ttft_s: float,
+    ttft_tokens: int,
+    basis: str,
+) -> tuple[str, str, str]:
+    """The three lines every face shows for a plan's speed (decode, prompt, basis)."""
+    low, high = tok_s_range
+    decode = f"~{tok_s:.0f} tok/s ({low:.0f}–{high:.0f}) with the context full, "
+    decode += f"{tok_s_short:.0f} tok/s when short"
+    prompt = f"prompt ~{prompt_tok_s:,.0f} tok/s; first token after a {ttft_tokens:,}-token "
+    prompt += f"prompt in {format_seconds(ttft_s)}"
+    source = basis if basis != "model" else "model fitted to published llama-bench results"
+    return decode, prompt, source

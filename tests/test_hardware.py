@@ -20,7 +20,14 @@ import pytest
 from localctl import hardware, paths
 from localctl.errors import HardwareError
 from localctl.hardware import Gpu, Hardware, bandwidth
-from localctl.hwtables import GB, GIB, apple_bandwidth_gb_s, gpu_bandwidth_gb_s
+from localctl.hwtables import (
+    DDR_CONFIGS,
+    DEFAULT_DDR,
+    GB,
+    GIB,
+    apple_bandwidth_gb_s,
+    gpu_bandwidth_gb_s,
+)
 
 REAL_MACHINE_BUSY = hardware.machine_busy
 
@@ -160,14 +167,20 @@ def quiet_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bandwidth, "machine_busy", lambda: "")
 
 
-def test_a_figure_measured_on_a_busy_machine_is_used_but_not_cached(
+def test_a_figure_measured_on_a_busy_machine_is_neither_used_nor_cached(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(bandwidth, "machine_busy", lambda: "machine busy (load average 5.0)")
+    monkeypatch.setattr(bandwidth, "measure_ram_bandwidth", lambda **_: 5.8 * GB)
     hw = hardware.detect_hardware(nvml_loader=no_nvml)
-    assert hw.ram_bandwidth_source == "measured" and hw.ram_bandwidth_bytes_s > 1 * GB
-    assert any("not cached" in note for note in hw.notes)
+    assert hw.ram_bandwidth_source == "assumed"
+    assert hw.ram_bandwidth_bytes_s == DDR_CONFIGS[DEFAULT_DDR] * GB
+    assert any("5.8 GB/s measured now is not used" in note for note in hw.notes)
     assert hardware.cached_ram_bandwidth(hw.cpu_name) is None
+    # A quiet measurement later is used and cached.
+    monkeypatch.setattr(bandwidth, "machine_busy", lambda: "")
+    quiet = hardware.detect_hardware(nvml_loader=no_nvml)
+    assert quiet.ram_bandwidth_source == "measured" and quiet.ram_bandwidth_bytes_s == 5.8 * GB
 
 
 def test_machine_busy_reads_the_load_average(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -843,7 +856,9 @@ def test_cli_hw_json_describes_this_machine() -> None:
         "bandwidth_bytes_s",
         "bandwidth_source",
     }
-    assert document["ram"]["bandwidth_source"] == "measured"
+    # A busy machine (a shared CI box) assumes a DDR figure rather than use a low reading.
+    source = document["ram"]["bandwidth_source"]
+    assert source == "measured" or any("not used" in note for note in document["notes"])
     assert document["cpu"]["logical_cores"] == psutil.cpu_count()
     assert document["ram"]["total_bytes"] > 0
     assert result.stderr == ""
@@ -875,7 +890,9 @@ def test_cli_hw_human_summary() -> None:
     assert "819 GB/s" in result.stdout
     here = localctl()
     assert here.returncode == 0, here.stderr
-    assert "this machine" in here.stdout and "GB/s (measured)" in here.stdout
+    assert "this machine" in here.stdout
+    # Measured, or (on a busy box) assumed with the reason on a line of its own.
+    assert "GB/s (measured)" in here.stdout or "is not used" in here.stdout
 
 
 def test_cli_hw_unknown_profile_exits_2_with_one_line() -> None:
@@ -903,3 +920,13 @@ def test_importing_hardware_loads_no_heavy_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == ""
+
+
+def test_a_profile_may_name_an_intel_gpu(tmp_path: Path) -> None:
+    path = tmp_path / "arc.toml"
+    path.write_text(
+        'cpu_name = "AMD Ryzen 9 9950X"\nphysical_cores = 16\nram_gib = 64\n'
+        '[[gpus]]\nname = "Intel Arc B580"\nvram_gib = 12\nbandwidth_gb_s = 456\n'
+    )
+    hw = hardware.load_profile(str(path))
+    assert hw.gpus[0].vendor == "intel"

@@ -74,7 +74,10 @@ async def test_detail_pane_describes_the_plan_as_plain_text():
         text = str(pane.query_one("#detail-text").render())
         assert "Fit: partial 20/32" in text
         assert "GPU layers: 20/32" in text
-        assert "Predicted speed: 42.5 tok/s" in text
+        assert "~42 tok/s (35–48)" in text
+        assert "prompt ~1,234 tok/s" in text.lower()
+        assert "4,096-token prompt in 3.2 s" in text
+        assert "published llama-bench" in text
         assert "Licence: llama3.1" in text
         assert "Repo: example/llama-3.1-8b-GGUF" in text
         assert "llama-3.1-8b-Q8_0.gguf" in text

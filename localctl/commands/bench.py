@@ -29,6 +29,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--threads", type=int, metavar="N", help="default: physical cores")
     parser.add_argument("--reps", type=int, default=3, metavar="N", help="repetitions (3)")
+    parser.add_argument(
+        "--store-busy",
+        action="store_true",
+        help="keep the result as this machine's calibration even if the machine was busy",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--timeout", type=float, default=300.0, help=argparse.SUPPRESS)
     parser.set_defaults(run=run)
@@ -42,8 +47,8 @@ def report_document(report: BenchReport) -> dict[str, Any]:
         "backend": report.backend,
         "build": result.build,
         "fingerprint": result.fingerprint,
-        "prompt_tokens": 512,
-        "gen_tokens": 128,
+        "prompt_tokens": report.prompt_tokens,
+        "gen_tokens": report.gen_tokens,
         "repetitions": result.repetitions,
         "pp512_tok_s": result.prompt_tok_s,
         "pp512_tok_s_sd": result.prompt_tok_s_sd,
@@ -57,6 +62,7 @@ def report_document(report: BenchReport) -> dict[str, Any]:
         "decode_scale": result.decode_scale,
         "prompt_scale": result.prompt_scale,
         "busy": report.busy,
+        "stored": report.stored,
     }
 
 
@@ -79,22 +85,17 @@ def render(report: BenchReport) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run ``localctl bench``."""
     from localctl.benchrun import run_bench
-    from localctl.commands.serve import resolve_model_file
     from localctl.config import load_config
     from localctl.errors import BadInputError
     from localctl.hardware import resolve_hardware
     from localctl.output import emit_json
-    from localctl.server import resolve_backend
+    from localctl.session import model_file
 
     if not 1 <= args.reps <= 20:
         raise BadInputError("--reps must be between 1 and 20")
     config = load_config()
-    path, name = resolve_model_file(args.model)
+    path, name = model_file(args.model)
     hw = resolve_hardware(None)
-    backend = resolve_backend(
-        args.backend or config.server.backend, config.server.llama_server_path
-    )
-    threads = args.threads or config.server.threads or hw.physical_cores
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -103,10 +104,11 @@ def run(args: argparse.Namespace) -> int:
         path,
         name,
         hw,
-        backend=backend,
-        threads=threads,
-        llama_server_path=config.server.llama_server_path,
+        config,
+        backend=args.backend,
+        threads=args.threads,
         repetitions=args.reps,
+        store_busy=args.store_busy,
         progress=progress,
         timeout_s=args.timeout,
     )

@@ -226,16 +226,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_seconds(seconds: float) -> str:
-    """``0.4 s``, ``12 s``, ``3 min 5 s``."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s"
-
-
 def render_plan(plan: MemoryPlan, model: str, quant: str, hw: Hardware) -> str:
     """Human-readable plan."""
     from localctl.output import human_bytes
@@ -253,13 +243,16 @@ def render_plan(plan: MemoryPlan, model: str, quant: str, hw: Hardware) -> str:
         f"verdict: {plan.verdict()} - {plan.reason}",
     ]
     if plan.placement != "none":
-        low, high = plan.predicted_tok_s_range
-        lines += [
-            f"predicted decode: {plan.predicted_tok_s:.1f} tok/s ({low:.0f}-{high:.0f}) with the "
-            f"context full, {plan.predicted_tok_s_short:.1f} tok/s with a short one",
-            f"predicted prompt: {plan.predicted_prompt_tok_s:.0f} tok/s (512 tokens); first token "
-            f"after a {plan.ttft_prompt_tokens}-token prompt in "
-            f"{format_seconds(plan.predicted_ttft_s)}",
-            f"speed basis: {plan.speed_basis}",
-        ]
+        from localctl.speed import speed_lines
+
+        decode, prompt, basis = speed_lines(
+            plan.predicted_tok_s,
+            plan.predicted_tok_s_range,
+            plan.predicted_tok_s_short,
+            plan.predicted_prompt_tok_s,
+            plan.predicted_ttft_s,
+            plan.ttft_prompt_tokens,
+            plan.speed_basis,
+        )
+        lines += [f"predicted decode: {decode}", f"predicted {prompt}", f"speed: {basis}"]
     return "\n".join(lines)

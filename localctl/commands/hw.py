@@ -107,6 +107,7 @@ def summary(hw: Hardware) -> str:
         f"RAM        {human_bytes(hw.ram_available_bytes)} free of "
         f"{human_bytes(hw.ram_total_bytes)}, {_gb_s(hw.ram_bandwidth_bytes_s)}{source}",
     ]
+    lines += [f"Note       {note}" for note in hw.notes if "not used" in note]
     if not hw.gpus:
         lines.append("GPUs       none")
         return "\n".join(lines)

@@ -46,7 +46,7 @@ Profile TOML schema (a user file holds one profile at top level; the built-in
 
     [[gpus]]                                # zero or more
     name = "NVIDIA GeForce RTX 4090"
-    vendor = "nvidia"                       # optional: nvidia | amd | apple
+    vendor = "nvidia"                       # optional: nvidia | amd | apple | intel
     vram_gib = 24                           # optional for apple (usable share of RAM)
     vram_free_gib = 24                      # optional, default vram_gib
     bandwidth_gb_s = 1008                   # optional when the device is in the table

@@ -48,7 +48,7 @@ _TOP_KEYS = frozenset(
 
 _GPU_KEYS = frozenset({"name", "vendor", "vram_gib", "vram_free_gib", "bandwidth_gb_s", "count"})
 
-_VENDORS = ("nvidia", "amd", "apple")
+_VENDORS = ("nvidia", "amd", "apple", "intel")
 
 
 @functools.cache
@@ -282,6 +282,8 @@ def _profile_gpus(
         if unified or lowered.startswith("apple")
         else "amd"
         if any(w in lowered for w in ("amd", "radeon", "instinct"))
+        else "intel"
+        if any(w in lowered for w in ("intel", " arc "))
         else "nvidia"
     )
     vendor = fields.text("vendor", guessed).lower()

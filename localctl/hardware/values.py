@@ -21,7 +21,7 @@ class Gpu:
     """The driver's index: NVML index (as nvidia-smi), DRM card number for AMD, 0 for Apple."""
     name: str
     vendor: str
-    """``nvidia``, ``amd`` or ``apple``."""
+    """``nvidia``, ``amd``, ``apple`` or ``intel`` (Intel GPUs only in profiles)."""
     total_bytes: int
     free_bytes: int
     bandwidth_bytes_s: float

@@ -25,6 +25,7 @@ from tui.widgets.hardware_bar import HardwareBar
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from localctl.config import Config
     from localctl.hardware import Hardware
     from localctl.hub import PullProgress
     from tui.context import TuiContext
@@ -45,6 +46,7 @@ class CatalogScreen(Screen[None]):
         Binding("plus,right_square_bracket", "ctx(1)", "Ctx+", id="ctx_up"),
         Binding("minus,left_square_bracket", "ctx(-1)", "Ctx-", id="ctx_down"),
         Binding("escape", "escape", "Cancel download", id="cancel_download", show=False),
+        Binding("b", "bench", "Bench here", id="bench"),
     ]
 
     @dataclass
@@ -66,6 +68,13 @@ class CatalogScreen(Screen[None]):
         """Catalog or hardware could not be loaded."""
 
         reason: str
+
+    @dataclass
+    class BenchFinished(Message):
+        """A ``localctl bench`` run of a downloaded row ended (``summary`` says how)."""
+
+        summary: str
+        failed: bool = False
 
     @dataclass
     class CancelDownloadRequested(Message):
@@ -233,6 +242,53 @@ class CatalogScreen(Screen[None]):
             self.query_one(CatalogTable).focus()
 
     # -- actions --------------------------------------------------------------
+
+    def action_bench(self) -> None:
+        """Measure the selected downloaded row here; predictions then say "calibrated here"."""
+        row = self.query_one(CatalogTable).current_row
+        if row is None or row.local_path is None or self.context.hw_profile:
+            why = "a simulated profile" if self.context.hw_profile else "a downloaded row"
+            self.notify(f"Bench needs {why}", title="Bench", severity="warning")
+            return
+        path, name, config = row.local_path, row.key, self.context.config
+        self.notify(f"Benchmarking {name} (512-token prompt, 128 tokens, 3 runs)…", title="Bench")
+        self.run_worker(
+            lambda: self._bench(path, name, config),
+            name="bench",
+            group="bench",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _bench(self, path: Path, name: str, config: Config) -> None:
+        from localctl.benchrun import run_bench
+        from localctl.errors import LocalctlError
+        from localctl.hardware import resolve_hardware
+
+        try:
+            report = run_bench(path, name, resolve_hardware(None), config)
+        except LocalctlError as error:
+            self.post_message(self.BenchFinished(str(error), failed=True))
+            return
+        result = report.result
+        summary = (
+            f"pp512 {result.prompt_tok_s:.0f} ± {result.prompt_tok_s_sd:.0f}, "
+            f"tg128 {result.gen_tok_s:.1f} ± {result.gen_tok_s_sd:.1f} tok/s"
+        )
+        if not report.stored:
+            summary += f"; not stored ({report.busy})"
+        self.post_message(self.BenchFinished(summary))
+
+    def on_catalog_screen_bench_finished(self, message: BenchFinished) -> None:
+        self.notify(
+            message.summary,
+            title="Bench",
+            severity="error" if message.failed else "information",
+            timeout=10,
+        )
+        if not message.failed:
+            self.replan()
 
     def action_search(self) -> None:
         """Focus the search box."""

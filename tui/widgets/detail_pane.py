@@ -14,6 +14,7 @@ from textual.widgets import Static
 from catalog.schema import HUB_SOURCE
 from localctl.output import human_bytes
 from localctl.sanitize import printable
+from localctl.speed import speed_lines
 from tui.rows import CatalogRow
 from tui.widgets.plan_bar import PlanBar
 
@@ -38,7 +39,19 @@ def describe(row: CatalogRow) -> Text:
         text.append(f"Fit: {plan.verdict()}", style="bold")
         text.append(f" at ctx {plan.ctx:,} (kv {plan.kv_type}, parallel {plan.parallel})\n")
         text.append(f"GPU layers: {plan.gpu_layers}/{plan.n_layers}\n")
-        text.append(f"Predicted speed: {plan.predicted_tok_s:.1f} tok/s\n")
+        if plan.placement != "none":
+            decode, prompt, basis = speed_lines(
+                plan.predicted_tok_s,
+                plan.predicted_tok_s_range,
+                plan.predicted_tok_s_short,
+                plan.predicted_prompt_tok_s,
+                plan.predicted_ttft_s,
+                plan.ttft_prompt_tokens,
+                plan.speed_basis,
+            )
+            text.append(f"Speed: {decode}\n")
+            text.append(f"{prompt[0].upper()}{prompt[1:]}\n")
+            text.append(f"({basis})\n", style="italic")
         text.append(
             f"Total {human_bytes(plan.total_bytes)}: GPU {human_bytes(plan.gpu_bytes)},"
             f" RAM {human_bytes(plan.cpu_bytes)}\n"
