@@ -509,6 +509,8 @@ def test_catalog_reference_follows_the_catalog_contract(
     asked: list[tuple[object, str]] = []
 
     class Catalog:
+        warnings: tuple[str, ...] = ()
+
         def __init__(self, user_file: object) -> None:
             self.user_file = user_file
 
