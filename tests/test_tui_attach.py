@@ -7,7 +7,7 @@ import json
 import pytest
 from textual.widgets import Input
 
-import tui.engine
+import localctl.library
 from localctl.config import Config
 from localctl.server import free_port
 from localctl.session import RemoteEndpoint
@@ -20,7 +20,7 @@ from tui.screens.modals import AttachModal
 
 @pytest.fixture(autouse=True)
 def small_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tui.engine, "load_models", lambda: [model("llama-3.1-8b")])
+    monkeypatch.setattr(localctl.library, "load_models", lambda: [model("llama-3.1-8b")])
 
 
 async def _attach(app, pilot, url: str, key: str = "") -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import tui.engine
+import localctl.library
 from tests.tui_helpers import model
 from tests.tui_stream import measure_stream
 
@@ -15,7 +15,7 @@ PACE_TOK_S = 5_000.0
 @pytest.fixture(autouse=True)
 def small_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
     """The catalog screen loads in the background; keep it small so it does not skew timing."""
-    monkeypatch.setattr(tui.engine, "load_models", lambda: [model("llama-3.1-8b")])
+    monkeypatch.setattr(localctl.library, "load_models", lambda: [model("llama-3.1-8b")])
 
 
 async def test_fast_stream_renders_completely_while_keys_respond():

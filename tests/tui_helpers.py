@@ -10,9 +10,9 @@ from textual.widget import Widget
 
 from catalog.schema import ArchSpec, ModelSpec, QuantSpec
 from localctl.hardware import Gpu, Hardware
+from localctl.library import CatalogRow
 from localctl.plan import MemoryPlan
 from localctl.request import PlanRequest
-from tui.rows import CatalogRow
 
 GIB = 1024**3
 

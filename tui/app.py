@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from localctl.config import Config
     from localctl.hub import PullProgress
-    from tui.rows import CatalogRow
+    from localctl.library import CatalogRow
 
 LOG_LINES = 5000
 

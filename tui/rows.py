@@ -1,18 +1,14 @@
-"""Catalog rows as the TUI shows them: one model x quant with its plan, filtered and sorted.
+"""Catalog rows as the TUI shows them: filtered, sorted, and the context lengths offered.
 
 Pure functions over plain values, so they are tested without a running app.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from catalog.schema import ModelSpec, QuantSpec
-    from localctl.plan import MemoryPlan
+    from localctl.library import CatalogRow
 
 SORT_KEYS: tuple[str, ...] = ("fit", "speed", "size", "name")
 """Orders the catalog table knows, the first being the default."""
@@ -34,54 +30,6 @@ def step_ctx(current: int, direction: int) -> int:
 
 
 _PLACEMENT_ORDER = {"gpu": 0, "partial": 1, "cpu": 2, "none": 3}
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogRow:
-    """One model x quant row of the catalog table."""
-
-    model: ModelSpec
-    quant: QuantSpec
-    quality: str = ""
-    """Quality note of the quant type."""
-    plan: MemoryPlan | None = None
-    """Fit plan at the current context; None while computing or when planning failed."""
-    plan_error: str = ""
-    """One line saying why there is no plan."""
-    local_path: Path | None = None
-    """First file when every part is on disk."""
-    pull_ref: str = ""
-    """The pull reference when it is not ``model-id:QUANT`` (a hub search result:
-    ``OWNER/REPO:QUANT`` or ``OWNER/REPO/FILE.gguf``)."""
-
-    @property
-    def key(self) -> str:
-        """``model-id:QUANT`` (or ``pull_ref``), the row key and the pull reference."""
-        return self.pull_ref or f"{self.model.id}:{self.quant.name}"
-
-    @property
-    def verdict(self) -> str:
-        """``GPU``, ``partial N/M``, ``CPU``, ``won't fit``, ``…`` (computing) or ``?``."""
-        if self.plan is not None:
-            return self.plan.verdict()
-        return "?" if self.plan_error else "…"
-
-    @property
-    def placement(self) -> str:
-        """Plan placement, ``pending`` or ``error``."""
-        if self.plan is not None:
-            return self.plan.placement
-        return "error" if self.plan_error else "pending"
-
-    @property
-    def fits(self) -> bool:
-        """True when the plan places the model somewhere."""
-        return self.plan is not None and self.plan.placement != "none"
-
-    @property
-    def downloaded(self) -> bool:
-        """True when every file is on disk."""
-        return self.local_path is not None
 
 
 def matches(row: CatalogRow, query: str) -> bool:

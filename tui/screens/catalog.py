@@ -14,8 +14,9 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Input, Select
 
-from tui import engine
-from tui.rows import SORT_KEYS, CatalogRow, families, select_rows, step_ctx
+from localctl.hardware import resolve_hardware
+from localctl.library import CatalogRow, catalog_rows, plan_rows
+from tui.rows import SORT_KEYS, families, select_rows, step_ctx
 from tui.widgets.catalog_table import CatalogTable
 from tui.widgets.detail_pane import DetailPane
 from tui.widgets.download_panel import DownloadPanel
@@ -136,9 +137,9 @@ class CatalogScreen(Screen[None]):
         from localctl.request import PlanRequest
 
         try:
-            hardware = self.hardware or engine.resolve_hardware(profile)
+            hardware = self.hardware or resolve_hardware(profile)
             self.post_message(self.HardwareReady(hardware))
-            rows = self.all_rows or engine.build_rows(engine.load_models())
+            rows = self.all_rows or catalog_rows()
             request = PlanRequest.from_config(
                 self.context.config, ctx=ctx, kv_type=kv_type, parallel=parallel
             )
@@ -148,11 +149,10 @@ class CatalogScreen(Screen[None]):
         if not self.all_rows:
             self.post_message(self.RowsReady(rows, ctx, planned=False))
         planned: list[CatalogRow] = []
-        for start in range(0, len(rows), PLAN_BATCH):
-            if cancel.is_set():
-                return
-            batch = rows[start : start + PLAN_BATCH]
-            planned += engine.plan_rows(batch, hardware, request, cancel=cancel)
+        for row in plan_rows(rows, hardware, request, cancel):
+            planned.append(row)
+            if len(planned) % PLAN_BATCH and len(planned) < len(rows):
+                continue
             if cancel.is_set():
                 return
             done = len(planned) == len(rows)

@@ -14,8 +14,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from catalog.schema import HUB_SOURCE, ArchSpec, ModelSpec, QuantSpec
-from tui import engine
-from tui.rows import CatalogRow
+from localctl.hardware import resolve_hardware
+from localctl.library import CatalogRow
 from tui.widgets.catalog_table import CatalogTable
 from tui.widgets.detail_pane import DetailPane
 
@@ -110,7 +110,7 @@ class SearchScreen(Screen[None]):
 
     def _hardware(self) -> Hardware:
         known = self._app.catalog_screen.hardware
-        return known if known is not None else engine.resolve_hardware(self.context.hw_profile)
+        return known if known is not None else resolve_hardware(self.context.hw_profile)
 
     # -- searching ------------------------------------------------------------
 

@@ -10,9 +10,9 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
+from localctl.library import CatalogRow
 from localctl.output import human_bytes
 from localctl.sanitize import printable
-from tui.rows import CatalogRow
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("model", "model"),

@@ -12,10 +12,10 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from catalog.schema import HUB_SOURCE
+from localctl.library import CatalogRow
 from localctl.output import human_bytes
 from localctl.sanitize import printable
 from localctl.speed import speed_lines
-from tui.rows import CatalogRow
 from tui.widgets.plan_bar import PlanBar
 
 if TYPE_CHECKING:

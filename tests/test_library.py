@@ -1,0 +1,56 @@
+"""The catalog as this machine sees it: catalog rows, files on disk, and their plans."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from localctl.config import Config, save_config
+from localctl.library import LOCAL_SOURCE, catalog_rows, plan_rows
+from localctl.request import PlanRequest
+from tests.tui_helpers import hardware, model
+
+
+def test_catalog_rows_add_unknown_files_on_disk_and_mark_known_ones(
+    smollm2_path: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "tiny-chat.Q4_1.gguf").symlink_to(smollm2_path)
+    (folder / "big-Q8_0-00002-of-00002.gguf").symlink_to(smollm2_path)  # not a first part
+    (folder / "broken.gguf").write_bytes(b"GGUF\x03\x00")  # unreadable header
+    known = model("llama-3.1-8b", quants=1)
+    with (folder / known.quants[0].files[0]).open("wb") as sparse:  # names and sizes count
+        sparse.truncate(known.quants[0].size_bytes)
+    save_config(Config(model_folders=(str(folder),)))
+
+    rows = catalog_rows([known])
+    assert [row.key for row in rows] == ["llama-3.1-8b:Q4_K_M", "tiny-chat.q4_1:Q4_1"]
+    assert rows[0].local_path == folder / known.quants[0].files[0] and rows[0].quality
+    local = rows[1]
+    assert local.model.source == local.model.family == LOCAL_SOURCE
+    assert local.local_path == (folder / "tiny-chat.Q4_1.gguf").absolute()
+    assert local.model.arch.n_layers == 30 and local.plan is None
+    assert [row.key for row in catalog_rows([known], include_local=False)] == [rows[0].key]
+
+
+def test_plan_rows_plans_each_row_and_stops_when_cancelled(
+    smollm2_path: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "tiny-chat.Q4_1.gguf").symlink_to(smollm2_path)
+    save_config(Config(model_folders=(str(folder),)))
+    rows = catalog_rows([model("a"), model("b")])
+    request = PlanRequest(ctx=2048)
+    planned = list(plan_rows(rows, hardware(), request))
+    assert [row.key for row in planned] == [row.key for row in rows]
+    assert all(row.plan is not None and row.plan.request == request for row in planned)
+    assert planned[-1].plan is not None and planned[-1].plan.weights_bytes > 90_000_000
+
+    cancel = threading.Event()
+    seen = []
+    for row in plan_rows(rows, hardware(), request, cancel):
+        seen.append(row)
+        cancel.set()
+    assert len(seen) == 1
