@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -163,3 +164,43 @@ async def test_the_tui_keeps_its_catalog_when_a_user_entry_is_bad() -> None:
         await wait_until(
             pilot, lambda: any("entry skipped" in line for line in app.log_lines), 5, "warning"
         )
+
+
+def test_offline_pull_answers_from_the_cache_without_backoff(
+    smollm2_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import time
+
+    from localctl.hub import env as hub_env
+    from localctl.hub import pull
+    from tests.fakehub import DEFAULT_REPO, FakeHub, smollm2_repo
+
+    with FakeHub([smollm2_repo(smollm2_path)]) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        first = pull(f"{DEFAULT_REPO}:Q8_0")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setattr(hub_env, "RETRY_DELAYS_S", (30.0, 30.0))
+    started = time.monotonic()
+    again = pull(f"{DEFAULT_REPO}:Q8_0")
+    assert time.monotonic() - started < 30, "no backoff pause before the cache answered"
+    assert again.files == first.files and again.downloaded_bytes == 0
+
+
+def test_a_refused_download_leaves_no_empty_partial_file(
+    smollm2_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from localctl.errors import DownloadError
+    from localctl.hub import pull, repo_cache_dir
+    from tests.fakehub import DEFAULT_REPO, FakeHub, smollm2_repo
+
+    with FakeHub([smollm2_repo(smollm2_path)]) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        hub.faults.hostile_etag = "not-a-hash[/]"
+        with pytest.raises(DownloadError, match="unexpected ETag"):
+            pull(f"{DEFAULT_REPO}:Q4_1")
+    leftovers = list(repo_cache_dir(DEFAULT_REPO).rglob("*.incomplete"))
+    assert leftovers == []

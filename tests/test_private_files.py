@@ -116,3 +116,31 @@ def test_a_wrong_typed_run_file_is_ignored(
         port = url.rsplit(":", 1)[1]
         (folder / f"{port}.json").write_text(json.dumps(doc))
         assert main(["chat", "--url", url, "--prompt", "hi", "--no-save", "--json"]) == 0
+
+
+def test_two_servers_on_one_port_get_their_own_private_logs(isolated_dirs: Path) -> None:
+    from localctl.server import ModelServer, ServerOptions
+
+    logs = []
+    for _ in range(2):
+        server = ModelServer(ServerOptions(backend="llama-cpp-python", port=8080))
+        handle = server._open_log(paths.logs_dir())
+        assert handle is not None
+        handle.write(b"mine\n")
+        handle.close()
+        logs.append(server.log_path)
+    assert logs[0] != logs[1]
+    assert all(p is not None and p.read_bytes() == b"mine\n" for p in logs)
+    assert all(p is not None and _mode(p) == 0o600 for p in logs)
+    assert _mode(paths.logs_dir()) == 0o700
+
+
+def test_measurements_are_private(isolated_dirs: Path) -> None:
+    from localctl.measurements import append_measurement
+
+    assert append_measurement({"model": "m"})
+    assert _mode(paths.measurements_file()) == 0o600
+    paths.measurements_file().chmod(0o644)
+    assert append_measurement({"model": "n"})
+    assert _mode(paths.measurements_file()) == 0o600
+    assert len(paths.measurements_file().read_text().splitlines()) == 2

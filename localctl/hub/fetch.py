@@ -171,7 +171,7 @@ def pull(
         raise DownloadCancelled("download cancelled")
     started = time.monotonic()
     try:
-        plan = resolve(ref, cancel=cancel)
+        plan = resolve(ref, cancel=cancel, cache_answers=True)
     except Unreachable:
         cached = _cached_result(ref, started)
         if cached is None:

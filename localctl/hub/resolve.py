@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from catalog.filenames import part_number, quant_of, quants_in_files, split_part, split_set_key
 from localctl.errors import BadInputError, DownloadError
 from localctl.hub import env
+from localctl.hub.cache import repo_cache_dir
 from localctl.hub.env import hub_endpoint, hub_token
 from localctl.hub.errors import hub_error, retryable, sleep_or_cancel
 from localctl.hub.refs import (
@@ -25,17 +26,24 @@ if TYPE_CHECKING:
     pass
 
 
-def _model_info(repo: str, endpoint: str, token: str | None, cancel: threading.Event | None) -> Any:
+def _model_info(
+    repo: str,
+    endpoint: str,
+    token: str | None,
+    cancel: threading.Event | None,
+    retry: bool = True,
+) -> Any:
     from huggingface_hub import HfApi
 
     api = HfApi(endpoint=endpoint, token=token or False, library_name="localctl")
-    for attempt in range(len(env.RETRY_DELAYS_S) + 1):
+    delays = env.RETRY_DELAYS_S if retry else ()
+    for attempt in range(len(delays) + 1):
         try:
             return api.model_info(repo, files_metadata=True, token=token or False)
         except Exception as error:
-            if not retryable(error) or attempt == len(env.RETRY_DELAYS_S):
+            if not retryable(error) or attempt == len(delays):
                 raise hub_error(error, repo, endpoint) from error
-            sleep_or_cancel(env.RETRY_DELAYS_S[attempt], cancel)
+            sleep_or_cancel(delays[attempt], cancel)
     raise AssertionError("unreachable")
 
 
@@ -127,12 +135,17 @@ def catalog_entry(ref: Ref) -> tuple[str, tuple[str, ...], tuple[str, ...], str]
     return check_repo_id(model.repo), tuple(quant.files), tuple(quant.sha256), quant.name
 
 
-def resolve(ref: str, *, cancel: threading.Event | None = None) -> PullPlan:
+def resolve(
+    ref: str, *, cancel: threading.Event | None = None, cache_answers: bool = False
+) -> PullPlan:
     """Resolve ``ref`` against the hub: pinned commit, file list, sizes, sha256s.
 
     Args:
         ref: ``MODEL[:QUANT]``, ``OWNER/REPO[:QUANT]`` or ``OWNER/REPO/FILE.gguf``.
         cancel: Set it to stop retries early.
+        cache_answers: The caller answers from the cache when the hub is unreachable:
+            with a snapshot of the repository cached, the hub is asked once, without
+            backoff (offline, the cached copy answered only after 7.5 s of retries).
 
     Returns:
         The plan; no file byte has been fetched.
@@ -152,7 +165,8 @@ def resolve(ref: str, *, cancel: threading.Event | None = None) -> PullPlan:
         parsed = Ref(repo=repo, model_id=parsed.model_id, quant=quant_name, filename=None)
     repo = parsed.repo or ""
     endpoint = hub_endpoint()
-    info = _model_info(repo, endpoint, hub_token(), cancel)
+    cached = cache_answers and (repo_cache_dir(repo) / "refs" / "main").is_file()
+    info = _model_info(repo, endpoint, hub_token(), cancel, retry=not cached)
     commit = info.sha
     if not isinstance(commit, str) or not HEX40.fullmatch(commit):
         raise DownloadError(

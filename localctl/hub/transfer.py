@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -151,7 +152,19 @@ class Transfer:
         self.got = 0
 
     def run(self) -> str:
-        """Fetch into the partial file, verify, move into place; return the sha256."""
+        """Fetch into the partial file, verify, move into place; return the sha256.
+
+        A download refused before its first byte leaves no empty partial file behind.
+        """
+        try:
+            return self._run()
+        except BaseException:
+            with contextlib.suppress(OSError):
+                if self.partial.stat().st_size == 0:
+                    self.partial.unlink()
+            raise
+
+    def _run(self) -> str:
         import httpx
 
         remote = self.remote
