@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from catalog.filenames import split_part, split_stem
 from localctl import inventory
+from localctl.sanitize import printable
 
 if TYPE_CHECKING:
     import threading
@@ -152,16 +153,17 @@ def local_rows(known: set[Path]) -> list[CatalogRow]:
             size_bytes=info.file_size or entry.size_bytes,
         )
         license_ = info.metadata.get("general.license")
+        # The header and the file name are someone else's text: shown, never obeyed.
         model = ModelSpec(
-            id=stem.lower(),
-            name=info.name or stem,
+            id=printable(stem.lower()),
+            name=printable(info.name or stem),
             family=LOCAL_SOURCE,
-            repo=entry.repo or str(path.parent),
+            repo=printable(entry.repo or str(path.parent)),
             params=sum(t.n_elements for t in info.tensors),
             arch=info.arch,
-            license=str(license_) if license_ else "",
+            license=printable(license_) if license_ else "",
             quants=(quant,),
-            notes=f"local file ({entry.source}): {path}",
+            notes=printable(f"local file ({entry.source}): {path}"),
             source=LOCAL_SOURCE,
         )
         rows.append(CatalogRow(model, quant, quality_note(quant), local_path=path))
