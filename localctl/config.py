@@ -32,6 +32,10 @@ providers' current price tables, none flagged deprecated or shut down;
 claude-3-5-haiku was retired on 2026-02-19)."""
 
 
+DEFAULT_PORT = 8080
+"""Port of a server nobody chose a port for."""
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     """How ``serve`` launches a model server."""
@@ -40,7 +44,8 @@ class ServerConfig:
     """``auto`` (native llama-server if found, else llama-cpp-python), ``llama-cpp-python``
     or ``llama-server``."""
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: int = DEFAULT_PORT
+    """The default port moves aside when taken; any other port is an error then."""
     llama_server_path: str = ""
     """Path to a native ``llama-server`` binary; empty means look on PATH."""
     threads: int = 0

@@ -19,6 +19,7 @@ __all__ = [
     "HardwareError",
     "LocalctlError",
     "ServerError",
+    "WontFitError",
     "describe_os_error",
 ]
 
@@ -29,6 +30,10 @@ class ConfigError(BadInputError):
 
 class HardwareError(BadInputError):
     """An unknown or malformed simulated hardware profile."""
+
+
+class WontFitError(BadInputError):
+    """The fit plan says the model does not fit this machine (``--force`` tries anyway)."""
 
 
 class DownloadError(LocalctlError):

@@ -13,10 +13,11 @@ Public API (the CLI ``localctl serve`` and the TUI both use it):
       ``exit_reason`` (plain explanation once the child died).
     - ``on_log`` / ``on_exit`` callbacks (called from a reader thread; a Textual app
       posts messages from them), ``await wait_exit()`` to await a crash.
-  Port 0 means "any free port"; a taken port is replaced by a free one and
-  ``port_note`` says so. ``start()`` may be called from any thread (a Textual
-  worker): the child is spawned by a supervisor thread that lives as long as the
-  child, so the Linux parent-death signal (SIGTERM) fires only when localctl dies.
+  Port 0 means "any free port"; a taken default port is replaced by a free one and
+  ``port_note`` says so (a port the user chose is an error instead). ``start()``
+  may be called from any thread (a Textual worker): the child is spawned by a
+  supervisor thread that lives as long as the child, so the Linux parent-death
+  signal (SIGTERM) fires only when localctl dies.
   Keys go to the child through its environment (``LLAMA_API_KEY`` / ``API_KEY``),
   never argv; the child's environment is allow-listed (``child_env``).
 - ``explain_exit(returncode)``: plain words for an exit code or signal.
@@ -36,6 +37,7 @@ import enum
 import ipaddress
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
@@ -134,6 +136,9 @@ class ServerOptions:
     llama_server_path: str = ""
     attach_url: str = ""
     log_dir: Path | None = None
+    port_fallback: bool = True
+    """When ``port`` is taken, serve on a free one (``port_note`` says so). Only for the
+    default port: a port the user chose that cannot be bound is an error."""
 
 
 @dataclass(slots=True)
@@ -158,6 +163,27 @@ _SIGNAL_HINTS = {
     signal.SIGBUS: "the server crashed (SIGBUS) — the model file may be truncated or on a "
     "vanished disk",
 }
+
+
+_BACKTRACE_LINE = re.compile(
+    r"^\s*(?:#\d+\s+0x|\[New (?:LWP|Thread)|\[Thread debugging|\[Inferior \d|"
+    r"Using host libthread_db|0x[0-9a-f]+ in |warning: (?:process \d+|Could not|Unable to)|"
+    r"\(gdb\)|No symbol table|.*\(\+0x[0-9a-f]+\)\s*\[0x[0-9a-f]+\]\s*$)",
+    re.IGNORECASE,
+)
+"""Lines of the backtrace llama.cpp prints when it aborts (gdb's or glibc's): they bury the
+one line that says why."""
+
+
+def failure_lines(lines: list[str], n: int = 8) -> list[str]:
+    """The last ``n`` non-blank log lines that can explain a failure, backtraces left out.
+
+    Args:
+        lines: Log lines, oldest first.
+        n: How many to keep.
+    """
+    kept = [ln for ln in lines if ln.strip() and not _BACKTRACE_LINE.match(ln)]
+    return kept[-n:]
 
 
 def explain_exit(returncode: int | None) -> str:
@@ -189,8 +215,14 @@ def is_loopback(host: str) -> bool:
 
 
 def port_free(host: str, port: int) -> bool:
-    """True when ``port`` can be bound on ``host``."""
+    """True when a server can listen on ``port`` on ``host``.
+
+    As llama.cpp's and uvicorn's servers do, the check sets ``SO_REUSEADDR``: connections
+    of a server that just ended (TIME_WAIT) do not make its port look taken, a server
+    listening there does.
+    """
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -292,6 +324,11 @@ class ModelServer:
             if self.port == 0:
                 self.port = free_port(self.host)
             elif not port_free(self.host, self.port):
+                if not o.port_fallback:
+                    raise ServerError(
+                        f"port {self.port} on {self.host} is taken (another server?); "
+                        "stop it or choose another port"
+                    )
                 old = self.port
                 self.port = free_port(self.host)
                 self.port_note = f"port {old} is taken; using {self.port}"
@@ -429,7 +466,7 @@ class ModelServer:
         assert self._child is not None
         self._child.reader.join(timeout=5)
         reason = explain_exit(self._child.proc.returncode)
-        tail = " | ".join(ln for ln in self.log_tail(8) if ln.strip())
+        tail = " | ".join(failure_lines(self.log_tail(200)))
         return ServerError(f"{reason}; log {self.log_path}: {tail}" if tail else reason)
 
     def _wait_ready(self, timeout_s: float, path: str) -> None:

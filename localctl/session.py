@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from localctl.chat import served_model_name
 from localctl.chat_session import ChatEndpoint
+from localctl.config import DEFAULT_PORT
 from localctl.endpoint import base_url
 from localctl.errors import BadInputError, ServerError
 from localctl.request import PlanRequest
@@ -96,6 +97,47 @@ def model_file(
     return local, f"{model.id}:{quant.name}"
 
 
+def catalog_plan(ref: str, hw: Hardware, request: PlanRequest) -> tuple[MemoryPlan, str] | None:
+    """The plan of catalog ref ``ref`` from its catalog numbers, before any byte is fetched.
+
+    Returns:
+        The plan and ``model-id:QUANT``; None when ``ref`` is a file or a hub reference
+        (those are planned from their header once on disk).
+
+    Raises:
+        CatalogError: a catalog model without such a quant.
+    """
+    from localctl.commands.fit import is_gguf_path
+    from localctl.commands.models import load_user_catalog
+    from localctl.plan import plan
+    from localctl.shape import shape_for_quant
+
+    if is_gguf_path(ref) or "/" in ref:
+        return None
+    model, quant = load_user_catalog().resolve(ref)
+    return plan(shape_for_quant(model, quant.name), hw, request), f"{model.id}:{quant.name}"
+
+
+def check_fits(memory_plan: MemoryPlan, name: str, *, hint: str = "pass --force") -> None:
+    """Refuse to download or serve what its plan says cannot fit (nothing is fetched or run).
+
+    Args:
+        memory_plan: The plan of ``name`` on the machine that would run it.
+        name: What the user asked for, as shown.
+        hint: How to go ahead anyway (the CLI's ``--force``).
+
+    Raises:
+        WontFitError: the plan's placement is ``none``; the message says by how much.
+    """
+    from localctl.errors import WontFitError
+
+    if memory_plan.placement == "none":
+        raise WontFitError(
+            f"{name} won't fit at context {memory_plan.ctx:,}: {memory_plan.reason} "
+            f"({hint} to try anyway)"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class LaunchOverrides:
     """What the user set by hand; None takes the plan's or the config's value."""
@@ -157,6 +199,9 @@ def launch_options(
         backend=o.backend or request.backend,
         host=o.host or config.server.host,
         port=o.port if o.port is not None else config.server.port,
+        # Only the default port moves aside for a server already there; a port the user
+        # chose (flag or config) is theirs, and a script would talk to the wrong server.
+        port_fallback=o.port is None and config.server.port == DEFAULT_PORT,
         ctx=request.ctx,
         gpu_layers=o.gpu_layers if o.gpu_layers is not None else gpu_layers,
         threads=o.threads or default_threads(config, hw),

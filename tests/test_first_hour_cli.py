@@ -232,3 +232,145 @@ def _refusing_server() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HUGE = ["--ctx", "16777216", "--parallel", "1024"]
+"""A context no machine holds: every plan says won't fit."""
+
+
+def _localctl(*args: str, env: dict[str, str] | None = None, timeout: float = 60):  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [sys.executable, "-m", "localctl", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _huge_config() -> None:
+    from localctl.config import Config, save_config
+
+    save_config(Config(default_ctx=1 << 24, parallel=1024))
+
+
+def test_pull_refuses_what_the_plan_says_wont_fit_before_any_byte(
+    smollm2_path: os.PathLike[str], isolated_dirs: os.PathLike[str]
+) -> None:
+    from pathlib import Path
+
+    from tests.fakehub import FakeHub, hub_env
+    from tests.tui_flow import flow_repo
+
+    _huge_config()
+    with FakeHub([flow_repo(Path(smollm2_path))], lifetime_s=120) as hub:
+        result = _localctl("pull", "smollm2-135m:Q4_1", env=hub_env(hub))
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "smollm2-135m:Q4_1 won't fit" in lines[0]
+        assert "pass --force" in lines[0]
+        assert not any(Path(os.environ["HF_HOME"]).rglob("*.gguf")), "nothing downloaded"
+        forced = _localctl("pull", "smollm2-135m:Q4_1", "--force", env=hub_env(hub))
+        assert forced.returncode == 0, forced.stderr
+        assert any(Path(os.environ["HF_HOME"]).rglob("*.gguf"))
+
+
+def test_serve_refuses_a_catalog_model_that_wont_fit_before_downloading_it(
+    smollm2_path: os.PathLike[str], tmp_path: os.PathLike[str]
+) -> None:
+    from pathlib import Path
+
+    from tests.fakehub import FakeHub, hub_env
+    from tests.server_helpers import FAKE_HTTP_SERVER, write_fake_exe
+    from tests.tui_flow import flow_repo
+
+    exe = write_fake_exe(Path(tmp_path), FAKE_HTTP_SERVER)
+    with FakeHub([flow_repo(Path(smollm2_path))], lifetime_s=120) as hub:
+        env = hub_env(hub, LOCALCTL_LLAMA_SERVER=str(exe))
+        args = ["serve", "smollm2-135m:Q4_1", "--backend", "llama-server", "--port", "0"]
+        result = _localctl(*args, *HUGE, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "won't fit at context 16,777,216" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert not any(Path(os.environ["HF_HOME"]).rglob("*.gguf")), "nothing downloaded"
+
+
+def test_serve_refuses_a_local_file_that_wont_fit_and_starts_nothing(
+    tmp_path: os.PathLike[str],
+) -> None:
+    from pathlib import Path
+
+    from tests.fit_helpers import TinyModel
+    from tests.server_helpers import FAKE_HTTP_SERVER, write_fake_exe
+
+    folder = Path(tmp_path)
+    model = folder / "tiny.gguf"
+    model.write_bytes(TinyModel(n_layers=64).build())
+    exe = write_fake_exe(folder, FAKE_HTTP_SERVER)
+    env = dict(os.environ, LOCALCTL_LLAMA_SERVER=str(exe))
+    args = ["serve", str(model), "--backend", "llama-server", "--port", "0", *HUGE]
+    result = _localctl(*args, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "tiny.gguf won't fit" in result.stderr and "--force" in result.stderr
+    assert result.stdout == ""
+
+
+def test_an_explicit_port_that_is_taken_is_an_error_not_another_port(
+    tmp_path: os.PathLike[str],
+) -> None:
+    import socket
+    from pathlib import Path
+
+    from tests.fit_helpers import TinyModel
+    from tests.server_helpers import FAKE_HTTP_SERVER, write_fake_exe
+
+    folder = Path(tmp_path)
+    model = folder / "tiny.gguf"
+    model.write_bytes(TinyModel().build())
+    exe = write_fake_exe(folder, FAKE_HTTP_SERVER)
+    env = dict(os.environ, LOCALCTL_LLAMA_SERVER=str(exe))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["serve", str(model), "--backend", "llama-server", "--port", str(port)]
+        result = _localctl(*args, "--ctx", "512", env=env)
+    assert result.returncode == 1, result.stderr
+    assert f"port {port} on 127.0.0.1 is taken" in result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+
+
+def test_only_the_default_port_falls_back() -> None:
+    from pathlib import Path
+
+    from localctl.config import Config, ServerConfig
+    from localctl.session import LaunchOverrides, launch_options
+
+    path = Path("model.gguf")
+    assert launch_options(path, "m", None, Config(), None).port_fallback
+    chosen = launch_options(path, "m", None, Config(), None, LaunchOverrides(port=8091))
+    assert not chosen.port_fallback
+    configured = Config(server=ServerConfig(port=9000))
+    assert not launch_options(path, "m", None, configured, None).port_fallback
+
+
+def test_a_crash_log_tail_leaves_out_the_backtrace() -> None:
+    from localctl.server import failure_lines
+
+    log = [
+        "llama_model_load: loading model",
+        "ggml_backend_cpu_buffer_type_alloc_buffer: failed to allocate buffer of size 274877906944",
+        "llama_init_from_model: failed to initialize the context",
+        "[New LWP 4242]",
+        "[Thread debugging using libthread_db enabled]",
+        'Using host libthread_db library "/lib/x86_64-linux-gnu/libthread_db.so.1".',
+        "0x00007f3a1c0ea42f in __GI___wait4 () at ../sysdeps/unix/sysv/linux/wait4.c:30",
+        "#0  0x00007f3a1c0ea42f in __GI___wait4 () at wait4.c:30",
+        "#1  0x00007f3a1c5d1b2a in ggml_print_backtrace () from libggml-base.so",
+        "[Inferior 1 (process 4242) detached]",
+    ]
+    kept = failure_lines(log, 3)
+    assert kept == log[:3]

@@ -128,3 +128,24 @@ async def test_a_model_folder_added_in_settings_is_scanned_at_once(tmp_path: Pat
             return bool(rows) and rows[0].downloaded and rows[0].plan is not None
 
         await wait_for(pilot, listed, 120)
+
+
+async def test_a_row_that_wont_fit_asks_before_downloading_or_serving() -> None:
+    from tui.screens.modals import ConfirmModal
+
+    app = make_app(hw_profile="m1-16", config=Config())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: planned(app), 60)
+        screen = app.catalog_screen
+        wont = next(r for r in screen.all_rows if r.placement == "none" and not r.downloaded)
+        await pilot.press("slash", *f"{wont.model.id} {wont.quant.name}", "enter")
+        await wait_for(pilot, lambda: [r.key for r in screen.shown_rows][:1] == [wont.key])
+        for key, answer in (("enter", "n"), ("d", "escape"), ("enter", "enter")):
+            await pilot.press(key)
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+            text = str(app.screen.query_one("#confirm-detail").render())
+            assert "won't fit" in text and "needs" in text
+            await pilot.press(answer)  # enter picks the focused button: Cancel
+            await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmModal))
+            await pilot.pause(0.2)
+            assert not screen.downloading and app.server is None

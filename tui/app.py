@@ -283,12 +283,46 @@ class LocalctlApp(App[int]):
 
     @work(group="flow", exclusive=True, exit_on_error=False, name="run model")
     async def _run_row(self, row: CatalogRow, serve: bool) -> None:
-        """Download ``row`` if needed, then (when ``serve``) start its server and open the chat."""
+        """Download ``row`` if needed, then (when ``serve``) start its server and open the chat.
+
+        A row whose plan says it won't fit asks first (nothing is fetched or started
+        unless the user says so).
+        """
+        if not await self._confirm_if_wont_fit(row, serve=serve):
+            return
         path = row.local_path
         if path is None:
             path = await self._download(row)
         if path is not None and serve:
             await self._serve(row, path)
+
+    async def _confirm_if_wont_fit(self, row: CatalogRow, *, serve: bool) -> bool:
+        """True when ``row`` fits, or the user chose to go ahead although it won't."""
+        from localctl.errors import WontFitError
+        from localctl.session import check_fits
+        from tui.screens.modals import ConfirmModal
+
+        if row.plan is None:
+            return True
+        try:
+            check_fits(row.plan, row.key, hint="it will most likely fail to load; go ahead")
+        except WontFitError as error:
+            verb = "Download" if row.local_path is None else "Start"
+            if row.local_path is None and serve:
+                verb = "Download and start"
+            go = await self.push_screen_wait(
+                ConfirmModal(
+                    f"{row.key} won't fit here. {verb} it anyway?",
+                    str(error),
+                    f"{verb} anyway",
+                    "Cancel",
+                    default=False,
+                )
+            )
+            if not go:
+                self.notify(f"{row.key}: nothing downloaded or started.")
+            return go
+        return True
 
     async def _download(self, row: CatalogRow) -> Path | None:
         """Run the pull in a thread; progress arrives as messages. None when it failed."""

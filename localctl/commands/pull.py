@@ -32,6 +32,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="MODEL[:QUANT] from the catalog, OWNER/REPO:QUANT, or OWNER/REPO/FILE.gguf",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON document when done")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="download it even when the fit plan (config's context) says it won't fit here",
+    )
     parser.set_defaults(run=run)
 
 
@@ -112,11 +117,26 @@ def _document(result: PullResult) -> dict[str, object]:
     }
 
 
+def _check_fits(ref: str) -> None:
+    """Refuse a catalog quant whose plan (the config's context) does not fit this machine."""
+    from localctl.config import load_config
+    from localctl.hardware import resolve_hardware
+    from localctl.request import PlanRequest
+    from localctl.session import catalog_plan, check_fits
+
+    request = PlanRequest.from_config(load_config())
+    known = catalog_plan(ref, resolve_hardware(None, measure=False), request)
+    if known is not None:
+        check_fits(*known)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``localctl pull``: the download runs in a worker so Ctrl-C can cancel it cleanly."""
     from localctl import hub
     from localctl.output import emit_json, human_bytes
 
+    if not args.force:
+        _check_fits(args.ref)
     printer = ProgressPrinter(sys.stderr)
     cancel = threading.Event()
     outcome: list[PullResult | BaseException] = []

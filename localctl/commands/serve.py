@@ -40,6 +40,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="once ready, print one JSON line (url, api_key, pid, backend, plan vs measured) "
         "instead of the URL and key lines",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="download and start it even when the fit plan says it won't fit",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help=argparse.SUPPRESS)
     parser.add_argument("extra", nargs="*", metavar="-- ARGS", help="extra server arguments")
     parser.set_defaults(run=run)
@@ -64,10 +69,18 @@ def run(args: argparse.Namespace) -> int:
     from localctl.plan import plan
     from localctl.server import (
         check_passthrough,
+        failure_lines,
         format_memory_report,
         is_loopback,
     )
-    from localctl.session import LaunchOverrides, ServingSession, launch_options, model_file
+    from localctl.session import (
+        LaunchOverrides,
+        ServingSession,
+        catalog_plan,
+        check_fits,
+        launch_options,
+        model_file,
+    )
     from localctl.shape import shape_from_file
 
     config = load_config()
@@ -83,13 +96,17 @@ def run(args: argparse.Namespace) -> int:
         pulled = True
         _progress(update)
 
+    hw = resolve_hardware(None)
+    if not args.force and (known := catalog_plan(args.model, hw, request)) is not None:
+        check_fits(*known)  # before a byte is downloaded
     try:
         path, name = model_file(args.model, progress=progress)
     finally:
         if pulled:
             print(file=sys.stderr)  # ends the progress line, also before an error
-    hw = resolve_hardware(None)
     memory_plan = plan(shape_from_file(path), hw, request)
+    if not args.force:
+        check_fits(memory_plan, name)
     overrides = LaunchOverrides(
         host=args.host,
         port=args.port,
@@ -138,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"API key: {session.api_key}", flush=True)
         while not session.wait_exited(0.5):
             pass
-        raise ServerError(f"{session.exit_reason}; log tail: " + " | ".join(session.log_tail(8)))
+        tail = " | ".join(failure_lines(session.log_tail(200)))
+        raise ServerError(f"{session.exit_reason}; log tail: {tail}")
     except KeyboardInterrupt:
         print("stopping ...", file=sys.stderr)
         return 0

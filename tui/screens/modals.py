@@ -27,9 +27,22 @@ class ConfirmModal(ModalScreen[bool]):
         Binding("y", "answer(True)", "Yes", id="confirm_yes"),
     ]
 
-    def __init__(self, question: str, detail: str = "", yes: str = "Yes", no: str = "No") -> None:
+    def __init__(
+        self,
+        question: str,
+        detail: str = "",
+        yes: str = "Yes",
+        no: str = "No",
+        *,
+        default: bool = True,
+    ) -> None:
+        """Ask ``question``; ``default`` is the button that has the focus (enter picks it)."""
         super().__init__()
         self._question, self._detail, self._yes, self._no = question, detail, yes, no
+        self._default = default
+
+    def on_mount(self) -> None:
+        self.query_one("#yes" if self._default else "#no", Button).focus()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box", classes="modal-box"):
