@@ -24,8 +24,8 @@ SERVER_BACKENDS = ("llama-cpp-python", "llama-server")
 """The servers localctl can launch."""
 BACKEND_CHOICES = ("auto", *SERVER_BACKENDS)
 """What a user may ask for (``auto``: the native server when one is found)."""
-BACKENDS = (*BACKEND_CHOICES, "attach")
-"""Every backend a :class:`~localctl.server.ModelServer` can have (``attach``: not ours)."""
+BACKENDS = BACKEND_CHOICES
+"""Every backend a :class:`~localctl.server.ModelServer` can be asked for."""
 KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}
 """KV cache types a server is started with, and their ggml type ids (llama-cpp-python
 takes the id)."""
@@ -203,8 +203,6 @@ def resolve_backend(backend: str, llama_server_path: str = "") -> str:
     """
     if backend not in BACKENDS:
         raise BadInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if backend == "attach":
-        return backend
     return choose_backend(backend, llama_server_path).backend
 
 

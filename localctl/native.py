@@ -55,7 +55,7 @@ class BackendChoice:
     """The backend a server will run, the binary, and why."""
 
     backend: str
-    """``llama-server`` or ``llama-cpp-python`` (``attach`` for a remote server)."""
+    """``llama-server`` or ``llama-cpp-python``."""
     reason: str
     """One line fit for a user."""
     native: NativeBuild | None = None

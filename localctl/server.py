@@ -1,9 +1,10 @@
-"""Launch, supervise and stop a local llama.cpp server (or attach to one).
+"""Launch, supervise and stop a local llama.cpp server.
 
 Public API (the CLI ``localctl serve`` and the TUI both use it):
 
 - ``ServerOptions``: what to run (model file, ctx, host, port, backend, overrides,
-  pass-through args, api key, attach URL).
+  pass-through args, api key). A server localctl did not start is a
+  :class:`localctl.session.RemoteEndpoint`, not a ``ModelServer``.
 - ``ModelServer(options)``: one supervised server.
     - ``start_sync(timeout_s=...)`` / ``await start()``: launch and wait until ready
       (``ServerError`` with the cause and log tail if it cannot start).
@@ -45,7 +46,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,7 +64,6 @@ from localctl.backends import (
     find_llama_server,
     resolve_backend,
 )
-from localctl.endpoint import base_url
 from localctl.errors import BadInputError, ServerError
 from localctl.measurements import (
     Buffers,
@@ -134,7 +133,6 @@ class ServerOptions:
     api_key: str | None = None
     extra_args: tuple[str, ...] = ()
     llama_server_path: str = ""
-    attach_url: str = ""
     log_dir: Path | None = None
     port_fallback: bool = True
     """When ``port`` is taken, serve on a free one (``port_note`` says so). Only for the
@@ -272,10 +270,7 @@ class ModelServer:
         self._all_lines: list[str] = []
         self._child: _Child | None = None
         self._exited = threading.Event()
-        if options.attach_url:
-            self.url = base_url(options.attach_url)
-        else:
-            self.url = f"http://{self._url_host()}:{self.port}"
+        self.url = f"http://{self._url_host()}:{self.port}"
 
     # ------------------------------------------------------------------ facts
     def _url_host(self) -> str:
@@ -283,8 +278,6 @@ class ModelServer:
         return f"[{h}]" if ":" in h else h
 
     def _pick_backend(self) -> str:
-        if self.options.attach_url:
-            return "attach"
         return resolve_backend(self.options.backend, self.options.llama_server_path)
 
     @property
@@ -313,10 +306,6 @@ class ModelServer:
     def start_sync(self, timeout_s: float = 120.0) -> None:
         """Launch the child and block until it answers (or raise ``ServerError``)."""
         o = self.options
-        if self.backend == "attach":
-            self._wait_ready(timeout_s, "/v1/models")
-            self.status = ServerStatus.READY
-            return
         if o.model_path is None or not o.model_path.is_file():
             raise BadInputError(f"model file not found: {o.model_path}")
         self._check_address()
@@ -480,9 +469,6 @@ class ModelServer:
                 with urllib.request.urlopen(req, timeout=2) as resp:
                     if resp.status == 200:
                         return
-            except urllib.error.HTTPError as exc:
-                if self.backend == "attach" and exc.code in (401, 403):
-                    return
             except (OSError, ValueError):
                 pass
             self._exited.wait(0.2)

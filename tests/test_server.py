@@ -270,17 +270,3 @@ async def test_async_start_from_a_short_lived_thread_keeps_the_child(tmp_path: P
         await server.stop()
     assert server.status.value == "stopped"
     assert await server.wait_exit() == "stopped"
-
-
-@pytest.mark.slow
-def test_attach_mode_starts_nothing(smollm2_server: ModelServer) -> None:
-    attached = ModelServer(
-        ServerOptions(attach_url=smollm2_server.url + "/v1", api_key=smollm2_server.api_key)
-    )
-    attached.start_sync(timeout_s=10)
-    assert attached.backend == "attach"
-    assert attached.url == smollm2_server.url
-    assert attached.pid is None
-    assert attached.status is ServerStatus.READY
-    attached.stop_sync()
-    assert _get(smollm2_server.url + "/v1/models", smollm2_server.api_key)["data"]
