@@ -10,6 +10,7 @@ so the fit plan, the download and the server are the ones every catalog row uses
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -89,14 +90,9 @@ def _hit(info: Any, cancel: threading.Event | None) -> RepoHit:
     try:
         files = listing.list_repo(repo, expand=False, cancel=cancel)
     except LocalctlError as error:
-        return _replace(hit, error=str(error))
-    return _replace(hit, quants=tuple(listing.quant_sets(repo, files.files)), commit=files.commit)
-
-
-def _replace(hit: RepoHit, **changes: Any) -> RepoHit:
-    import dataclasses
-
-    return dataclasses.replace(hit, **changes)
+        return dataclasses.replace(hit, error=str(error))
+    quants = tuple(listing.quant_sets(repo, files.files))
+    return dataclasses.replace(hit, quants=quants, commit=files.commit)
 
 
 def search_hub(
@@ -126,19 +122,6 @@ def search_hub(
     with ThreadPoolExecutor(max_workers=LIST_WORKERS) as pool:
         hits = tuple(pool.map(lambda info: _hit(info, cancel), found))
     return SearchResult(query=text, endpoint=hub.hub_endpoint(), hits=hits)
-
-
-def find_quant(hit: RepoHit, ref: str) -> QuantSet:
-    """The quant of ``hit`` whose reference is ``ref`` (or whose quant name is ``ref``).
-
-    Raises:
-        BadInputError: no such quant (the message lists the ones there are).
-    """
-    for quant in hit.quants:
-        if ref in (quant.ref, quant.quant) or ref.upper() == quant.quant:
-            return quant
-    names = ", ".join(q.ref.removeprefix(f"{hit.repo}:") for q in hit.quants) or "none"
-    raise BadInputError(f"{hit.repo} has no quant {ref!r}; it has: {names}")
 
 
 def file_url(repo: str, commit: str, path: str) -> str:
