@@ -254,8 +254,12 @@ def config_to_dict(config: Config) -> dict[str, Any]:
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` through a temp file and ``os.replace``; never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``data`` to ``path`` through a temp file and ``os.replace``; never half-written.
+
+    Folders it has to create are 0700 (an existing folder is left as it is).
+    """
+    if not path.parent.is_dir():
+        paths.ensure_private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)

@@ -132,7 +132,7 @@ def save_snapshot(listings: dict[str, ListedRepo]) -> None:
         "repos": {repo: _listed_to_json(listings[repo]) for repo in sorted(listings)},
     }
     path = snapshot_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    paths.ensure_private_dir(path.parent)
     atomic_write(path, json.dumps(document, indent=1).encode("utf-8"))
 
 

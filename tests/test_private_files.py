@@ -28,6 +28,8 @@ def test_data_dir_and_every_parent_it_creates_are_0700(
     monkeypatch.delenv("LOCALCTL_HOME")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "made" / "here"))
     conversation = Conversation.new(title="private")
+    conversation.add("user", "hi")
+    conversation.end_reply("hello", "complete")
     created = [tmp_path / "made", tmp_path / "made" / "here", paths.data_dir()]
     assert conversation.path.is_relative_to(paths.data_dir())
     for folder in [*created, conversation.path.parent]:
@@ -51,7 +53,8 @@ def test_export_over_an_existing_file_makes_it_0600(
     target = tmp_path / "out.md"
     target.write_text("old")
     target.chmod(0o644)
-    assert main(["chats", "export", conversation.id, "-o", str(target)]) == 0
+    conversation.end_reply("ok", "complete")
+    assert main(["chats", "export", conversation.id, "-o", str(target), "--force"]) == 0
     assert _mode(target) == 0o600 and "secret" in target.read_text()
 
 
@@ -144,3 +147,16 @@ def test_measurements_are_private(isolated_dirs: Path) -> None:
     assert append_measurement({"model": "n"})
     assert _mode(paths.measurements_file()) == 0o600
     assert len(paths.measurements_file().read_text().splitlines()) == 2
+
+
+def test_config_and_its_new_folders_are_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from localctl.config import Config, save_config
+
+    monkeypatch.delenv("LOCALCTL_HOME")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "new" / "config"))
+    path = save_config(Config())
+    assert _mode(path) == 0o600
+    for folder in (tmp_path / "new", tmp_path / "new" / "config", path.parent):
+        assert _mode(folder) == 0o700, folder

@@ -53,7 +53,7 @@ def _store_bandwidth(cpu_name: str, bytes_s: float, threads: int) -> None:
     data = json.dumps({"version": 1, "cpus": cpus}, indent=2, sort_keys=True) + "\n"
     try:
         paths.ensure_private_dir(bandwidth_cache_file().parent)
-        atomic_write(bandwidth_cache_file(), data.encode("utf-8"), mode=0o644)
+        atomic_write(bandwidth_cache_file(), data.encode("utf-8"))
     except OSError:
         pass  # a read-only cache only costs a new measurement next time
 
