@@ -278,6 +278,20 @@ def fit_cpu(rows: list[Row]) -> dict[str, float]:
     return best[1]
 
 
+def fit_moe(rows: list[Row]) -> float:
+    """Weight-byte cost of a routed-expert byte on a GPU (median over the MoE rows)."""
+    values = []
+    constants.MOE_EXPERT_COST = 1.0
+    for row in rows:
+        work = decode_work(row)
+        gpu = row.hw.gpus[0]
+        rate = constants.FAMILY_EFFICIENCY[row.family] * gpu.bandwidth_bytes_s
+        missing = 1.0 / row.tg - 1.0 / predict_decode(row)
+        if work.gpu_expert_bytes > 0:
+            values.append(1.0 + missing / (work.gpu_expert_bytes / rate))
+    return round(min(4.0, max(1.0, statistics.median(values))), 2) if values else 1.0
+
+
 def fit_context(gpu_constants: dict[str, Any]) -> float:
     """Weight-byte cost of a KV byte on CUDA without flash attention (tg512 -> tg8192)."""
     from catalog.loader import load_catalog
@@ -350,6 +364,8 @@ def prior_for(rows: list[Row]) -> dict[str, float]:
 def fit(rows: list[Row]) -> dict[str, Any]:
     """Every constant, fitted on ``rows``; leaves them set in :mod:`localctl.speed_constants`."""
     fitted_rows = [r for r in rows if not r.notes.startswith("excluded")]
+    moe_rows = [r for r in fitted_rows if r.shape.layer_expert_bytes and r.on_gpu and r.tg > 0]
+    fitted_rows = [r for r in fitted_rows if not r.shape.layer_expert_bytes]
     gpu_rows = [r for r in fitted_rows if r.on_gpu and r.tg > 0]
     cpu_rows = [r for r in fitted_rows if not r.on_gpu and r.tg > 0]
     gpu = fit_gpu(gpu_rows, prior_for(gpu_rows))
@@ -359,6 +375,8 @@ def fit(rows: list[Row]) -> dict[str, Any]:
     gpu = fit_gpu(gpu_rows, prior_for(gpu_rows))
     cpu = fit_cpu(cpu_rows)
     fitted = {"gpu": gpu, "cpu": cpu, "kv_cuda": kv}
+    apply(fitted)
+    fitted["moe"] = fit_moe(moe_rows)
     apply(fitted)
     constants.ATTENTION_COST = fit_attention()
     fitted["attention"] = constants.ATTENTION_COST
@@ -404,6 +422,8 @@ def apply(fitted: dict[str, Any]) -> None:
         constants.KV_COST.update(kv_table(fitted["kv_cuda"]))
     if "attention" in fitted:
         constants.ATTENTION_COST = fitted["attention"]
+    if "moe" in fitted:
+        constants.MOE_EXPERT_COST = fitted["moe"]
     if "prompt" in fitted:
         constants.PROMPT_EFFICIENCY.update(fitted["prompt"])
 

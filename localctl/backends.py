@@ -240,6 +240,8 @@ def backend_argv(backend: str, options: ServerOptions, host: str, port: int) -> 
         ]  # fmt: skip
         if o.kv_type != "f16":
             args += ["--cache-type-k", o.kv_type, "--cache-type-v", o.kv_type]
+        if o.cpu_moe_layers:
+            args += ["--n-cpu-moe", str(o.cpu_moe_layers)]
         if flash_attn != "auto":
             args += ["--flash-attn", flash_attn]
     else:

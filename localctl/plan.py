@@ -125,6 +125,9 @@ class MemoryPlan:
     predicted_ttft_s: float = 0.0
     """Time to first token for a long prompt of ``ttft_prompt_tokens`` tokens."""
     ttft_prompt_tokens: int = 0
+    cpu_moe_layers: int = 0
+    """Blocks whose routed experts stay in RAM while everything else is on the GPU
+    (llama-server ``--n-cpu-moe``; 0: plain layer offload)."""
     speed_basis: str = "model"
     """``model`` (the published-results fit) or ``calibrated here (...)``."""
 
@@ -152,6 +155,8 @@ class MemoryPlan:
         """Short label for tables: ``GPU``, ``partial 40/80``, ``CPU`` or ``won't fit``."""
         if self.placement == "gpu":
             return "GPU"
+        if self.placement == "partial" and self.cpu_moe_layers:
+            return f"experts {self.cpu_moe_layers}/{self.n_layers} in RAM"
         if self.placement == "partial":
             return f"partial {self.gpu_layers}/{self.n_layers}"
         if self.placement == "cpu":
@@ -214,11 +219,14 @@ def plan(shape: ModelShape, hw: Hardware, request: PlanRequest) -> MemoryPlan:
         reason: str,
         ram_weights_bytes: int,
         ram_kv_bytes: int,
+        cpu_moe_layers: int = 0,
     ) -> MemoryPlan:
         total = weights_bytes + kv_total + compute_bytes + overhead_bytes
         fits = placement != "none"
         figures = (
-            predict_speed(shape, hw, gpu_layers, ctx, kv_type, kv_layers, fa, backend)
+            predict_speed(
+                shape, hw, gpu_layers, ctx, kv_type, kv_layers, fa, backend, cpu_moe_layers
+            )
             if fits
             else SpeedPrediction()
         )
@@ -246,6 +254,7 @@ def plan(shape: ModelShape, hw: Hardware, request: PlanRequest) -> MemoryPlan:
             predicted_ttft_s=figures.ttft_s,
             ttft_prompt_tokens=figures.ttft_prompt_tokens,
             speed_basis=figures.basis,
+            cpu_moe_layers=cpu_moe_layers,
         )
 
     ram_budget = hw.ram_available_bytes
@@ -256,7 +265,11 @@ def plan(shape: ModelShape, hw: Hardware, request: PlanRequest) -> MemoryPlan:
         # 64 GiB, 3/4 above) is advice, not a limit: llama.cpp offloads every layer it is
         # asked to and Metal maps buffers beyond it (an M1 Pro 16 GB runs a 12.5 GiB F16
         # 7B fully on Metal, 12.75 tok/s). What bounds the GPU is the RAM that is free.
-        gpu_budget = ram_budget if hw.unified_memory else sum(g.free_bytes for g in gpus)
+        gpu_budget = (
+            ram_budget
+            if hw.unified_memory
+            else sum(max(0, g.free_bytes - fit_margin(g.total_bytes)) for g in gpus)
+        )
         gpu_overhead = sum(GPU_OVERHEAD_BYTES.get(g.vendor, 512 * MIB) for g in gpus)
 
     if gpus:
@@ -282,6 +295,38 @@ def plan(shape: ModelShape, hw: Hardware, request: PlanRequest) -> MemoryPlan:
         # on the CPU, whichever is larger (the latter wins when the server reserves
         # few outputs, as llama-server does).
         host_compute = max(estimate.output_bytes, estimate.feed_forward_bytes)
+        # MoE expert offload (llama-server --n-cpu-moe m): every block, the KV cache and
+        # the shared weights on the GPU, the routed experts of the first m blocks in RAM
+        # (llama.cpp's --fit keeps dense weights on the GPU first, for the same reason).
+        experts = shape.layer_expert_bytes
+        moe_plan: MemoryPlan | None = None
+        if experts and native:
+            kept = 0
+            for m in range(1, n + 1):
+                kept += experts[m - 1] + (repack_layers[m - 1] if repack_layers else 0)
+                gpu_need_moe = gpu_need - sum(experts[:m])
+                cpu_need_moe = shape.embd_bytes + kept + host_compute + cpu_overhead
+                if _fits(hw, gpu_need_moe, cpu_need_moe, gpu_budget, ram_budget):
+                    moe_plan = make(
+                        "partial",
+                        n,
+                        weights_bytes=weights
+                        + output_gpu
+                        - shape.output_bytes
+                        + kept
+                        - sum(experts[:m]),
+                        compute_bytes=compute + host_compute,
+                        overhead_bytes=gpu_overhead + cpu_overhead,
+                        gpu_bytes=gpu_need_moe,
+                        reason=(
+                            f"all {n} layers on the GPU with the routed experts of {m} "
+                            f"in RAM (--n-cpu-moe {m}); {_gib(gpu_budget)} of GPU memory free"
+                        ),
+                        ram_weights_bytes=shape.embd_bytes + kept,
+                        ram_kv_bytes=0,
+                        cpu_moe_layers=m,
+                    )
+                    break
         # gpu_parts[k]: weights + KV of the last k blocks
         gpu_parts = [0] * (n + 1)
         for k in range(1, n + 1):
@@ -292,7 +337,7 @@ def plan(shape: ModelShape, hw: Hardware, request: PlanRequest) -> MemoryPlan:
             repack = sum(repack_layers[: n - k]) + repack_other
             cpu_need = weights + repack + kv_total - gpu_part + host_compute + cpu_overhead
             if _fits(hw, gpu_need, cpu_need, gpu_budget, ram_budget):
-                return make(
+                layered = make(
                     "partial",
                     k,
                     weights_bytes=weights + repack,
@@ -306,6 +351,11 @@ def plan(shape: ModelShape, hw: Hardware, request: PlanRequest) -> MemoryPlan:
                     ram_weights_bytes=weights + repack - sum(shape.layer_bytes[n - k :]),
                     ram_kv_bytes=kv_total - sum(kv_layers[n - k :]),
                 )
+                if moe_plan is not None and moe_plan.predicted_tok_s > layered.predicted_tok_s:
+                    return moe_plan
+                return layered
+        if moe_plan is not None:
+            return moe_plan
     # On the CPU alone llama.cpp keeps a repacked copy of some matrices beside the mapping.
     weights += sum(repack_layers) + repack_other
     cpu_total = weights + kv_total + compute + cpu_overhead
@@ -378,6 +428,16 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
+FIT_MARGIN_BYTES = 1 << 30
+"""Memory llama.cpp's ``--fit`` leaves free on each GPU (``--fit-target``, 1024 MiB)."""
+
+
+def fit_margin(total_bytes: int) -> int:
+    """Free memory a plan leaves on a discrete GPU: llama.cpp's 1 GiB, an eighth on a
+    small card (where 1 GiB would refuse what runs)."""
+    return min(FIT_MARGIN_BYTES, total_bytes // 8)
+
+
 def _working_set_note(hw: Hardware, gpu_need: int) -> str:
     if not hw.unified_memory or not hw.gpus or gpu_need <= hw.gpus[0].total_bytes:
         return ""
@@ -422,7 +482,11 @@ class SpeedPrediction:
 
 
 def decode_work(
-    shape: ModelShape, gpu_layers: int, kv_read: int, kv_layers: list[int]
+    shape: ModelShape,
+    gpu_layers: int,
+    kv_read: int,
+    kv_layers: list[int],
+    cpu_moe_layers: int = 0,
 ) -> speed.DecodeWork:
     """Bytes one decode step reads on each device, split as llama.cpp places layers.
 
@@ -439,6 +503,15 @@ def decode_work(
         gpu_read += output
     else:
         cpu_read += output
+    gpu_experts = 0
+    if shape.layer_expert_bytes:
+        # Experts in use: those of the first ``cpu_moe_layers`` blocks are read from RAM.
+        ratio = shape.expert_ratio
+        moved = int(sum(shape.layer_expert_bytes[:cpu_moe_layers]) * ratio)
+        gpu_read -= moved
+        cpu_read += moved
+        start = max(cpu_moe_layers, n - gpu_layers)
+        gpu_experts = int(sum(shape.layer_expert_bytes[start:]) * ratio) if gpu_layers else 0
     active = gpu_read + cpu_read
     params = _active_params(shape)
     return speed.DecodeWork(
@@ -447,6 +520,7 @@ def decode_work(
         gpu_kv_bytes=gpu_kv,
         cpu_kv_bytes=kv_read - gpu_kv,
         gpu_params=params * gpu_read / active if active else 0.0,
+        gpu_expert_bytes=gpu_experts,
         k_quant=speed.is_k_quant(shape.quant),
     )
 
@@ -458,13 +532,15 @@ def _active_params(shape: ModelShape) -> int:
     )
 
 
-def prompt_work(shape: ModelShape, gpu_layers: int) -> speed.PromptWork:
+def prompt_work(shape: ModelShape, gpu_layers: int, cpu_moe_layers: int = 0) -> speed.PromptWork:
     """What a prompt token costs: active parameters (from active bytes) and attention width."""
     arch = shape.arch
     n = arch.n_layers
     active_params = _active_params(shape)
     width = arch.n_heads * (arch.key_length or (arch.n_embd // max(1, arch.n_heads)))
     cpu_bytes = sum(shape.layer_bytes[: n - gpu_layers]) if 0 < gpu_layers < n else 0
+    if cpu_moe_layers and shape.layer_expert_bytes:
+        cpu_bytes += sum(shape.layer_expert_bytes[:cpu_moe_layers])
     return speed.PromptWork(
         active_params=active_params,
         n_layers=n,
@@ -483,6 +559,7 @@ def predict_speed(
     kv_layers: list[int],
     flash_attn: bool,
     backend: str,
+    cpu_moe_layers: int = 0,
 ) -> SpeedPrediction:
     """Decode speed at a full and a short context, its band, prompt speed and TTFT."""
     from localctl.benchrun import calibration_for
@@ -491,12 +568,13 @@ def predict_speed(
     on_gpu = gpu_layers > 0 and bool(hw.gpus)
 
     def decode(filled: int) -> float:
-        work = decode_work(shape, gpu_layers, _kv_read(shape, filled, kv_type), kv_layers)
+        kv = _kv_read(shape, filled, kv_type)
+        work = decode_work(shape, gpu_layers, kv, kv_layers, cpu_moe_layers)
         return speed.decode_tok_s(hw, work, flash_attn=flash_attn, calibration=calibration)
 
     tok_s = decode(ctx)
     low, high = (1.0, 1.0) if calibration else speed.decode_band(hw, on_gpu=on_gpu)
-    prompt = prompt_work(shape, gpu_layers if hw.gpus else 0)
+    prompt = prompt_work(shape, gpu_layers if hw.gpus else 0, cpu_moe_layers)
     long_prompt = min(ctx, speed.LONG_PROMPT_TOKENS)
     ttft = speed.prompt_seconds(hw, prompt, long_prompt, calibration=calibration)
     return SpeedPrediction(

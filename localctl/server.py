@@ -124,6 +124,8 @@ class ServerOptions:
     port: int = 8080
     ctx: int = 4096
     gpu_layers: int | None = None
+    cpu_moe_layers: int = 0
+    """Blocks whose routed experts stay in RAM (llama-server ``--n-cpu-moe``; 0: none)."""
     threads: int | None = None
     parallel: int = 1
     kv_type: str = "f16"

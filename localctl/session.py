@@ -204,6 +204,8 @@ def launch_options(
         port_fallback=o.port is None and config.server.port == DEFAULT_PORT,
         ctx=request.ctx,
         gpu_layers=o.gpu_layers if o.gpu_layers is not None else gpu_layers,
+        # Experts kept in RAM come with the plan's layer count; a hand-set count drops them.
+        cpu_moe_layers=plan.cpu_moe_layers if plan is not None and o.gpu_layers is None else 0,
         threads=o.threads or default_threads(config, hw),
         parallel=request.parallel,
         kv_type=request.kv_type,
@@ -219,7 +221,8 @@ def launch_summary(options: ServerOptions, plan: MemoryPlan | None = None) -> st
     layers = f"{options.gpu_layers}" if options.gpu_layers is not None else "all"
     if plan is not None:
         layers += f"/{plan.n_layers}"
-    return f"ctx {options.ctx}, {layers} GPU layers, kv {options.kv_type}"
+    experts = f", experts of {options.cpu_moe_layers} in RAM" if options.cpu_moe_layers else ""
+    return f"ctx {options.ctx}, {layers} GPU layers{experts}, kv {options.kv_type}"
 
 
 class ServingSession:

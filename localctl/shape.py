@@ -43,6 +43,15 @@ class ModelShape:
     the FLOPs of prompt processing."""
     quant: str = ""
     """Quant name (``Q4_K_M``): K- and I-quants cost more arithmetic per weight to decode."""
+    layer_expert_bytes: tuple[int, ...] = ()
+    """Routed-expert weights of each block (``*_exps``; empty for a dense model): what
+    ``--n-cpu-moe`` keeps in RAM."""
+
+    @property
+    def expert_ratio(self) -> float:
+        """Share of a block's routed experts one token uses (``experts_used / experts``)."""
+        arch = self.arch
+        return arch.n_experts_used / arch.n_experts if arch.n_experts else 1.0
 
     @property
     def weights_bytes(self) -> int:
@@ -67,6 +76,7 @@ def shape_from_gguf(info: GgufInfo, extra: tuple[GgufInfo, ...] = ()) -> ModelSh
     arch = info.arch
     layers = [0] * arch.n_layers
     active = [0] * arch.n_layers
+    experts = [0] * arch.n_layers
     ratio = arch.n_experts_used / arch.n_experts if arch.n_experts else 1.0
     embd = output = params = embd_params = 0
     has_output = False
@@ -86,6 +96,7 @@ def shape_from_gguf(info: GgufInfo, extra: tuple[GgufInfo, ...] = ()) -> ModelSh
         if layer is not None and 0 <= layer < arch.n_layers:
             layers[layer] += tensor.n_bytes
             active[layer] += int(tensor.n_bytes * ratio) if tensor.is_expert else tensor.n_bytes
+            experts[layer] += tensor.n_bytes if tensor.is_expert else 0
             params += int(tensor.n_elements * ratio) if tensor.is_expert else tensor.n_elements
         elif tensor.name == "token_embd.weight":
             embd += tensor.n_bytes
@@ -106,6 +117,7 @@ def shape_from_gguf(info: GgufInfo, extra: tuple[GgufInfo, ...] = ()) -> ModelSh
         matrices=tuple(matrices),
         active_params=params + (embd_params if not has_output else 0),
         quant=info.file_type,
+        layer_expert_bytes=tuple(experts) if any(experts) else (),
     )
 
 
@@ -131,6 +143,10 @@ def shape_from_catalog(model: ModelSpec, size_bytes: int, quant: str = "") -> Mo
     else:
         fraction = 1.0
     embd_params = arch.n_vocab * arch.n_embd
+    # A block is dense weights D plus routed experts E, of which a token reads the share
+    # r: active = D + rE = f(D + E), so E = (1 - f) / (1 - r) of the block.
+    ratio = arch.n_experts_used / arch.n_experts if arch.n_experts else 1.0
+    expert_share = (1 - fraction) / (1 - ratio) if fraction < 1 and ratio < 1 else 0.0
     return ModelShape(
         arch=arch,
         layer_bytes=tuple(layers),
@@ -140,6 +156,9 @@ def shape_from_catalog(model: ModelSpec, size_bytes: int, quant: str = "") -> Mo
         tied_output=arch.tied_embeddings,
         active_params=int((model.active_params or model.params) - embd_params),
         quant=quant,
+        layer_expert_bytes=tuple(int(b * min(1.0, expert_share)) for b in layers)
+        if expert_share
+        else (),
     )
 
 

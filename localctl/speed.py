@@ -65,6 +65,9 @@ class DecodeWork:
     """Active parameters on the GPU(s): the step's arithmetic (dequantisation and
     multiply-adds), which costs time where matrix throughput is low per byte of bandwidth
     (Apple GPUs)."""
+    gpu_expert_bytes: float = 0.0
+    """The part of ``gpu_bytes`` that is routed experts in use (MoE): gathered reads that
+    stream slower than dense weights (:data:`localctl.speed_constants.MOE_EXPERT_COST`)."""
     k_quant: bool = False
     """K- or I-quant weights: their dequantisation costs more arithmetic per weight."""
 
@@ -200,6 +203,7 @@ def decode_seconds(
         if calibration:
             rate *= calibration.decode_scale
         kv = kv_cost(hw, on_gpu=True, flash_attn=flash_attn) * work.gpu_kv_bytes
+        kv += (constants.MOE_EXPERT_COST - 1.0) * work.gpu_expert_bytes
         per_weight = constants.DECODE_FLOPS_PER_WEIGHT[family]
         if work.k_quant:
             per_weight = constants.DECODE_FLOPS_PER_WEIGHT_K[family]

@@ -11,12 +11,12 @@ CPU_MEASURED_EFFICIENCY: float = 0.85
 CPU_MEMORY_EFFICIENCY: float = 0.84
 CPU_OVERHEAD_BYTES: float = 0.0
 DECODE_BAND: dict[str, tuple[float, float]] = {
-    "nvidia-gddr": (0.9, 1.1),
+    "nvidia-gddr": (0.84, 1.13),
     "nvidia-hbm": (0.84, 1.15),
     "apple": (0.84, 1.13),
     "apple-ultra": (0.67, 1.31),
     "amd": (0.68, 1.41),
-    "intel": (0.82, 1.15),
+    "intel": (0.81, 1.22),
     "cpu": (0.73, 1.21),
 }
 DECODE_FLOPS_PER_WEIGHT: dict[str, float] = {
@@ -75,6 +75,7 @@ KV_COST: dict[str, float] = {
     "cpu": 1.5,
     "cpu-fa": 1.5,
 }
+MOE_EXPERT_COST: float = 1.88
 MULTI_GPU_S: float = 0.0
 PROMPT_BAND: dict[str, tuple[float, float]] = {
     "nvidia-gddr": (0.57, 1.37),

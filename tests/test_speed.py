@@ -124,3 +124,61 @@ def test_published_table_accuracy_meets_the_targets() -> None:
     small = [abs(r.predicted["fit"] / r.tg - 1) for r in rows if r.size_gb < 2.5 and r.tg]
     assert statistics.median(small) <= 0.25
     assert summary(rows, "fit", prompt=True)["median_abs"] <= 0.25
+
+
+def gpu16() -> Hardware:
+    return replace(
+        profile("g-265k-4090"),
+        gpus=(replace(profile("g-265k-4090").gpus[0], total_bytes=16 << 30, free_bytes=16 << 30),),
+    )
+
+
+def test_moe_experts_stay_in_ram_when_that_beats_layer_offload() -> None:
+    from localctl.commands.models import load_user_catalog
+
+    model, quant = load_user_catalog().resolve("qwen3-30b-a3b:Q4_K_M")
+    shape = shape_for_quant(model, quant.name)
+    native = make_plan(shape, gpu16(), PlanRequest(ctx=8192, backend="llama-server"))
+    assert native.placement == "partial" and native.gpu_layers == native.n_layers
+    assert 0 < native.cpu_moe_layers < native.n_layers
+    assert native.verdict() == f"experts {native.cpu_moe_layers}/{native.n_layers} in RAM"
+    assert "--n-cpu-moe" in native.reason
+    # llama-cpp-python has no expert offload: plain layer offload, slower.
+    layered = make_plan(shape, gpu16(), PlanRequest(ctx=8192, backend="llama-cpp-python"))
+    assert layered.cpu_moe_layers == 0 and layered.gpu_layers < layered.n_layers
+    assert native.predicted_tok_s > layered.predicted_tok_s
+    # Where everything fits, nothing is kept in RAM.
+    full = make_plan(shape, profile("g-265k-4090"), PlanRequest(ctx=8192, backend="llama-server"))
+    assert full.placement == "gpu" and full.cpu_moe_layers == 0
+
+
+def test_serve_passes_the_planned_expert_offload_to_llama_server(tmp_path: Path) -> None:
+    from localctl.backends import backend_argv
+    from localctl.commands.models import load_user_catalog
+    from localctl.config import load_config
+    from localctl.session import LaunchOverrides, launch_options
+
+    model, quant = load_user_catalog().resolve("qwen3-30b-a3b:Q4_K_M")
+    plan = make_plan(
+        shape_for_quant(model, quant.name), gpu16(), PlanRequest(ctx=8192, backend="llama-server")
+    )
+    binary = tmp_path / "llama-server"
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    config = load_config()
+    options = launch_options(tmp_path / "m.gguf", "m", plan, config, None)
+    options = replace(options, llama_server_path=str(binary))
+    argv = backend_argv("llama-server", options, "127.0.0.1", 8080)
+    assert argv[argv.index("--n-cpu-moe") + 1] == str(plan.cpu_moe_layers)
+    # A hand-set GPU layer count replaces the plan's placement, experts included.
+    manual = launch_options(
+        tmp_path / "m.gguf", "m", plan, config, None, LaunchOverrides(gpu_layers=10)
+    )
+    assert manual.cpu_moe_layers == 0
+
+
+def test_a_discrete_gpu_keeps_llamacpp_fit_margin_free() -> None:
+    from localctl.plan import fit_margin
+
+    assert fit_margin(24 << 30) == 1 << 30
+    assert fit_margin(4 << 30) == 512 << 20
