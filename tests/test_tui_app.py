@@ -51,7 +51,8 @@ async def test_catalog_renders_every_row_with_a_verdict():
         assert len(shown) == len(app.catalog_screen.all_rows) > 10
         allowed = ("GPU", "partial ", "CPU", "won't fit")
         assert all(v.startswith(allowed) for v in shown), shown
-        assert "GPU" in shown and "won't fit" in shown
+        # The biggest row (gpt-oss-120b, 62 GiB) still fits 64 GiB RAM + 24 GiB VRAM partly.
+        assert "GPU" in shown and any(v.startswith("partial ") for v in shown)
         assert "RTX 4090" in str(app.catalog_screen.query_one("#hardware").render())
 
 
