@@ -244,6 +244,18 @@ def refresh(
     )
 
 
+def snapshot_age() -> str:
+    """One line on the stored snapshot: how many repos, from when, how old; empty if none."""
+    stored = load_snapshot()
+    if not stored:
+        return ""
+    oldest = min(listed.checked_at for listed in stored.values())
+    return (
+        f"hub facts: {len(stored)} repos listed by catalog refresh, the oldest "
+        f"{age_text(oldest)} ({oldest[:16].replace('T', ' ')} UTC)"
+    )
+
+
 def refresh_catalog(
     *,
     only: Iterable[str] = (),

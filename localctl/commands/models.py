@@ -101,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
     ]
     print(f"ctx {ctx} on {hw.profile or 'this machine'}")
     print(table(body, header))
+    from localctl.snapshot import snapshot_age
+
+    if age := snapshot_age():
+        print(age)
     flagged = [r for r in rows if r["hub_status"] in _HUB_MARKS]
     for r in flagged:
         print(f"{r['model']}:{r['quant']}{_HUB_MARKS[r['hub_status']]} {r['hub_note']}")
