@@ -251,7 +251,8 @@ def snapshot_age() -> str:
         return ""
     oldest = min(listed.checked_at for listed in stored.values())
     return (
-        f"hub facts: {len(stored)} repos listed by catalog refresh, the oldest "
+        f"hub facts: {len(stored)} repo{'s' if len(stored) != 1 else ''} listed by "
+        "catalog refresh, the oldest "
         f"{age_text(oldest)} ({oldest[:16].replace('T', ' ')} UTC)"
     )
 

@@ -173,7 +173,7 @@ def test_refresh_updates_a_changed_size_and_flags_a_removed_file(hub: FakeHub) -
 
     human = _localctl(hub, "models", "--hw", "rtx4090")
     assert f"{MODEL}:Q6_K (gone) {Q6_FILE} is no longer in {DEFAULT_REPO}" in human.stdout
-    assert "hub facts: 1 repos listed by catalog refresh, the oldest " in human.stdout
+    assert "hub facts: 1 repo listed by catalog refresh, the oldest " in human.stdout
     gone = _localctl(hub, "fit", f"{MODEL}:Q6_K")
     assert f"  hub: {Q6_FILE} is no longer in {DEFAULT_REPO} (hub listing of 20" in gone.stdout
 
