@@ -142,3 +142,20 @@ def test_sighup_stops_serve_like_sigterm(tiny: Path, tmp_path: Path) -> None:
     else:
         raise AssertionError("the server outlived serve")
     assert not list(paths.servers_dir().glob("*.json"))
+
+
+def test_serve_ends_its_progress_line_before_a_download_error(smollm2_path: Path) -> None:
+    from tests.fakehub import FakeHub, hub_env
+    from tests.tui_flow import FLOW_MODEL_ID, FLOW_QUANT, flow_repo
+
+    with FakeHub([flow_repo(smollm2_path)]) as hub:
+        hub.faults.corrupt = True
+        result = subprocess.run(
+            [sys.executable, "-m", "localctl", "serve", f"{FLOW_MODEL_ID}:{FLOW_QUANT}"],
+            capture_output=True, timeout=300, env=hub_env(hub),
+        )  # fmt: skip
+    err = result.stderr.decode()  # bytes: text mode would turn each \r into a newline
+    assert result.returncode == 1, err
+    assert "\rdownloading" in err
+    last = err.rstrip("\n").split("\n")[-1]
+    assert last.startswith("localctl: ") and "mismatch" in last, repr(err[-300:])
