@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from localctl import paths, speed
+from localctl.auth import bearer_headers
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -239,7 +240,7 @@ def measure_once(
 
     from localctl.errors import ServerError
 
-    headers = {"Authorization": f"Bearer {api_key}"}
+    headers = bearer_headers(api_key)
     try:
         with httpx.Client(timeout=timeout_s, headers=headers) as client:
             if backend == "llama-server":
@@ -354,9 +355,7 @@ def server_build(url: str, api_key: str, backend: str) -> str:
         import httpx
 
         try:
-            props = httpx.get(
-                f"{url}/props", headers={"Authorization": f"Bearer {api_key}"}, timeout=10
-            ).json()
+            props = httpx.get(f"{url}/props", headers=bearer_headers(api_key), timeout=10).json()
         except (httpx.HTTPError, ValueError):
             return "llama-server (build unknown)"
         build = props.get("build_info") if isinstance(props, dict) else None
