@@ -228,15 +228,20 @@ def backend_argv(backend: str, options: ServerOptions, host: str, port: int) -> 
     flash_attn = o.flash_attn
     if flash_attn == "auto" and o.kv_type != "f16":
         flash_attn = "on"
+    if o.draft_path is not None and backend != "llama-server":
+        raise BadInputError(
+            "speculative decoding with a draft model needs the native llama-server "
+            "(--backend llama-server)"
+        )
     if backend == "llama-server":
-        exe = find_llama_server(o.llama_server_path)
-        assert exe is not None
+        # Shown before one is installed too (fit, the detail pane): then by its name.
+        exe = find_llama_server(o.llama_server_path) or "llama-server"
         args = [
             exe, "--model", str(o.model_path), "--ctx-size", str(o.ctx * o.parallel),
             "--parallel", str(o.parallel), "--threads", str(threads),
             "--n-gpu-layers", str(gl), "--batch-size", str(o.batch),
             "--host", host, "--port", str(port), "--no-ui",
-            "--verbosity", "4",
+            "--verbosity", "4", *NATIVE_SERVING_FLAGS,
         ]  # fmt: skip
         if o.kv_type != "f16":
             args += ["--cache-type-k", o.kv_type, "--cache-type-v", o.kv_type]
@@ -244,6 +249,13 @@ def backend_argv(backend: str, options: ServerOptions, host: str, port: int) -> 
             args += ["--n-cpu-moe", str(o.cpu_moe_layers)]
         if flash_attn != "auto":
             args += ["--flash-attn", flash_attn]
+        if o.draft_path is not None:
+            draft_layers = o.gpu_layers if o.draft_gpu_layers is None else o.draft_gpu_layers
+            args += [
+                "--model-draft", str(o.draft_path),
+                "--gpu-layers-draft", str(draft_layers or 0),
+                "--draft-max", str(DRAFT_MAX_TOKENS),
+            ]  # fmt: skip
     else:
         if o.parallel > 1:
             raise BadInputError(
@@ -265,6 +277,23 @@ def backend_argv(backend: str, options: ServerOptions, host: str, port: int) -> 
         # A new request waits for the one streaming instead of aborting it.
         args += ["--interrupt_requests", "false"]
     return args + list(check_passthrough(o.extra_args, backend, o.llama_server_path))
+
+
+NATIVE_SERVING_FLAGS = ("--metrics", "--slots", "--jinja", "--reasoning-format", "deepseek")
+"""Always given to llama-server: ``/metrics`` and ``/slots`` for the meters, the chat
+template from the GGUF (``--jinja``), and thinking separated from the answer
+(``reasoning_content`` deltas)."""
+
+DRAFT_MAX_TOKENS = 16
+"""Tokens a draft model proposes per step at most (llama-server's default)."""
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """``argv`` as one shell line a user can copy (the key is not in it: it goes through
+    ``LLAMA_API_KEY``/``API_KEY`` in the environment)."""
+    import shlex
+
+    return shlex.join(argv)
 
 
 def backend_env(backend: str, api_key: str) -> dict[str, str]:

@@ -84,6 +84,9 @@ class Config:
     context_overflow: str = "drop-oldest"
     """When a chat request would overflow the context: ``drop-oldest`` drops the oldest
     turns (marked in the transcript), ``stop`` refuses with both token counts."""
+    drafts: dict[str, str] = field(default_factory=dict)
+    """Draft model per model for speculative decoding: model (``id:QUANT`` or file
+    name) → draft (``id:QUANT`` or a GGUF path), as a ``[drafts]`` table."""
     keymap: dict[str, str] = field(default_factory=dict)
     """Binding id → key, e.g. ``{"download": "ctrl+d"}``."""
 

@@ -33,6 +33,7 @@ from localctl.request import Backend, PlanRequest
 from localctl.shape import ModelShape, shape_from_catalog, shape_from_gguf
 
 if TYPE_CHECKING:
+    from localctl.draft import DraftPlan
     from localctl.hardware import Hardware
 
 __all__ = [
@@ -130,6 +131,9 @@ class MemoryPlan:
     (llama-server ``--n-cpu-moe``; 0: plain layer offload)."""
     speed_basis: str = "model"
     """``model`` (the published-results fit) or ``calibrated here (...)``."""
+    draft: DraftPlan | None = None
+    """The draft model's share of the totals, with speculative decoding (see
+    :func:`localctl.draft.plan_with_draft`)."""
 
     @property
     def ctx(self) -> int:

@@ -135,6 +135,10 @@ class ServerOptions:
     api_key: str | None = None
     extra_args: tuple[str, ...] = ()
     llama_server_path: str = ""
+    draft_path: Path | None = None
+    """A draft model for speculative decoding (native llama-server only)."""
+    draft_gpu_layers: int | None = None
+    """Layers of the draft model on the GPU; None: as many as the main model's."""
     log_dir: Path | None = None
     port_fallback: bool = True
     """When ``port`` is taken, serve on a free one (``port_note`` says so). Only for the

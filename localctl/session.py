@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from localctl.hardware import Hardware
     from localctl.hub import PullProgress
     from localctl.plan import MemoryPlan
+    from localctl.shape import ModelShape
 
 DEFAULT_START_TIMEOUT_S = 300.0
 """How long a server may take to load its model and answer."""
@@ -151,6 +152,8 @@ class LaunchOverrides:
     """None: a random key for this run."""
     extra_args: tuple[str, ...] = ()
     """Passed to the server after the config's ``server.extra_args``."""
+    draft_path: Path | None = None
+    """A draft model for speculative decoding."""
 
 
 def default_threads(config: Config, hw: Hardware | None) -> int | None:
@@ -213,7 +216,130 @@ def launch_options(
         api_key=o.api_key,
         extra_args=extra,
         llama_server_path=config.server.llama_server_path,
+        draft_path=o.draft_path,
+        draft_gpu_layers=_draft_gpu_layers(plan),
     )
+
+
+def _draft_gpu_layers(plan: MemoryPlan | None) -> int | None:
+    draft = getattr(plan, "draft", None)
+    return draft.gpu_layers if draft is not None else None
+
+
+def plan_command(
+    path: Path,
+    name: str,
+    plan: MemoryPlan,
+    config: Config,
+    hw: Hardware | None,
+    overrides: LaunchOverrides | None = None,
+) -> list[str]:
+    """The exact command line ``serve`` would launch for ``plan`` (model path, context,
+    GPU layers, flash attention, KV type, threads, draft), for a user to copy.
+
+    The key is not in it (it goes through the environment). On a simulated machine the
+    threads are its physical cores.
+
+    Raises:
+        BadInputError: the plan cannot be launched as asked (e.g. parallel sequences or a
+            draft model on llama-cpp-python).
+    """
+    from localctl.backends import backend_argv
+
+    o = overrides or LaunchOverrides()
+    if hw is not None and hw.profile and o.threads is None:
+        o = replace(o, threads=hw.physical_cores)
+    options = launch_options(path, name, plan, config, hw, o)
+    return backend_argv(plan.backend, options, options.host, options.port)
+
+
+def local_model_file(ref: str) -> tuple[Path, str, ModelShape | None]:
+    """Like :func:`model_file` but never downloads: a catalog quant not on disk gives its
+    file name (which does not exist here) and the catalog's shape to plan it with.
+
+    Raises:
+        BadInputError, GgufError, CatalogError: as :func:`model_file`.
+    """
+    from localctl.commands.fit import is_gguf_path
+
+    if is_gguf_path(ref):
+        path, name = model_file(ref)
+        return path, name, None
+    from localctl.commands.models import load_user_catalog
+    from localctl.inventory import find_local
+    from localctl.shape import shape_for_quant
+
+    model, quant = load_user_catalog().resolve(ref)
+    local = find_local(model, quant)
+    name = f"{model.id}:{quant.name}"
+    if local is not None:
+        return local, name, None
+    return Path(quant.files[0]), name, shape_for_quant(model, quant.name)
+
+
+def draft_file(
+    ref: str | None,
+    name: str,
+    path: Path,
+    config: Config,
+    *,
+    pull: bool = True,
+    progress: Callable[[PullProgress], None] | None = None,
+) -> Path | None:
+    """The draft model for speculative decoding, checked against the model's vocabulary.
+
+    Args:
+        ref: ``--draft`` (a GGUF path or a catalog ref); None takes the config's
+            ``[drafts]`` entry for ``name`` (or for the file's name), if any.
+        name: The served model's name (``model-id:QUANT`` or the file name).
+        path: The served model's file (its vocabulary is the reference).
+        config: For the ``[drafts]`` table.
+        pull: Download a catalog draft that is not on disk (else refuse).
+        progress: Download progress.
+
+    Raises:
+        BadInputError: the draft's vocabulary differs, or it is not on disk and ``pull``
+            is off.
+    """
+    from localctl.draft import check_vocab
+
+    ref = ref or config.drafts.get(name) or config.drafts.get(path.name)
+    if not ref:
+        return None
+    if pull:
+        draft, _ = model_file(ref, progress=progress)
+    else:
+        draft, draft_name, _shape = local_model_file(ref)
+        if not draft.is_file():
+            raise BadInputError(f"draft {draft_name} is not downloaded: localctl pull {ref}")
+    if path.is_file():
+        check_vocab(path, draft)
+    return draft
+
+
+def launch_command(
+    path: Path | None,
+    name: str,
+    memory_plan: MemoryPlan,
+    config: Config,
+    hw: Hardware,
+    draft: Path | None = None,
+) -> tuple[list[str] | None, str]:
+    """The server command ``serve`` would run for the plan, or None and why not.
+
+    Args:
+        path: The model file (a catalog quant not yet downloaded: its file name); None
+            for a remote file, which ``serve`` cannot run without downloading.
+    """
+    from localctl.errors import LocalctlError
+
+    if path is None:
+        return None, "download the file first (serve runs local files)"
+    try:
+        overrides = LaunchOverrides(draft_path=draft)
+        return plan_command(path, name, memory_plan, config, hw, overrides), ""
+    except LocalctlError as error:
+        return None, str(error)
 
 
 def launch_summary(options: ServerOptions, plan: MemoryPlan | None = None) -> str:

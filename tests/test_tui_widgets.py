@@ -82,6 +82,26 @@ async def test_detail_pane_describes_the_plan_as_plain_text():
         assert "Repo: example/llama-3.1-8b-GGUF" in text
         assert "llama-3.1-8b-Q8_0.gguf" in text
         assert "[bold]not markup[/bold]" in text
+        assert "Server command" not in text  # no configuration given: no command
+
+
+async def test_detail_pane_shows_the_server_command_the_plan_would_launch():
+    from dataclasses import replace
+
+    from localctl.config import Config, ServerConfig
+
+    pane = DetailPane()
+    app = Harness(pane)
+    config = replace(Config(), server=replace(ServerConfig(), port=8123))
+    async with app.run_test(size=SIZE) as pilot:
+        pane.hardware = hardware()
+        pane.config = config
+        pane.row = rows()[1]
+        await pilot.pause()
+        text = str(pane.query_one("#detail-text").render())
+        assert "Server command:" in text
+        assert "--model llama-3.1-8b-Q8_0.gguf" in text.replace("\n", " ")
+        assert "--port 8123" in text
 
 
 async def test_history_input_recalls_earlier_prompts_with_up_and_down():

@@ -37,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_plan_arguments(parser)
     add_request_arguments(parser)
+    parser.add_argument(
+        "--draft",
+        metavar="FILE.gguf|MODEL",
+        help="add a draft model for speculative decoding (on disk; same vocabulary)",
+    )
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.set_defaults(run=run)
 
@@ -123,6 +128,8 @@ def hardware_summary(hw: Hardware) -> dict[str, Any]:
 
 def plan_document(plan: MemoryPlan) -> dict[str, Any]:
     """The stable JSON fields of a plan."""
+    from dataclasses import asdict
+
     return {
         "weights_bytes": plan.weights_bytes,
         "kv_bytes": plan.kv_bytes,
@@ -151,11 +158,13 @@ def plan_document(plan: MemoryPlan) -> dict[str, Any]:
         "gpu_bytes": plan.gpu_bytes,
         "cpu_bytes": plan.cpu_bytes,
         "reason": plan.reason,
+        "draft": asdict(plan.draft) if plan.draft is not None else None,
     }
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``localctl fit``."""
+    from localctl.backends import command_line
     from localctl.config import load_config
     from localctl.hardware import resolve_hardware
     from localctl.output import emit_json
@@ -169,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
 
     ref: str = args.model
     hub_note = ""
+    model_path: Path | None = None
     if ref.startswith(("http://", "https://")):
         from localctl.remote_gguf import read_remote_gguf_set
 
@@ -198,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
         memory_plan = plan(shape_from_file(path), hw, request)
         model_name, quant_name = printable(info.name or path.name), printable(info.file_type)
         source = str(path)
+        model_path = path
         caveat = unmodelled_memory(info.arch.architecture)
     else:
         from localctl.commands.models import load_user_catalog
@@ -206,12 +217,29 @@ def run(args: argparse.Namespace) -> int:
         hw = resolve_hardware(args.hw)
         memory_plan = plan(shape_for_quant(model, quant.name), hw, request)
         model_name, quant_name, source = model.id, quant.name, model.repo
+        from localctl.inventory import find_local
+
+        model_path = find_local(model, quant) or Path(quant.files[0])
         caveat = model.memory_caveat or unmodelled_memory(model.arch.architecture)
         hub_note = quant.hub_note if quant.hub_status in ("changed", "vanished") else ""
+    draft = None
+    if args.draft:
+        from localctl.draft import plan_with_draft
+        from localctl.session import draft_file
+
+        draft = draft_file(args.draft, model_name, model_path or Path(ref), config, pull=False)
+        if draft is not None:
+            memory_plan = plan_with_draft(memory_plan, draft, hw)
+    from localctl.session import launch_command
+
+    command, command_note = launch_command(model_path, model_name, memory_plan, config, hw, draft)
     if args.json:
         document = plan_document(memory_plan)
         document.update(
             {"model": model_name, "quant": quant_name, "source": source},
+            command=command,
+            command_line=command_line(command) if command else None,
+            command_note=command_note or None,
             hardware=hardware_summary(hw),
             memory_caveat=caveat or None,
             hub_note=hub_note or None,
@@ -219,6 +247,10 @@ def run(args: argparse.Namespace) -> int:
         emit_json(document)
         return 0
     print(render_plan(memory_plan, model_name, quant_name, hw))
+    if command:
+        print(f"command: {command_line(command)}")
+    elif command_note:
+        print(f"command: {command_note}")
     if caveat:
         print(f"  caution: {caveat}")
     if hub_note:

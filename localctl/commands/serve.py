@@ -7,7 +7,9 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from localctl.config import Config
     from localctl.hub import PullProgress
+    from localctl.request import PlanRequest
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +47,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="download and start it even when the fit plan says it won't fit",
     )
+    parser.add_argument(
+        "--draft",
+        metavar="MODEL|FILE",
+        help="speculative decoding with this draft model (same vocabulary; native server); "
+        "default: the config's [drafts] entry for the model",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the server command line the plan would launch, then exit (nothing is "
+        "downloaded or started)",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help=argparse.SUPPRESS)
     parser.add_argument("extra", nargs="*", metavar="-- ARGS", help="extra server arguments")
     parser.set_defaults(run=run)
@@ -55,6 +69,39 @@ def _progress(p: PullProgress) -> None:
     print(f"\rdownloading {p.filename}: {pct:5.1f}%", end="", file=sys.stderr, flush=True)
 
 
+def _dry_run(
+    args: argparse.Namespace, config: Config, request: PlanRequest, extra: tuple[str, ...]
+) -> int:
+    """Print the command ``serve`` would launch; download and start nothing."""
+    from localctl.backends import command_line
+    from localctl.draft import plan_with_draft
+    from localctl.hardware import resolve_hardware
+    from localctl.plan import plan
+    from localctl.session import LaunchOverrides, draft_file, local_model_file, plan_command
+    from localctl.shape import shape_from_file
+
+    hw = resolve_hardware(None)
+    path, name, shape = local_model_file(args.model)
+    if not path.is_file():
+        print(f"{name} is not downloaded yet: serve downloads it first", file=sys.stderr)
+    memory_plan = plan(shape if shape is not None else shape_from_file(path), hw, request)
+    draft = draft_file(args.draft, name, path, config, pull=False)
+    if draft is not None:
+        memory_plan = plan_with_draft(memory_plan, draft, hw)
+    overrides = LaunchOverrides(
+        host=args.host,
+        port=args.port,
+        threads=args.threads,
+        gpu_layers=args.gpu_layers,
+        extra_args=extra,
+        draft_path=draft,
+    )
+    argv = plan_command(path, name, memory_plan, config, hw, overrides)
+    print(f"# {memory_plan.verdict()}: {memory_plan.reason}", file=sys.stderr)
+    print(command_line(argv))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``localctl serve``."""
     import json
@@ -63,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from localctl.auth import api_key_from
     from localctl.commands.fit import plan_request
     from localctl.config import load_config
+    from localctl.draft import plan_with_draft
     from localctl.errors import ServerError
     from localctl.hardware import resolve_hardware
     from localctl.native import choose_backend
@@ -78,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         ServingSession,
         catalog_plan,
         check_fits,
+        draft_file,
         launch_options,
         model_file,
     )
@@ -88,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
     extra = tuple(a for a in args.extra if a != "--")
     check_passthrough(extra)
     request = plan_request(config, args)
+    if args.dry_run:
+        return _dry_run(args, config, request, extra)
     choice = choose_backend(args.backend or config.server.backend, config.server.llama_server_path)
     pulled = False
 
@@ -105,6 +156,9 @@ def run(args: argparse.Namespace) -> int:
         if pulled:
             print(file=sys.stderr)  # ends the progress line, also before an error
     memory_plan = plan(shape_from_file(path), hw, request)
+    draft = draft_file(args.draft, name, path, config, progress=progress)
+    if draft is not None:
+        memory_plan = plan_with_draft(memory_plan, draft, hw)
     if not args.force:
         check_fits(memory_plan, name)
     overrides = LaunchOverrides(
@@ -114,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         gpu_layers=args.gpu_layers,
         api_key=api_key,
         extra_args=extra,
+        draft_path=draft,
     )
     options = launch_options(path, name, memory_plan, config, hw, overrides)
     session = ServingSession(options, memory_plan)

@@ -184,6 +184,7 @@ class CatalogScreen(Screen[None]):
         self.hardware = message.hardware
         self.query_one(HardwareBar).hardware = message.hardware
         self.query_one(DetailPane).hardware = message.hardware
+        self.query_one(DetailPane).config = self.context.config
 
     def on_catalog_screen_rows_ready(self, message: RowsReady) -> None:
         if message.ctx != self.ctx:
@@ -191,6 +192,7 @@ class CatalogScreen(Screen[None]):
         first = not self.all_rows
         first_plan = not self.planned_ctx
         self.all_rows = message.rows
+        self.query_one(DetailPane).config = self.context.config
         if message.planned:
             self.planned_ctx = message.ctx
         if first:

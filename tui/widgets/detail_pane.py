@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.style import Style
@@ -19,10 +20,11 @@ from localctl.speed import speed_lines
 from tui.widgets.plan_bar import PlanBar
 
 if TYPE_CHECKING:
+    from localctl.config import Config
     from localctl.hardware import Hardware
 
 
-def describe(row: CatalogRow) -> Text:
+def describe(row: CatalogRow, command: str = "") -> Text:
     """The text part of the detail pane for ``row`` (plain text, never markup).
 
     Names, licence, notes and file names may come from a GGUF header or a file name,
@@ -79,9 +81,25 @@ def describe(row: CatalogRow) -> Text:
         text.append(f"Hub: {quant.hub_note}\n", style=style)
     if row.local_path is not None:
         text.append(f"On disk: {row.local_path}\n")
+    if command:
+        text.append("Server command:\n", style="bold")
+        text.append(f"{command}\n", style="dim")
     if model.notes:
         text.append(f"\n{model.notes}\n", style="italic")
     return text
+
+
+def server_command(row: CatalogRow, config: Config | None, hw: Hardware | None) -> str:
+    """The command line the row's plan would launch, or why there is none ('' without a
+    plan): model path, context, GPU layers, flash attention, KV type, threads, draft."""
+    if row.plan is None or config is None or hw is None:
+        return ""
+    from localctl.backends import command_line
+    from localctl.session import launch_command
+
+    path = row.local_path or Path(row.quant.files[0] if row.quant.files else row.key)
+    argv, note = launch_command(path, row.key, row.plan, config, hw)
+    return command_line(argv) if argv else note
 
 
 class _PrintableText(Text):
@@ -99,6 +117,8 @@ class DetailPane(VerticalScroll):
     """The row described."""
     hardware: reactive[Hardware | None] = reactive(None)
     """The machine the plan was computed for."""
+    config: reactive[Config | None] = reactive(None)
+    """The configuration a server would be launched with (for its command line)."""
 
     def compose(self) -> ComposeResult:
         yield PlanBar()
@@ -110,13 +130,18 @@ class DetailPane(VerticalScroll):
     def watch_hardware(self, hardware: Hardware | None) -> None:
         self._refresh_contents()
 
+    def watch_config(self, config: Config | None) -> None:
+        self._refresh_contents()
+
     def _refresh_contents(self) -> None:
         if not self.is_mounted:
             return
         bar = self.query_one(PlanBar)
         bar.hardware = self.hardware
         bar.plan = self.row.plan if self.row is not None else None
-        text = describe(self.row) if self.row is not None else Text("Select a model.")
+        row = self.row
+        command = server_command(row, self.config, self.hardware) if row is not None else ""
+        text = describe(row, command) if row is not None else Text("Select a model.")
         self.query_one("#detail-text", Static).update(text)
 
     def on_mount(self) -> None:
