@@ -198,7 +198,7 @@ def plan(shape: ModelShape, hw: Hardware, request: PlanRequest) -> MemoryPlan:
     )
     kv_total = sum(kv_layers)
     estimate = memory.compute_estimate(
-        arch, ctx, flash_attn=fa, n_outputs=parallel if native else None
+        arch, ctx, flash_attn=fa, n_outputs=parallel if native else None, swa_full=not native
     )
     compute = estimate.total_bytes
     weights = shape.weights_bytes
