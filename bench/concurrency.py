@@ -17,6 +17,9 @@ from typing import Any
 
 CLIENTS = 4
 MAX_TOKENS = 64
+THREADS = 1
+"""One thread: on a shared, loaded 2-core machine two threads spin on each other's
+barrier (one client: 1.1 tok/s with 2 threads, 14.4 with 1, minutes apart)."""
 
 
 async def _round(url: str, key: str, clients: int) -> dict[str, Any]:
@@ -59,7 +62,7 @@ def _measure(backend: str, parallel: int, binary: str = "") -> list[dict[str, An
             port=free_port("127.0.0.1"),
             ctx=2048,
             parallel=parallel,
-            threads=os.cpu_count() or 1,
+            threads=THREADS,
             llama_server_path=binary,
         )
     )
