@@ -47,6 +47,7 @@ from localctl import paths
 from localctl.chat import (
     PromptProgress,
     ReplyDone,
+    ReplyMetrics,
     ThinkingDelta,
     TokenDelta,
     prompt_tokens,
@@ -225,6 +226,35 @@ class _Turn:
     thinking: list[str] = field(default_factory=list)
     readings: list[PowerReading] = field(default_factory=list)
     next_sample: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+    """When the request was sent."""
+    first: float | None = None
+    """When the first piece of the reply (or of its thinking) arrived."""
+    last: float | None = None
+    """When the latest piece arrived."""
+    pieces: int = 0
+    """Streamed pieces so far: llama.cpp sends one token per piece."""
+
+    def arrived(self) -> None:
+        """Note one more streamed piece."""
+        now = time.perf_counter()
+        self.first = self.first if self.first is not None else now
+        self.last = now
+        self.pieces += 1
+
+    def metrics(self, now: float) -> ReplyMetrics:
+        """The reply's figures so far (tokens counted by pieces, times by the clock here)."""
+        ttft = (self.first if self.first is not None else now) - self.started
+        span = (self.last or now) - (self.first or now)
+        return ReplyMetrics(
+            ttft_s=ttft,
+            prompt_tokens=0,
+            prompt_tok_s=0.0,
+            completion_tokens=self.pieces,
+            gen_tok_s=(self.pieces - 1) / span if self.pieces > 1 and span > 0 else 0.0,
+            total_s=now - self.started,
+            token_count_source="chunks",
+        )
 
 
 class ChatSession:
@@ -263,6 +293,8 @@ class ChatSession:
         self.conversation: Conversation | None = None
         """The file being written (None before the first prompt, or when not saving)."""
         self.totals = SessionMeters()
+        self._turn: _Turn | None = None
+        """The reply streaming now (None between replies)."""
         """Token, time and energy totals of the replies so far."""
         self.context_tokens = 0
         """Tokens the conversation fills in the context after the last reply."""
@@ -303,6 +335,29 @@ class ChatSession:
         self.settings = settings
         if remember:
             remember_model_settings(settings)
+
+    def live_meters(self) -> MeterSnapshot:
+        """The meters with the reply still streaming counted as far as it got.
+
+        While a reply streams, its tokens are its streamed pieces and its times the clock
+        here (``MeterSnapshot.live``); once it ends, :attr:`meters` holds the server's
+        figures. Without a reply in flight this is :attr:`meters`.
+        """
+        import copy
+        import dataclasses
+
+        turn = self._turn
+        if turn is None or not turn.pieces:
+            return self.meters
+        totals = copy.deepcopy(self.totals)
+        power = mean_power(turn.readings) if turn.readings else None
+        totals.add(
+            turn.metrics(time.perf_counter()),
+            watts=power.watts if power is not None else None,
+            power_source=power.source if power is not None else "estimate",
+        )
+        model = self.endpoint.model if self.endpoint is not None else ""
+        return dataclasses.replace(totals.snapshot(self._config.cost, model), live=True)
 
     @property
     def meters(self) -> MeterSnapshot:
@@ -418,6 +473,7 @@ class ChatSession:
         if notice is not None:
             yield notice
         turn = _Turn()
+        self._turn = turn
         self._power_meter.read()  # starts the RAPL interval at the request
         turn.next_sample = time.monotonic() + POWER_SAMPLE_S
         ended = False
@@ -444,11 +500,13 @@ class ChatSession:
                         yield event
                         continue
                     if isinstance(event, ThinkingDelta):
+                        turn.arrived()
                         turn.thinking.append(event.text)
                         self._sample_power(turn)
                         yield event
                         continue
                     text = event.text
+                    turn.arrived()
                     turn.parts.append(text)
                     notice = self._write(partial(Conversation.delta, text=text))
                     self._sample_power(turn)
@@ -470,8 +528,13 @@ class ChatSession:
                 self.history.pop()
             raise
         finally:
+            self._turn = None
             if not ended and reply is None:  # the consumer was cancelled or stopped reading
                 ended = True
+                if turn.pieces:  # what it generated was generated: it counts
+                    power = mean_power(turn.readings) if turn.readings else self._power_meter.read()
+                    metrics = turn.metrics(time.perf_counter())
+                    self.totals.add(metrics, watts=power.watts, power_source=power.source)
                 self._end(turn, "".join(turn.parts), "stopped")
         self._sample_power(turn, force=True)
         power = mean_power(turn.readings)

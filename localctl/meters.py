@@ -321,6 +321,9 @@ class MeterSnapshot:
     """Where the wattage behind ``energy_usd`` came from (``measured (rapl)``, ``config``…)."""
     price_source: str = ""
     """Where the API prices come from, with their date."""
+    live: bool = False
+    """A reply is still streaming: its tokens are counted by streamed pieces and its
+    rates timed here until it ends (then the server's own figures replace them)."""
 
 
 @dataclass(frozen=True, slots=True)

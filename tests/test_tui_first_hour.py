@@ -7,6 +7,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Label
 
@@ -149,3 +150,71 @@ async def test_a_row_that_wont_fit_asks_before_downloading_or_serving() -> None:
             await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmModal))
             await pilot.pause(0.2)
             assert not screen.downloading and app.server is None
+
+
+def screen_text(app: LocalctlApp) -> list[str]:
+    """The screen as plain text lines (what a terminal of the app's size shows)."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=False).splitlines()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_the_catalog_drops_whole_columns_and_never_cuts_a_number(
+    size: tuple[int, int],
+) -> None:
+    from tui.widgets.catalog_table import CatalogTable
+    from tui.widgets.hardware_bar import HardwareBar
+
+    app = make_app(hw_profile=PROFILE, ctx=8192, config=Config())
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: planned(app), 60)
+        await pilot.pause(0.3)
+        screen = app.catalog_screen
+        table = screen.query_one(CatalogTable)
+        columns = table.shown_columns
+        assert columns[:2] == ("model", "quant") and {"fit", "tok_s"} <= set(columns)
+        widths = sum(c.get_render_width(table) for c in table.columns.values())
+        assert widths <= table.size.width - table.styles.scrollbar_size_vertical
+        speed, size_at = columns.index("tok_s"), columns.index("size") if "size" in columns else -1
+        for index, row in enumerate(screen.shown_rows):
+            cells = [str(c) for c in table.get_row_at(index)]
+            assert row.plan is not None and cells[speed] == f"{row.plan.predicted_tok_s:.1f}"
+            if size_at >= 0:
+                assert cells[size_at].endswith(("iB", " B"))
+        lines = screen_text(app)
+        bar = str(screen.query_one(HardwareBar).render())
+        assert len(bar) <= size[0] and bar.strip() in lines[0]
+        footer = lines[-1]
+        for key in ("⏎ Run", "d Download", "/ Search", "q Quit", "? Help"):
+            assert key in footer, footer
+        assert "by fit" in "\n".join(lines[1:4]) and "ctx 8,192" in "\n".join(lines[1:4])
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_the_chat_footer_and_prices_fit(size: tuple[int, int]) -> None:
+    from localctl.meters import MeterSnapshot
+    from tui.widgets.meters_pane import MetersPane
+
+    app = make_app(hw_profile=PROFILE, config=Config())
+    async with app.run_test(size=size) as pilot:
+        await app.action_show_chat()
+        await pilot.pause(0.3)
+        pane = app.chat_screen.query_one(MetersPane)
+        pane.snapshot = MeterSnapshot(
+            api_equivalent_usd={"anthropic:claude-sonnet-4-6-20991231-extended": 1234.5678},
+            energy_usd=0.00012,
+            replies=1,
+        )
+        await pilot.pause(0.3)
+        costs = str(pane.query_one("#costs").render()).splitlines()
+        assert costs[0].endswith("$1,234.57") and len(costs[0]) <= pane.content_size.width
+        assert costs[1].startswith("local energy") and costs[1].endswith("$0.000120")
+        footer = screen_text(app)[-1]
+        for key in ("^q Quit", "^t Unload", "^l Log", "^e Model", "esc Stop", "f1 Catalog"):
+            assert key in footer, footer

@@ -58,9 +58,10 @@ class LocalctlApp(App[int]):
         Binding("question_mark", "help", "Help", id="help"),
         Binding("f1", "show_catalog", "Catalog", id="show_catalog"),
         Binding("f2", "show_chat", "Chat", id="show_chat"),
-        Binding("f4", "show_search", "Hub search", id="show_search"),
-        Binding("s", "stop_server", "Stop server", id="stop_server"),
-        Binding("l", "server_log", "Log", id="server_log"),
+        # Every binding is listed by ? (help); the footer keeps to what fits at 80 columns.
+        Binding("f4", "show_search", "Hub search", id="show_search", show=False),
+        Binding("s", "stop_server", "Stop server", id="stop_server", show=False),
+        Binding("l", "server_log", "Log", id="server_log", show=False),
         Binding("comma,f3", "settings", "Settings", id="settings"),
         Binding("ctrl+p", "command_palette", "Palette", id="command_palette", show=False),
     ]
@@ -99,6 +100,16 @@ class LocalctlApp(App[int]):
             timeout=timeout,
             markup=False,
         )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keep the footer short: the key to the screen already shown is left out of it."""
+        here = {"show_catalog": CatalogScreen, "show_chat": ChatScreen}.get(action)
+        if here is not None:
+            try:
+                return not isinstance(self.screen, here)
+            except ScreenStackError:
+                return True
+        return True
 
     # -- life cycle -----------------------------------------------------------
 

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from localctl.hub import PullProgress
     from tui.context import TuiContext
 
+DETAIL_MIN_SCREEN = 100
+"""Narrower screens give the table the whole width (the detail pane hides; F1's table
+then keeps model, quant, size, fit and tok/s whole at 80 columns)."""
+
 PLAN_BATCH = 64
 """Rows planned between two table updates."""
 
@@ -42,12 +46,12 @@ class CatalogScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search", id="search"),
-        Binding("f", "toggle_fits", "Fits only", id="fits_only"),
+        Binding("f", "toggle_fits", "Fits", id="fits_only"),
         Binding("o", "cycle_sort", "Sort", id="sort"),
         Binding("plus,right_square_bracket", "ctx(1)", "Ctx+", id="ctx_up"),
-        Binding("minus,left_square_bracket", "ctx(-1)", "Ctx-", id="ctx_down"),
+        Binding("minus,left_square_bracket", "ctx(-1)", "Ctx-", id="ctx_down", show=False),
         Binding("escape", "escape", "Cancel download", id="cancel_download", show=False),
-        Binding("b", "bench", "Bench here", id="bench"),
+        Binding("b", "bench", "Bench here", id="bench", show=False),
     ]
 
     @dataclass
@@ -107,7 +111,10 @@ class CatalogScreen(Screen[None]):
         panel = DownloadPanel(id="download")
         panel.display = False
         yield panel
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_resize(self) -> None:
+        self.query_one(DetailPane).display = self.size.width >= DETAIL_MIN_SCREEN
 
     def on_mount(self) -> None:
         self.query_one(CatalogTable).loading = True

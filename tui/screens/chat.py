@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from tui.context import TuiContext
 
 SYSTEM_REFRESH_S = 1.0
+LIVE_METERS_S = 0.5
+"""How often the meters show a reply that is still streaming."""
 STOP_GRACE_S = 1.0
 """After escape, how long a reply may take to notice before its worker is cancelled."""
 
@@ -44,9 +46,14 @@ class ChatScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "stop_generation", "Stop", id="stop_generation"),
-        Binding("ctrl+n", "new_conversation", "New chat", id="new_conversation"),
-        Binding("ctrl+o", "load_conversation", "Load chat", id="load_conversation"),
-        Binding("ctrl+e", "model_settings", "Model settings", id="model_settings"),
+        # Priority: the prompt has the focus and would take ctrl+e as "cursor to end".
+        Binding("ctrl+e", "model_settings", "Model", id="model_settings", priority=True),
+        Binding("ctrl+n", "new_conversation", "New", id="new_conversation"),
+        Binding("ctrl+o", "load_conversation", "Open", id="load_conversation"),
+        # The app's q, s and l are letters the prompt types; these work while it has focus.
+        Binding("ctrl+l", "app.server_log", "Log", id="chat_log", priority=True),
+        Binding("ctrl+t", "app.stop_server", "Unload", id="chat_stop_server", priority=True),
+        Binding("ctrl+q", "app.quit", "Quit", id="chat_quit", priority=True),
     ]
 
     @dataclass
@@ -98,11 +105,17 @@ class ChatScreen(Screen[None]):
         with Horizontal(id="chat-main"):
             yield ChatPane(id="chat")
             yield MetersPane(id="meters")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.set_interval(SYSTEM_REFRESH_S, self._sample_system)
+        self.set_interval(LIVE_METERS_S, self._show_live_meters)
         self._sample_system()
+
+    def _show_live_meters(self) -> None:
+        """While a reply streams, the meters count it as far as it got."""
+        if self.replying and self.is_mounted:
+            self.query_one(MetersPane).snapshot = self.session.live_meters()
 
     def on_screen_resume(self) -> None:
         self.query_one(ChatPane).focus_prompt()
@@ -130,9 +143,11 @@ class ChatScreen(Screen[None]):
     async def on_chat_pane_submitted(self, message: ChatPane.Submitted) -> None:
         pane = self.query_one(ChatPane)
         if self.session.endpoint is None:
+            pane.restore_prompt(message.text)  # kept for when a server runs again
             await pane.add_note("No server is running: press F1 and enter on a model.")
             return
         if self.replying:
+            pane.restore_prompt(message.text)
             await pane.add_note("Still replying: escape stops the reply first.")
             return
         await pane.add_user(message.text)
@@ -165,11 +180,14 @@ class ChatScreen(Screen[None]):
         except LocalctlError as error:
             await writer.close()
             await pane.add_note(f"Reply failed: {error}")
+            if not parts:
+                pane.restore_prompt(prompt)  # unanswered: ready to send again
             self.post_message(self.ReplyStreamed("".join(parts), status="interrupted"))
             return
         await writer.close()
         if ended is not None and ended.failed:
             await pane.add_note(f"Reply failed: {ended.reply.error}")
+            pane.restore_prompt(prompt)
             self.post_message(self.ReplyStreamed("", status="interrupted"))
             return
         status = ended.reply.status if ended is not None else "stopped"
@@ -182,8 +200,9 @@ class ChatScreen(Screen[None]):
 
     def on_chat_screen_reply_streamed(self, message: ReplyStreamed) -> None:
         self.replies_finished += 1
-        if message.meters is not None:
-            self.query_one(MetersPane).snapshot = message.meters
+        # A reply stopped before it ended is counted too (as far as it got).
+        meters = message.meters if message.meters is not None else self.session.meters
+        self.query_one(MetersPane).snapshot = meters
 
     def action_stop_generation(self) -> None:
         """Stop the reply being streamed (its worker is cancelled if it does not stop soon)."""
@@ -232,11 +251,15 @@ class ChatScreen(Screen[None]):
             self.notify(str(error), severity="error")
             return
         pane = self.query_one(ChatPane)
-        for item in self.session.history:
+        conversation = self.session.conversation
+        shown = conversation.messages if conversation is not None else self.session.history
+        for item in shown:
             if item["role"] == "user":
                 await pane.add_user(item["content"])
-            else:
+            elif item["role"] == "assistant":
                 await pane.add_assistant(item["content"])
+                if item.get("status", "complete") != "complete":
+                    await pane.add_note(f"({item['status']})")
 
     def action_model_settings(self) -> None:
         """Edit the system prompt and sampling settings of this model."""

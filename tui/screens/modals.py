@@ -61,6 +61,19 @@ class ConfirmModal(ModalScreen[bool]):
         self.dismiss(answer)
 
 
+def _conversation_label(conversation: Conversation) -> Text:
+    """``date  model  title`` and, for a last reply that did not complete, its status."""
+    from localctl.conversations import started
+
+    label = Text(started(conversation), style="dim")
+    label.append(f"  {conversation.model or '-'}  ", style="bold")
+    label.append(" ".join(conversation.title.split()) or "(untitled)")
+    status = conversation.status
+    if status not in ("", "complete"):
+        label.append(f"  ({status})", style="italic")
+    return label
+
+
 class ConversationModal(ModalScreen[str | None]):
     """Pick one saved conversation."""
 
@@ -75,7 +88,7 @@ class ConversationModal(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="conversation-box", classes="modal-box"):
             yield Label("Load a conversation", classes="modal-title")
-            options = [Option(Text(c.title), id=c.id) for c in self._conversations]
+            options = [Option(_conversation_label(c), id=c.id) for c in self._conversations]
             yield OptionList(*options, id="conversations")
             if not options:
                 yield Label("No saved conversations yet.")

@@ -102,7 +102,7 @@ class SearchScreen(Screen[None]):
         with Horizontal(id="hub-main"):
             yield CatalogTable(id="hub-results", note_label="downloads · last update")
             yield DetailPane(id="hub-detail")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     @property
     def _app(self) -> LocalctlApp:

@@ -141,6 +141,14 @@ class ChatPane(Vertical):
         """Remove every message."""
         await self.transcript.remove_children()
 
+    def restore_prompt(self, text: str) -> None:
+        """Put ``text`` back in the prompt (a message that was not answered), unless the
+        user has typed something new meanwhile."""
+        prompt = self.query_one(HistoryInput)
+        if not prompt.value.strip():
+            prompt.value = text
+            prompt.cursor_position = len(text)
+
     def focus_prompt(self) -> None:
         """Put the keyboard focus on the prompt."""
         self.query_one(HistoryInput).focus()

@@ -24,6 +24,10 @@ class Filters:
     sort: str = "fit"
 
 
+FAMILY_MIN_WIDTH = 96
+"""Below this width the family filter hides, so search, sort and context stay whole."""
+
+
 class FilterBar(Horizontal):
     """Catalog controls; posts `Changed` for filters and `ContextRequested` for the context."""
 
@@ -46,6 +50,10 @@ class FilterBar(Horizontal):
         super().__init__(id=id)
         self.set_reactive(FilterBar.ctx, ctx)
 
+    def on_resize(self) -> None:
+        # The family filter is the one control a narrow window does without.
+        self.query_one("#family", Select).display = self.size.width >= FAMILY_MIN_WIDTH
+
     def compose(self) -> ComposeResult:
         choices = ctx_choices(self.ctx)
         yield Input(placeholder="/ search", id="search")
@@ -53,7 +61,7 @@ class FilterBar(Horizontal):
         yield Checkbox("local", id="downloaded-only")
         yield Select[str]([], prompt="family", id="family")
         yield Select[str](
-            [(f"sort: {key}", key) for key in SORT_KEYS],
+            [(f"by {key}", key) for key in SORT_KEYS],
             value=SORT_KEYS[0],
             allow_blank=False,
             id="sort",

@@ -43,10 +43,23 @@ class MetersPane(Vertical):
         self.watch_snapshot(self.snapshot)
         self.watch_system(self.system)
 
+    def on_resize(self) -> None:
+        self.watch_snapshot(self.snapshot)
+
+    def _cost_line(self, name: str, usd: float) -> str:
+        """``name`` and dollars on one line of the pane's width; the name gives way first."""
+        money = _money(usd)
+        room = max((self.content_size.width or 34) - len(money) - 1, 6)
+        if len(name) > room:
+            name = name[: room - 1] + "…"
+        return f"{name:<{room}} {money}"
+
     def watch_snapshot(self, snap: MeterSnapshot) -> None:
         if not self.is_mounted:
             return
         speed = Text()
+        if snap.live:
+            speed.append("streaming (counted so far)\n", style="dim")
         speed.append(f"gen    {snap.gen_tok_s:8.1f} tok/s\n")
         speed.append(f"prompt {snap.prompt_tok_s:8.1f} tok/s\n")
         speed.append(f"TTFT   {snap.ttft_s * 1000:8.0f} ms")
@@ -60,11 +73,11 @@ class MetersPane(Vertical):
         self.query_one("#tokens", Static).update(tokens)
         costs = Text()
         for model, usd in sorted(snap.api_equivalent_usd.items()):
-            costs.append(f"{model:<30.30} {_money(usd):>9}\n")
+            costs.append(self._cost_line(model, usd) + "\n")
         for model, usd in snap.hosted_usd.items():
             costs.append("same model, rented:\n", style="dim")
-            costs.append(f"{model:<30.30} {_money(usd):>9}\n")
-        costs.append(f"{'local energy':<30} {_money(snap.energy_usd):>9}")
+            costs.append(self._cost_line(model, usd) + "\n")
+        costs.append(self._cost_line("local energy", snap.energy_usd))
         source = f", {snap.energy_source} power" if snap.energy_source else ""
         costs.append(f"\n({snap.energy_wh:.2f} Wh{source})", style="dim")
         if snap.price_source:
