@@ -1,4 +1,4 @@
-"""The chat screen in a new user's first hour: keys from the prompt, live meters, stopped replies."""
+"""The chat screen in the first hour: keys from the prompt, live meters, stopped replies."""
 
 from __future__ import annotations
 

@@ -119,9 +119,7 @@ class CatalogTable(DataTable[Text]):
 
     def __init__(self, *, id: str | None = None, note_label: str = "quality") -> None:
         """A table of rows; ``note_label`` heads the last column (the row's ``quality``)."""
-        super().__init__(
-            id=id, cursor_type="row", zebra_stripes=True, cell_padding=CELL_PADDING
-        )
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True, cell_padding=CELL_PADDING)
         self._rows: dict[str, CatalogRow] = {}
         self._order: list[CatalogRow] = []
         self._note_label = note_label
