@@ -10,6 +10,15 @@ from typing import Any
 
 RUNS = 7
 
+_REFUSE_MALFORMED = (
+    "import subprocess, sys, tempfile, pathlib\n"
+    "path = pathlib.Path(tempfile.mkdtemp()) / 'bad.gguf'\n"
+    "path.write_bytes(b'GGML' + bytes(60))\n"
+    "code = subprocess.run([sys.executable, '-m', 'localctl', 'fit', str(path)]).returncode\n"
+    "sys.exit(0 if code == 2 else 1)\n"
+)
+"""A malformed GGUF must be refused in one line, fast (tests check the line, this the time)."""
+
 
 def _median_s(argv: list[str]) -> float:
     times = []
@@ -35,6 +44,11 @@ def run() -> list[dict[str, Any]]:
             "localctl models --json",
             [python, "-m", "localctl", "models", "--hw", "rtx4090", "--json"],
             None,
+        ),
+        (
+            "localctl fit MALFORMED.gguf (refused, exit 2)",
+            [python, "-c", _REFUSE_MALFORMED],
+            1.0,
         ),
     ]
     rows: list[dict[str, Any]] = []

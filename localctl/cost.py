@@ -156,24 +156,20 @@ def _split(model: str) -> tuple[str | None, str]:
 
 
 def api_equivalent(
-    prompt_tokens: int, completion_tokens: int, models: tuple[str, ...] | list[str] | None = None
+    prompt_tokens: int, completion_tokens: int, models: tuple[str, ...] | list[str]
 ) -> dict[str, float]:
     """USD the same prompt/completion token counts would cost on each paid API model.
 
     Args:
         prompt_tokens: Input tokens.
         completion_tokens: Output tokens.
-        models: ``provider:model`` ids; defaults to the config's ``cost.api_models``.
+        models: ``provider:model`` ids (the config's ``cost.api_models``).
 
     Returns:
         Model id → dollars; ids genai-prices does not know are left out.
     """
     from genai_prices import Usage, calc_price
 
-    if models is None:
-        from localctl.config import load_config
-
-        models = load_config().cost.api_models
     usage = Usage(input_tokens=prompt_tokens, output_tokens=completion_tokens)
     result: dict[str, float] = {}
     for model in models:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from catalog.filenames import quant_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from catalog.schema import ModelSpec, QuantSpec
 
@@ -66,15 +66,8 @@ def default_folders() -> list[tuple[Path, str]]:
     ]
 
 
-def _configured_folders() -> list[tuple[Path, str]]:
-    from localctl.config import load_config
-    from localctl.errors import ConfigError
-
-    try:
-        folders = load_config().model_folders
-    except ConfigError:
-        folders = ()
-    return [(Path(os.path.expandvars(f)).expanduser(), "folder") for f in folders]
+def _configured_folders(model_folders: Sequence[str]) -> list[tuple[Path, str]]:
+    return [(Path(os.path.expandvars(f)).expanduser(), "folder") for f in model_folders]
 
 
 def _walk(root: Path, depth: int = 0) -> Iterator[os.DirEntry[str]]:
@@ -128,10 +121,10 @@ def _folder_ggufs(root: Path, source: str) -> list[LocalGguf]:
     return found
 
 
-def _folders() -> list[tuple[Path, str]]:
+def _folders(model_folders: Sequence[str]) -> list[tuple[Path, str]]:
     seen: set[Path] = set()
     result = []
-    for folder, source in [*_configured_folders(), *default_folders()]:
+    for folder, source in [*_configured_folders(model_folders), *default_folders()]:
         if folder in seen:
             continue
         seen.add(folder)
@@ -139,8 +132,11 @@ def _folders() -> list[tuple[Path, str]]:
     return result
 
 
-def scan_local_ggufs() -> list[LocalGguf]:
+def scan_local_ggufs(model_folders: Sequence[str] = ()) -> list[LocalGguf]:
     """Every GGUF file in the HF cache, configured model folders and other tools' folders.
+
+    Args:
+        model_folders: The configured folders (``Config.model_folders``).
 
     Returns:
         One entry per file (each part of a split set is its own entry), HF cache first.
@@ -148,7 +144,7 @@ def scan_local_ggufs() -> list[LocalGguf]:
     from localctl.hub import hub_cache_dir
 
     cache = hub_cache_dir()
-    folders = _folders()
+    folders = _folders(model_folders)
     key = (str(cache), *(str(f) for f, _ in folders))
     now = time.monotonic()
     cached = _scan_cache.get(key)
@@ -190,7 +186,9 @@ def _matches(entry: LocalGguf, name: str) -> bool:
     return entry.source == "llama.cpp" and base.endswith("_" + name)
 
 
-def find_local(model: ModelSpec, quant: QuantSpec) -> Path | None:
+def find_local(
+    model: ModelSpec, quant: QuantSpec, model_folders: Sequence[str] = ()
+) -> Path | None:
     """First file of ``model`` x ``quant`` when every part is on disk, else None.
 
     Looks in the HF cache first, then in model folders by file name; every part of a
@@ -199,6 +197,7 @@ def find_local(model: ModelSpec, quant: QuantSpec) -> Path | None:
     Args:
         model: The catalog entry (its ``repo`` locates the HF cache folder).
         quant: The quant whose ``files`` must all be present.
+        model_folders: The configured folders (``Config.model_folders``).
 
     Returns:
         Path of the first file, or None.
@@ -213,7 +212,7 @@ def find_local(model: ModelSpec, quant: QuantSpec) -> Path | None:
         return found
     names = [_base_name(f) for f in quant.files]
     single = len(names) == 1 and quant.size_exact and quant.size_bytes > 0
-    for entry in scan_local_ggufs():
+    for entry in scan_local_ggufs(model_folders):
         if entry.source == "hf-cache" or not _matches(entry, names[0]):
             continue
         if single and entry.size_bytes != quant.size_bytes:

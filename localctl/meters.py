@@ -236,15 +236,11 @@ class SessionMeters:
         series = [v for v in self.gen_tok_s_series if v > 0]
         return sum(series) / len(series) if series else 0.0
 
-    def api_equivalent_usd(self, models: tuple[str, ...] | None = None) -> dict[str, float]:
+    def api_equivalent_usd(self, models: tuple[str, ...]) -> dict[str, float]:
         """What this session's tokens would have cost on each paid API model (its replies
         are many ordinary requests: base per-token rates, no long-prompt tier)."""
         from localctl.cost import api_rate_usd
 
-        if models is None:
-            from localctl.config import load_config
-
-            models = load_config().cost.api_models
         return api_rate_usd(self.prompt_tokens, self.completion_tokens, models)
 
     def energy_usd(self, usd_per_kwh: float, *, watts: float | None = None) -> float:

@@ -2,7 +2,8 @@
 
 ``localctl serve`` and the TUI serve a model the same way, through this module:
 
-1. :func:`model_file` finds the model's GGUF on disk, pulling it first when needed.
+1. :mod:`localctl.library` resolves the model and finds its GGUF on disk, pulling it
+   first when needed (:func:`~localctl.library.target_file`).
 2. The caller plans it (a :class:`~localctl.plan.MemoryPlan`).
 3. :func:`launch_options` turns plan + config + the user's overrides into the server's
    :class:`~localctl.server.ServerOptions`; host, port and threads are decided here only.
@@ -39,14 +40,12 @@ from localctl.server import (
 )
 
 if TYPE_CHECKING:
-    import threading
     from collections.abc import Callable
 
     from localctl.config import Config
     from localctl.hardware import Hardware
     from localctl.hub import PullProgress
     from localctl.plan import MemoryPlan
-    from localctl.shape import ModelShape
 
 DEFAULT_START_TIMEOUT_S = 300.0
 """How long a server may take to load its model and answer."""
@@ -55,51 +54,11 @@ ATTACH_TIMEOUT_S = 8.0
 """How long a remote server may take to answer ``/v1/models``."""
 
 
-def model_file(
-    ref: str,
-    *,
-    progress: Callable[[PullProgress], None] | None = None,
-    cancel: threading.Event | None = None,
-) -> tuple[Path, str]:
-    """The GGUF to serve for ``ref`` and its display name; a catalog quant is pulled if needed.
-
-    Args:
-        ref: A path to a ``.gguf`` file, or ``model-id[:QUANT]`` from the catalog.
-        progress: Called with download progress (from this thread).
-        cancel: Set it to stop a download (``DownloadCancelled``).
-
-    Returns:
-        The (first) file on disk and ``model-id:QUANT`` (or the file name).
-
-    Raises:
-        BadInputError: the file does not exist.
-        GgufError: a local file is not a valid GGUF (before any process starts).
-        CatalogError: unknown model or quant.
-        DownloadError: the pull failed.
-    """
-    from localctl.commands.fit import is_gguf_path
-
-    if is_gguf_path(ref):
-        from catalog.gguf import read_gguf
-
-        path = Path(ref).expanduser()
-        if not path.is_file():
-            raise BadInputError(f"model file not found: {path}")
-        read_gguf(path)
-        return path, path.name
-    from localctl import hub
-    from localctl.commands.models import load_user_catalog
-    from localctl.inventory import find_local
-
-    model, quant = load_user_catalog().resolve(ref)
-    local = find_local(model, quant)
-    if local is None:
-        local = hub.pull(f"{model.id}:{quant.name}", progress=progress, cancel=cancel).path
-    return local, f"{model.id}:{quant.name}"
-
-
-def catalog_plan(ref: str, hw: Hardware, request: PlanRequest) -> tuple[MemoryPlan, str] | None:
-    """The plan of catalog ref ``ref`` from its catalog numbers, before any byte is fetched.
+def catalog_plan(
+    ref: str, config: Config, hw: Hardware, request: PlanRequest
+) -> tuple[MemoryPlan, str] | None:
+    """The plan of catalog ref ``ref`` before any byte is fetched (from its file when it is
+    on disk, else from catalog numbers).
 
     Returns:
         The plan and ``model-id:QUANT``; None when ``ref`` is a file or a hub reference
@@ -108,15 +67,12 @@ def catalog_plan(ref: str, hw: Hardware, request: PlanRequest) -> tuple[MemoryPl
     Raises:
         CatalogError: a catalog model without such a quant.
     """
-    from localctl.commands.fit import is_gguf_path
-    from localctl.commands.models import load_user_catalog
-    from localctl.plan import plan
-    from localctl.shape import shape_for_quant
+    from localctl.library import is_gguf_path, plan_target, resolve
 
     if is_gguf_path(ref) or "/" in ref:
         return None
-    model, quant = load_user_catalog().resolve(ref)
-    return plan(shape_for_quant(model, quant.name), hw, request), f"{model.id}:{quant.name}"
+    target = resolve(ref, config)
+    return plan_target(target, hw, request), target.label
 
 
 def check_fits(memory_plan: MemoryPlan, name: str, *, hint: str = "pass --force") -> None:
@@ -253,30 +209,6 @@ def plan_command(
     return backend_argv(plan.backend, options, options.host, options.port)
 
 
-def local_model_file(ref: str) -> tuple[Path, str, ModelShape | None]:
-    """Like :func:`model_file` but never downloads: a catalog quant not on disk gives its
-    file name (which does not exist here) and the catalog's shape to plan it with.
-
-    Raises:
-        BadInputError, GgufError, CatalogError: as :func:`model_file`.
-    """
-    from localctl.commands.fit import is_gguf_path
-
-    if is_gguf_path(ref):
-        path, name = model_file(ref)
-        return path, name, None
-    from localctl.commands.models import load_user_catalog
-    from localctl.inventory import find_local
-    from localctl.shape import shape_for_quant
-
-    model, quant = load_user_catalog().resolve(ref)
-    local = find_local(model, quant)
-    name = f"{model.id}:{quant.name}"
-    if local is not None:
-        return local, name, None
-    return Path(quant.files[0]), name, shape_for_quant(model, quant.name)
-
-
 def draft_file(
     ref: str | None,
     name: str,
@@ -302,16 +234,19 @@ def draft_file(
             is off.
     """
     from localctl.draft import check_vocab
+    from localctl.library import fetch_target, resolve
 
     ref = ref or config.drafts.get(name) or config.drafts.get(path.name)
     if not ref:
         return None
     if pull:
-        draft, _ = model_file(ref, progress=progress)
+        target = fetch_target(ref, config, progress=progress)
     else:
-        draft, draft_name, _shape = local_model_file(ref)
-        if not draft.is_file():
-            raise BadInputError(f"draft {draft_name} is not downloaded: localctl pull {ref}")
+        target = resolve(ref, config)
+        if target.local_path is None:
+            raise BadInputError(f"draft {target.label} is not downloaded: localctl pull {ref}")
+    draft = target.local_path
+    assert draft is not None
     if path.is_file():
         check_vocab(path, draft)
     return draft

@@ -233,14 +233,13 @@ HOSTILE = {
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_malformed_gguf_via_cli_exits_2_with_one_line_fast(name: str, tmp_path: Path) -> None:
+def test_malformed_gguf_via_cli_exits_2_with_one_line(name: str, tmp_path: Path) -> None:
     path = tmp_path / name
     path.write_bytes(HOSTILE[name])
-    code, out, err, seconds = run_cli("fit", str(path), "--json")
+    code, out, err, _ = run_cli("fit", str(path), "--json")  # bench/startup.py times it
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1 and err.startswith("localctl: ") and "Traceback" not in err
-    assert seconds < 1.0
 
 
 def test_missing_gguf_file(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -39,10 +38,8 @@ def parse(data: bytes):
 
 
 def assert_rejected(data: bytes, fragment: str = "") -> str:
-    start = time.perf_counter()
     with pytest.raises(GgufError) as caught:
         parse(data)
-    assert time.perf_counter() - start < 1.0
     message = str(caught.value)
     assert "\n" not in message and message
     assert fragment.lower() in message.lower(), message
@@ -50,9 +47,7 @@ def assert_rejected(data: bytes, fragment: str = "") -> str:
 
 
 def test_reads_smollm2_architecture_and_tensor_sizes(smollm2_path: Path) -> None:
-    start = time.perf_counter()
     info = read_gguf(smollm2_path)
-    assert time.perf_counter() - start < 1.0
     arch = info.arch
     assert (arch.architecture, arch.n_layers, arch.n_embd) == ("llama", 30, 576)
     assert (arch.n_heads, arch.n_kv_heads, arch.key_length, arch.value_length) == (9, 3, 64, 64)
@@ -195,11 +190,9 @@ def test_unsupported_versions(version: int) -> None:
 
 
 def test_truncated_at_every_header_offset() -> None:
-    start = time.perf_counter()
     for cut in range(0, HEADER_END + 1):
         with pytest.raises(GgufError):
             parse(GOOD[:cut])
-    assert time.perf_counter() - start < 5.0
 
 
 def test_truncated_real_header_at_many_offsets(smollm2_path: Path) -> None:
@@ -408,9 +401,7 @@ def test_huge_sparse_file_reads_header_only(tmp_path: Path) -> None:
     with path.open("wb") as handle:
         handle.write(header)
         handle.truncate(len(header) + 256 * (1 << 30) * 2)  # a 512 GiB sparse file
-    start = time.perf_counter()
-    info = read_gguf(path)
-    assert time.perf_counter() - start < 0.5
+    info = read_gguf(path)  # the header alone is read (bench/hostile.py times it)
     assert info.tensor_bytes == 512 << 30
 
 
@@ -420,16 +411,17 @@ def test_header_longer_than_64_mib_is_refused(tmp_path: Path) -> None:
     with path.open("wb") as handle:
         handle.write(counts(0, 1) + body)
         handle.truncate(70 << 20)
-    start = time.perf_counter()
     with pytest.raises(GgufError, match="runs past 64 MiB"):
         read_gguf(path)
-    assert time.perf_counter() - start < 1.0
 
 
-def test_a_million_tokens_are_counted_fast() -> None:
+def million_token_header() -> bytes:
+    """A header whose vocabulary array holds a million (empty) strings."""
     body = gguf_string("tokenizer.ggml.tokens") + struct.pack("<IIQ", ARRAY, STRING, 1_000_000)
     body += struct.pack("<Q", 0) * 1_000_000
-    start = time.perf_counter()
-    info = parse_gguf(BytesSource(counts(0, 1) + body), need_arch=False)
-    assert time.perf_counter() - start < 1.0
+    return counts(0, 1) + body
+
+
+def test_a_million_tokens_are_counted() -> None:
+    info = parse_gguf(BytesSource(million_token_header()), need_arch=False)
     assert info.array_lengths["tokenizer.ggml.tokens"] == 1_000_000

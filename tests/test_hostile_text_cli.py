@@ -125,7 +125,7 @@ def test_chats_export_shows_stored_replies_inert(capsys: pytest.CaptureFixture[s
 
 def test_local_rows_carry_gguf_metadata_and_file_names_inert(tmp_path: Path) -> None:
     from localctl import library
-    from localctl.config import Config, save_config
+    from localctl.config import Config
 
     model = TinyModel()
     kvs = [kv for kv in model.kvs() if b"general.name" not in kv]
@@ -133,8 +133,8 @@ def test_local_rows_carry_gguf_metadata_and_file_names_inert(tmp_path: Path) -> 
     folder = tmp_path / "models"
     folder.mkdir()
     (folder / "evil\x1b]0;t\x07.gguf").write_bytes(model.build(kvs=kvs))
-    save_config(Config(model_folders=(str(folder),)))
-    rows = [r for r in library.local_rows(set()) if r.model.name.startswith("name")]
+    config = Config(model_folders=(str(folder),))
+    rows = [r for r in library.local_targets(set(), config) if r.model.name.startswith("name")]
     assert len(rows) == 1
     spec = rows[0].model
     for text in (spec.id, spec.name, spec.license, spec.notes, spec.repo):

@@ -9,7 +9,7 @@ import pytest
 
 from catalog.schema import ArchSpec, ModelSpec, QuantSpec
 from localctl import hub as hubmod
-from localctl import inventory, paths
+from localctl import inventory
 from localctl.hub import pull
 from tests.conftest import SMOLLM2_SIZE
 from tests.fakehub import DEFAULT_REPO, SMOLLM2_FILE, SPLIT_NAMES, FakeHub, smollm2_repo
@@ -115,12 +115,11 @@ def test_configured_model_folders_are_looked_in(tmp_path: Path) -> None:
     folder = tmp_path / "my models"
     for name in SPLIT_NAMES:
         _gguf(folder / "nested" / Path(name).name)
-    config = paths.config_file()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(f"model_folders = [{str(folder)!r}]\n".replace("'", '"'))
-    found = inventory.find_local(_model(), Q8_0)
+    folders = (str(folder),)
+    assert inventory.find_local(_model(), Q8_0) is None  # not configured, not looked in
+    found = inventory.find_local(_model(), Q8_0, folders)
     assert found == folder / "nested" / Path(SPLIT_NAMES[0]).name
-    sources = {e.source for e in inventory.scan_local_ggufs()}
+    sources = {e.source for e in inventory.scan_local_ggufs(folders)}
     assert sources == {"folder"}
 
 

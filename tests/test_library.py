@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from localctl.config import Config, save_config
+from localctl.config import Config
 from localctl.library import LOCAL_SOURCE, catalog_rows, plan_rows
 from localctl.request import PlanRequest
 from tests.tui_helpers import hardware, model
@@ -22,16 +22,17 @@ def test_catalog_rows_add_unknown_files_on_disk_and_mark_known_ones(
     known = model("llama-3.1-8b", quants=1)
     with (folder / known.quants[0].files[0]).open("wb") as sparse:  # names and sizes count
         sparse.truncate(known.quants[0].size_bytes)
-    save_config(Config(model_folders=(str(folder),)))
+    config = Config(model_folders=(str(folder),))
 
-    rows = catalog_rows([known])
+    rows = catalog_rows(config, [known])
     assert [row.key for row in rows] == ["llama-3.1-8b:Q4_K_M", "tiny-chat.q4_1:Q4_1"]
     assert rows[0].local_path == folder / known.quants[0].files[0] and rows[0].quality
     local = rows[1]
     assert local.model.source == local.model.family == LOCAL_SOURCE
     assert local.local_path == (folder / "tiny-chat.Q4_1.gguf").absolute()
     assert local.model.arch.n_layers == 30 and local.plan is None
-    assert [row.key for row in catalog_rows([known], include_local=False)] == [rows[0].key]
+    assert [row.key for row in catalog_rows(config, [known], include_local=False)] == [rows[0].key]
+    assert catalog_rows(Config(), [known], include_local=False)[0].local_path is None
 
 
 def test_plan_rows_plans_each_row_and_stops_when_cancelled(
@@ -40,8 +41,7 @@ def test_plan_rows_plans_each_row_and_stops_when_cancelled(
     folder = tmp_path / "models"
     folder.mkdir()
     (folder / "tiny-chat.Q4_1.gguf").symlink_to(smollm2_path)
-    save_config(Config(model_folders=(str(folder),)))
-    rows = catalog_rows([model("a"), model("b")])
+    rows = catalog_rows(Config(model_folders=(str(folder),)), [model("a"), model("b")])
     request = PlanRequest(ctx=2048)
     planned = list(plan_rows(rows, hardware(), request))
     assert [row.key for row in planned] == [row.key for row in rows]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from catalog.loader import load_catalog
+from localctl import native
+from localctl.cli import main
 from localctl.config import Config, ServerConfig
 from localctl.errors import BadInputError
 from localctl.hardware import load_profile
@@ -42,18 +42,20 @@ def no_native(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     empty.mkdir()
     monkeypatch.setenv("LOCALCTL_LLAMA_SERVER", "")
     monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setattr(native, "installed_binary", lambda: empty / "llama-server")
 
 
-def run_cli(*args: str) -> tuple[int, str, str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "localctl", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        check=False,
-    )
-    return result.returncode, result.stdout, result.stderr
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Run a verb in this process (so the stand-ins of the fixtures hold)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
 
 
 def test_auto_plans_for_the_native_server_when_one_is_found(native_found: Path) -> None:
@@ -123,7 +125,9 @@ def test_flash_attention_off_costs_compute_memory() -> None:
     assert off.kv_bytes == on.kv_bytes and off.weights_bytes == on.weights_bytes
 
 
-def test_fit_and_models_take_backend_and_flash_attention(no_native: None) -> None:
+def test_fit_and_models_take_backend_and_flash_attention(
+    no_native: None, run_cli: Callable[..., tuple[int, str, str]]
+) -> None:
     ref = "llama-3.3-70b:Q4_K_M"
     code, out, err = run_cli(
         "fit", ref, "--hw", "rtx4090", "--ctx", "8192", "--backend", "llama-server", "--json"
@@ -147,7 +151,9 @@ def test_fit_and_models_take_backend_and_flash_attention(no_native: None) -> Non
     assert off["compute_bytes"] > fit["compute_bytes"]
 
 
-def test_fit_refuses_flash_attention_off_with_a_quantized_cache() -> None:
+def test_fit_refuses_flash_attention_off_with_a_quantized_cache(
+    run_cli: Callable[..., tuple[int, str, str]],
+) -> None:
     code, out, err = run_cli(
         "fit", "llama-3.3-70b:Q4_K_M", "--hw", "rtx4090", "--kv-type", "q8_0", "--flash-attn", "off"
     )

@@ -341,7 +341,7 @@ class LocalctlApp(App[int]):
         self._download_cancel = cancel
         self.catalog_screen.download_began(row.key)
         worker = self.run_worker(
-            lambda: self._pull_thread(row.key, cancel),
+            lambda: self._pull_thread(row, cancel),
             name=f"download {row.key}",
             group="download",
             thread=True,
@@ -352,16 +352,17 @@ class LocalctlApp(App[int]):
         self._download_cancel = None
         return path
 
-    def _pull_thread(self, ref: str, cancel: threading.Event) -> Path | None:
-        """Thread: pull ``ref``; reports only through messages."""
+    def _pull_thread(self, row: CatalogRow, cancel: threading.Event) -> Path | None:
+        """Thread: pull the row's files; reports only through messages."""
         from localctl import hub
         from localctl.errors import LocalctlError, describe_os_error
 
         def progress(update: PullProgress) -> None:
             self.post_message(DownloadProgressed(ref, update))
 
+        ref = row.key
         try:
-            result = hub.pull(ref, progress=progress, cancel=cancel)
+            result = hub.pull(row.target.hub_ref(), progress=progress, cancel=cancel)
         except LocalctlError as error:
             self.post_message(DownloadFailed(ref, str(error), cancelled=cancel.is_set()))
             return None

@@ -88,13 +88,15 @@ def run(args: argparse.Namespace) -> int:
     from localctl.config import load_config
     from localctl.errors import BadInputError
     from localctl.hardware import resolve_hardware
+    from localctl.library import fetch_target
     from localctl.output import emit_json
-    from localctl.session import model_file
 
     if not 1 <= args.reps <= 20:
         raise BadInputError("--reps must be between 1 and 20")
     config = load_config()
-    path, name = model_file(args.model)
+    target = fetch_target(args.model, config)
+    assert target.local_path is not None
+    path, name = target.local_path, target.label
     hw = resolve_hardware(None)
 
     def progress(line: str) -> None:

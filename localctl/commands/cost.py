@@ -67,31 +67,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _plan(args: argparse.Namespace, config: Config) -> tuple[MemoryPlan, dict[str, Any]]:
     """The fit plan of ``--model`` and a description of it for the output."""
-    from pathlib import Path
-
-    from localctl.commands.fit import is_gguf_path, plan_request
+    from localctl.commands.fit import plan_request
     from localctl.hardware import resolve_hardware
-    from localctl.plan import plan
-    from localctl.shape import shape_for_quant, shape_from_file
+    from localctl.library import plan_target, resolve
 
     request = plan_request(config, args)
     hw = resolve_hardware(args.hw)
-    ref: str = args.model
-    if is_gguf_path(ref):
-        path = Path(ref).expanduser()
-        memory_plan = plan(shape_from_file(path), hw, request)
-        name, quant = path.name, ""
-    else:
-        from localctl.commands.models import load_user_catalog
-
-        model, quant_spec = load_user_catalog().resolve(ref)
-        memory_plan = plan(shape_for_quant(model, quant_spec.name), hw, request)
-        name, quant = model.id, quant_spec.name
+    target = resolve(args.model, config)
+    memory_plan = plan_target(target, hw, request)
+    name, quant = target.name, target.quant.name
     described = {
         "model": name,
         "quant": quant,
         "hardware": hw.profile or "this machine",
         "ctx": memory_plan.ctx,
+        "backend": memory_plan.backend,
+        "kv_type": memory_plan.kv_type,
+        "parallel": memory_plan.parallel,
+        "flash_attn": memory_plan.flash_attn,
+        "kv_bytes": memory_plan.kv_bytes,
+        "compute_bytes": memory_plan.compute_bytes,
+        "total_bytes": memory_plan.total_bytes,
         "placement": memory_plan.placement,
         "verdict": memory_plan.verdict(),
         "predicted_tok_s": memory_plan.predicted_tok_s,

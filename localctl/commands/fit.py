@@ -92,17 +92,6 @@ def plan_request(config: Config, args: argparse.Namespace) -> PlanRequest:
     )
 
 
-def is_gguf_path(ref: str) -> bool:
-    """True when ``ref`` names a GGUF file rather than a catalog model."""
-    return ref.lower().endswith(".gguf") or Path(ref).expanduser().is_file()
-
-
-def _is_hub_ref(ref: str) -> bool:
-    from localctl.search import is_hub_ref
-
-    return is_hub_ref(ref)
-
-
 def hardware_summary(hw: Hardware) -> dict[str, Any]:
     """The part of the machine a plan depends on, for JSON output."""
     return {
@@ -164,70 +153,33 @@ def plan_document(plan: MemoryPlan) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``localctl fit``."""
+    from catalog.memory import unmodelled_memory
     from localctl.backends import command_line
     from localctl.config import load_config
     from localctl.hardware import resolve_hardware
+    from localctl.library import plan_target, resolve
     from localctl.output import emit_json
-    from localctl.plan import plan
-    from localctl.sanitize import printable
-    from localctl.shape import shape_for_quant, shape_from_file, shape_from_gguf_set
 
     config = load_config()
     request = plan_request(config, args)
-    from catalog.memory import unmodelled_memory
-
-    ref: str = args.model
-    hub_note = ""
-    model_path: Path | None = None
-    if ref.startswith(("http://", "https://")):
-        from localctl.remote_gguf import read_remote_gguf_set
-
-        gguf_set = read_remote_gguf_set(ref)
-        hw = resolve_hardware(args.hw)
-        memory_plan = plan(shape_from_gguf_set(gguf_set), hw, request)
-        model_name, quant_name = (
-            printable(gguf_set.first.name or ref.rsplit("/", 1)[-1]),
-            printable(gguf_set.first.file_type),
-        )
-        source = ref
-        caveat = unmodelled_memory(gguf_set.first.arch.architecture)
-    elif not Path(ref).expanduser().exists() and _is_hub_ref(ref):
-        from localctl.search import choose
-
-        choice = choose(ref)
-        hw = resolve_hardware(args.hw)
-        memory_plan = plan(shape_from_gguf_set(choice.gguf_set), hw, request)
-        model_name, quant_name, source = choice.repo, choice.quant.quant, choice.quant.ref
-        caveat = unmodelled_memory(choice.gguf_set.first.arch.architecture)
-    elif is_gguf_path(ref):
-        from catalog.gguf import read_gguf
-
-        path = Path(ref).expanduser()
-        info = read_gguf(path)
-        hw = resolve_hardware(args.hw)
-        memory_plan = plan(shape_from_file(path), hw, request)
-        model_name, quant_name = printable(info.name or path.name), printable(info.file_type)
-        source = str(path)
-        model_path = path
-        caveat = unmodelled_memory(info.arch.architecture)
-    else:
-        from localctl.commands.models import load_user_catalog
-
-        model, quant = load_user_catalog().resolve(ref)
-        hw = resolve_hardware(args.hw)
-        memory_plan = plan(shape_for_quant(model, quant.name), hw, request)
-        model_name, quant_name, source = model.id, quant.name, model.repo
-        from localctl.inventory import find_local
-
-        model_path = find_local(model, quant) or Path(quant.files[0])
-        caveat = model.memory_caveat or unmodelled_memory(model.arch.architecture)
-        hub_note = quant.hub_note if quant.hub_status in ("changed", "vanished") else ""
+    target = resolve(args.model, config)
+    hw = resolve_hardware(args.hw)
+    memory_plan = plan_target(target, hw, request)
+    model, quant = target.model, target.quant
+    model_name, quant_name, source = target.name, quant.name, target.source
+    caveat = model.memory_caveat or unmodelled_memory(model.arch.architecture)
+    hub_note = quant.hub_note if quant.hub_status in ("changed", "vanished") else ""
+    model_path = target.local_path
+    if model_path is None and target.gguf_set is None and quant.files:
+        model_path = Path(quant.files[0])  # where a catalog quant will be once pulled
     draft = None
     if args.draft:
         from localctl.draft import plan_with_draft
         from localctl.session import draft_file
 
-        draft = draft_file(args.draft, model_name, model_path or Path(ref), config, pull=False)
+        draft = draft_file(
+            args.draft, model_name, model_path or Path(args.model), config, pull=False
+        )
         if draft is not None:
             memory_plan = plan_with_draft(memory_plan, draft, hw)
     from localctl.session import launch_command

@@ -25,31 +25,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def load_user_catalog() -> Catalog:
-    """The built-in catalog extended by the user's catalog file, with the hub snapshot
-    (``localctl catalog refresh``) laid over it."""
-    from localctl.snapshot import load_catalog
+    """The catalog as :func:`localctl.library.load_user_catalog` reads it."""
+    from localctl import library
 
-    return load_catalog()
-
-
-def _quality(name: str) -> str:
-    try:
-        from catalog.quants import QUANT_TYPES
-    except ImportError:
-        return ""
-    quant = QUANT_TYPES.get(name.upper())
-    return quant.quality if quant is not None else ""
+    return library.load_user_catalog()
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``localctl models``."""
     from localctl.commands.fit import hardware_summary, plan_document, plan_request
     from localctl.config import load_config
+    from localctl.errors import LocalctlError
     from localctl.hardware import resolve_hardware
-    from localctl.inventory import find_local
+    from localctl.library import library_targets, plan_target, quality_note
     from localctl.output import emit_json, human_bytes, table
-    from localctl.plan import plan
-    from localctl.shape import shape_for_quant
 
     config = load_config()
     request = plan_request(config, args)
@@ -57,32 +46,34 @@ def run(args: argparse.Namespace) -> int:
     catalog = load_user_catalog()
     hw = resolve_hardware(args.hw)
     rows: list[dict[str, Any]] = []
-    for model in catalog.models:
-        for quant in model.quants:
-            memory_plan = plan(shape_for_quant(model, quant.name), hw, request)
-            local = find_local(model, quant)
-            row = plan_document(memory_plan)
-            row.update(
-                model=model.id,
-                name=model.name,
-                quant=quant.name,
-                size_bytes=quant.size_bytes,
-                size_exact=quant.size_exact,
-                repo=model.repo,
-                files=list(quant.files),
-                file_sizes=list(quant.file_sizes),
-                sha256=list(quant.sha256),
-                revision=quant.revision or None,
-                fact_source=quant.fact_source or None,
-                fact_date=quant.fact_date or None,
-                hub_status=quant.hub_status or None,
-                hub_note=quant.hub_note or None,
-                memory_caveat=model.memory_caveat or None,
-                quality=_quality(quant.name),
-                downloaded=local is not None,
-                path=str(local) if local is not None else None,
-            )
-            rows.append(row)
+    for target in library_targets(catalog.models, config):
+        model, quant, local = target.model, target.quant, target.local_path
+        try:
+            row = plan_document(plan_target(target, hw, request))
+        except LocalctlError as error:
+            row = {"placement": "error", "verdict": "?", "reason": str(error)}
+        row.update(
+            model=model.id,
+            name=model.name,
+            quant=quant.name,
+            local_file=target.is_local_file,
+            size_bytes=quant.size_bytes,
+            size_exact=quant.size_exact,
+            repo=model.repo,
+            files=list(quant.files),
+            file_sizes=list(quant.file_sizes),
+            sha256=list(quant.sha256),
+            revision=quant.revision or None,
+            fact_source=quant.fact_source or None,
+            fact_date=quant.fact_date or None,
+            hub_status=quant.hub_status or None,
+            hub_note=quant.hub_note or None,
+            memory_caveat=model.memory_caveat or None,
+            quality=quality_note(quant),
+            downloaded=local is not None,
+            path=str(local) if local is not None else None,
+        )
+        rows.append(row)
     if args.json:
         emit_json({"ctx": ctx, "hardware": hardware_summary(hw), "models": rows})
         return 0
@@ -94,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             human_bytes(r["size_bytes"], decimal=True) + ("" if r["size_exact"] else "~"),
             r["quality"],
             r["verdict"],
-            f"{r['predicted_tok_s']:.1f}" if r["placement"] != "none" else "-",
+            f"{r['predicted_tok_s']:.1f}" if r["placement"] in ("gpu", "partial", "cpu") else "-",
             "yes" if r["downloaded"] else "",
         ]
         for r in rows

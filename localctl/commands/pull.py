@@ -124,8 +124,9 @@ def _check_fits(ref: str) -> None:
     from localctl.request import PlanRequest
     from localctl.session import catalog_plan, check_fits
 
-    request = PlanRequest.from_config(load_config())
-    known = catalog_plan(ref, resolve_hardware(None, measure=False), request)
+    config = load_config()
+    request = PlanRequest.from_config(config)
+    known = catalog_plan(ref, config, resolve_hardware(None, measure=False), request)
     if known is not None:
         check_fits(*known)
 

@@ -7,8 +7,13 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     from localctl.config import Config
+    from localctl.hardware import Hardware
     from localctl.hub import PullProgress
+    from localctl.plan import MemoryPlan
     from localctl.request import PlanRequest
 
 
@@ -73,18 +78,21 @@ def _dry_run(
     args: argparse.Namespace, config: Config, request: PlanRequest, extra: tuple[str, ...]
 ) -> int:
     """Print the command ``serve`` would launch; download and start nothing."""
+    from pathlib import Path
+
     from localctl.backends import command_line
     from localctl.draft import plan_with_draft
     from localctl.hardware import resolve_hardware
-    from localctl.plan import plan
-    from localctl.session import LaunchOverrides, draft_file, local_model_file, plan_command
-    from localctl.shape import shape_from_file
+    from localctl.library import plan_target, resolve
+    from localctl.session import LaunchOverrides, draft_file, plan_command
 
     hw = resolve_hardware(None)
-    path, name, shape = local_model_file(args.model)
-    if not path.is_file():
+    target = resolve(args.model, config)
+    name = target.label
+    path = target.local_path or Path(target.quant.files[0] if target.quant.files else name)
+    if target.local_path is None:
         print(f"{name} is not downloaded yet: serve downloads it first", file=sys.stderr)
-    memory_plan = plan(shape if shape is not None else shape_from_file(path), hw, request)
+    memory_plan = plan_target(target, hw, request)
     draft = draft_file(args.draft, name, path, config, pull=False)
     if draft is not None:
         memory_plan = plan_with_draft(memory_plan, draft, hw)
@@ -102,6 +110,38 @@ def _dry_run(
     return 0
 
 
+def planned_model(
+    args: argparse.Namespace,
+    config: Config,
+    progress: Callable[[PullProgress], None] | None = None,
+) -> tuple[str, Path, Hardware, MemoryPlan]:
+    """What ``serve`` runs: the model's name, its file (pulled first if needed), this
+    machine and the plan, made from the same request ``fit`` and ``models`` make.
+
+    A catalog quant that is not on disk is checked against its plan before a byte is
+    downloaded (``--force`` skips the check).
+
+    Raises:
+        LocalctlError: a bad reference or flag, a malformed file, a failed pull.
+        WontFitError: the plan says it cannot fit (without ``--force``).
+    """
+    import dataclasses
+
+    from localctl.commands.fit import plan_request
+    from localctl.hardware import resolve_hardware
+    from localctl.library import plan_target, resolve, target_file
+    from localctl.session import check_fits
+
+    request = plan_request(config, args)
+    hw = resolve_hardware(None)
+    target = resolve(args.model, config)
+    if not getattr(args, "force", False) and target.local_path is None:
+        check_fits(plan_target(target, hw, request), target.label)  # before a byte is fetched
+    target = dataclasses.replace(target, local_path=target_file(target, progress=progress))
+    assert target.local_path is not None
+    return target.label, target.local_path, hw, plan_target(target, hw, request)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``localctl serve``."""
     import json
@@ -112,9 +152,7 @@ def run(args: argparse.Namespace) -> int:
     from localctl.config import load_config
     from localctl.draft import plan_with_draft
     from localctl.errors import ServerError
-    from localctl.hardware import resolve_hardware
     from localctl.native import choose_backend
-    from localctl.plan import plan
     from localctl.server import (
         check_passthrough,
         failure_lines,
@@ -124,13 +162,10 @@ def run(args: argparse.Namespace) -> int:
     from localctl.session import (
         LaunchOverrides,
         ServingSession,
-        catalog_plan,
         check_fits,
         draft_file,
         launch_options,
-        model_file,
     )
-    from localctl.shape import shape_from_file
 
     config = load_config()
     api_key = api_key_from(args.api_key, args.api_key_file)
@@ -147,15 +182,11 @@ def run(args: argparse.Namespace) -> int:
         pulled = True
         _progress(update)
 
-    hw = resolve_hardware(None)
-    if not args.force and (known := catalog_plan(args.model, hw, request)) is not None:
-        check_fits(*known)  # before a byte is downloaded
     try:
-        path, name = model_file(args.model, progress=progress)
+        name, path, hw, memory_plan = planned_model(args, config, progress)
     finally:
         if pulled:
             print(file=sys.stderr)  # ends the progress line, also before an error
-    memory_plan = plan(shape_from_file(path), hw, request)
     draft = draft_file(args.draft, name, path, config, progress=progress)
     if draft is not None:
         memory_plan = plan_with_draft(memory_plan, draft, hw)

@@ -26,8 +26,8 @@ from localctl.hub.cache import (
     write_ref,
 )
 from localctl.hub.errors import DownloadCancelled, Unreachable
-from localctl.hub.refs import Ref, parse_ref
-from localctl.hub.resolve import catalog_entry, choose_files, resolve
+from localctl.hub.refs import Ref
+from localctl.hub.resolve import choose_files, resolve, resolved_ref
 from localctl.hub.transfer import Meter, Transfer, request_headers
 from localctl.hub.values import HEX40, HEX64, PullPlan, PullProgress, PullResult, RemoteFile
 
@@ -141,7 +141,7 @@ def download(
 
 
 def pull(
-    ref: str,
+    ref: str | Ref,
     *,
     progress: Callable[[PullProgress], None] | None = None,
     cancel: threading.Event | None = None,
@@ -153,7 +153,9 @@ def pull(
     snapshot folder. Files already cached with the right hash are not fetched again.
 
     Args:
-        ref: ``MODEL[:QUANT]`` (catalog), ``OWNER/REPO[:QUANT]`` or ``OWNER/REPO/FILE.gguf``.
+        ref: A resolved target (:class:`Ref`: a catalog quant with its repo, files and
+            hashes, as :mod:`localctl.library` makes it), or a reference string:
+            ``MODEL[:QUANT]`` (catalog), ``OWNER/REPO[:QUANT]`` or ``OWNER/REPO/FILE.gguf``.
         progress: Called from the downloading thread at most every 0.1 s, and at each
             file's start and end.
         cancel: Set it (from any thread) to stop; the partial file is kept for resuming.
@@ -170,10 +172,11 @@ def pull(
     if cancel is not None and cancel.is_set():
         raise DownloadCancelled("download cancelled")
     started = time.monotonic()
+    target = resolved_ref(ref)
     try:
-        plan = resolve(ref, cancel=cancel, cache_answers=True)
+        plan = resolve(target, cancel=cancel, cache_answers=True)
     except Unreachable:
-        cached = _cached_result(ref, started)
+        cached = _cached_result(target, started)
         if cached is None:
             raise
         return cached
@@ -190,13 +193,10 @@ def pull(
     )
 
 
-def _cached_result(ref: str, started: float) -> PullResult | None:
+def _cached_result(ref: str | Ref, started: float) -> PullResult | None:
     """The verified files of ``ref`` from the cache alone (``refs/main``), or None."""
-    parsed = parse_ref(ref)
-    catalog_files: tuple[str, ...] = ()
-    if parsed.repo is None:
-        repo, catalog_files, _, quant = catalog_entry(parsed)
-        parsed = Ref(repo=repo, model_id=parsed.model_id, quant=quant, filename=None)
+    parsed = resolved_ref(ref)
+    catalog_files = parsed.files
     repo = parsed.repo or ""
     storage = repo_cache_dir(repo)
     try:

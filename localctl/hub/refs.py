@@ -30,6 +30,10 @@ class Ref:
     quant: str | None
     filename: str | None
     """Path inside the repo for the ``OWNER/REPO/FILE.gguf`` form."""
+    files: tuple[str, ...] = ()
+    """A catalog quant's files, already resolved (the catalog is not read again)."""
+    sha256: tuple[str, ...] = ()
+    """The catalog's sha256 of each of ``files`` (empty where unknown)."""
 
 
 def check_repo_id(repo: str) -> str:

@@ -135,13 +135,27 @@ def catalog_entry(ref: Ref) -> tuple[str, tuple[str, ...], tuple[str, ...], str]
     return check_repo_id(model.repo), tuple(quant.files), tuple(quant.sha256), quant.name
 
 
+def resolved_ref(ref: str | Ref) -> Ref:
+    """``ref`` with its repository known: a catalog id is looked up (files, hashes, quant).
+
+    Raises:
+        BadInputError: malformed reference or unknown catalog id.
+    """
+    parsed = parse_ref(ref) if isinstance(ref, str) else ref
+    if parsed.repo is not None:
+        return parsed
+    repo, files, sha256, quant = catalog_entry(parsed)
+    return Ref(repo, parsed.model_id, quant, None, files, sha256)
+
+
 def resolve(
-    ref: str, *, cancel: threading.Event | None = None, cache_answers: bool = False
+    ref: str | Ref, *, cancel: threading.Event | None = None, cache_answers: bool = False
 ) -> PullPlan:
     """Resolve ``ref`` against the hub: pinned commit, file list, sizes, sha256s.
 
     Args:
-        ref: ``MODEL[:QUANT]``, ``OWNER/REPO[:QUANT]`` or ``OWNER/REPO/FILE.gguf``.
+        ref: ``MODEL[:QUANT]``, ``OWNER/REPO[:QUANT]`` or ``OWNER/REPO/FILE.gguf``, or a
+            :class:`Ref` already resolved (a catalog quant with its repo, files and hashes).
         cancel: Set it to stop retries early.
         cache_answers: The caller answers from the cache when the hub is unreachable:
             with a snapshot of the repository cached, the hub is asked once, without
@@ -155,15 +169,11 @@ def resolve(
             (the message lists the quants that exist).
         DownloadError: hub errors, hostile hub values, no network.
     """
-    parsed = parse_ref(ref)
-    catalog_files: tuple[str, ...] = ()
-    catalog_sha: tuple[str, ...] = ()
-    if parsed.repo is None:
-        repo, catalog_files, catalog_sha, quant_name = catalog_entry(parsed)
-        for name in catalog_files:
-            safe_repo_path(name)
-        parsed = Ref(repo=repo, model_id=parsed.model_id, quant=quant_name, filename=None)
-    repo = parsed.repo or ""
+    parsed = resolved_ref(ref)
+    catalog_files, catalog_sha = parsed.files, parsed.sha256
+    for name in catalog_files:
+        safe_repo_path(name)
+    repo = check_repo_id(parsed.repo or "")
     endpoint = hub_endpoint()
     cached = cache_answers and (repo_cache_dir(repo) / "refs" / "main").is_file()
     info = _model_info(repo, endpoint, hub_token(), cancel, retry=not cached)

@@ -146,7 +146,7 @@ class CatalogScreen(Screen[None]):
         try:
             hardware = self.hardware or resolve_hardware(profile)
             self.post_message(self.HardwareReady(hardware))
-            rows = self.all_rows or catalog_rows()
+            rows = self.all_rows or catalog_rows(self.context.config)
             request = PlanRequest.from_config(
                 self.context.config, ctx=ctx, kv_type=kv_type, parallel=parallel
             )
