@@ -26,6 +26,8 @@ from localctl.server import ModelServer, ServerOptions, free_port
 from localctl.shape import shape_from_file
 from tests.server_helpers import native_llama_server  # noqa: F401
 
+pytestmark = pytest.mark.slow  # every test here reads the 253 MB Gemma 3 file
+
 MIB = 1 << 20
 TOLERANCE = 0.05
 CONTEXTS = (2048, 8192, 32768)
