@@ -29,6 +29,7 @@ SECTIONS: dict[str, str] = {
     "pull": "Downloads: localctl pull vs curl on the loopback fake hub",
     "hostile": "Hostile inputs: time to refuse a 64 MiB nested-array GGUF header",
     "concurrency": "Concurrent chats on one server: all answered, aggregate tok/s vs one client",
+    "budgets": "Time budgets: local-file lookups, cached hardware detection (median vs budget)",
     "hub": "Hub facts and prices: catalog refresh, search, remote-header plan, price data",
 }
 

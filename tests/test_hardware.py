@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -198,9 +197,7 @@ def test_first_detection_measures_bandwidth_and_later_ones_use_the_cache() -> No
     cache = json.loads(hardware.bandwidth_cache_file().read_text())
     assert cache["cpus"][hw.cpu_name]["bytes_s"] == hw.ram_bandwidth_bytes_s
 
-    started = time.perf_counter()
-    again = hardware.detect_hardware(nvml_loader=no_nvml)
-    assert time.perf_counter() - started < 1.0
+    again = hardware.detect_hardware(nvml_loader=no_nvml)  # bench/budgets.py times this
     assert again.ram_bandwidth_bytes_s == hw.ram_bandwidth_bytes_s
     assert not any("measured now" in note for note in again.notes)
 
