@@ -34,7 +34,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -299,6 +299,36 @@ def _overflow_in(body: bytes) -> ContextOverflowError | None:
     return _overflow_error(document.get("error")) if isinstance(document, dict) else None
 
 
+MAX_SSE_LINE_BYTES = 1 << 20
+"""The longest stream line read (a chunk carries a few tokens; a line without end is
+refused instead of held in memory)."""
+
+
+class _LineTooLong(Exception):
+    """A stream line ran past :data:`MAX_SSE_LINE_BYTES`."""
+
+
+async def _sse_lines(response: httpx.Response) -> AsyncIterator[str]:
+    """The stream's lines, each at most :data:`MAX_SSE_LINE_BYTES` long.
+
+    Raises:
+        _LineTooLong: a line went on past the bound; reading stops there.
+    """
+    pending = b""
+    async for chunk in response.aiter_bytes():
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.removesuffix(b"\r").decode("utf-8", "replace")
+        if len(pending) > MAX_SSE_LINE_BYTES:
+            raise _LineTooLong(
+                f"the server sent a stream line over {MAX_SSE_LINE_BYTES >> 20} MiB; "
+                "stopped reading"
+            )
+    if pending:
+        yield pending.removesuffix(b"\r").decode("utf-8", "replace")
+
+
 async def served_model_name(url: str, api_key: str | None) -> str:
     """The first model id ``url`` serves (``/v1/models``), or ``"default"``.
 
@@ -510,7 +540,7 @@ async def stream_chat(
                         raise overflow
                     detail = _clean_detail(body_bytes)
                     raise ChatError(f"{base} answered {response.status_code}: {detail}")
-                async for line in response.aiter_lines():
+                async for line in _sse_lines(response):
                     for event in _parse_line(line, state, time.perf_counter()):
                         yield event
                     if cancel is not None and cancel.is_set():
@@ -525,6 +555,9 @@ async def stream_chat(
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.ReadTimeout) as caught:
             status = "interrupted"
             error = f"the server closed the stream mid-reply ({type(caught).__name__})"
+        except _LineTooLong as caught:
+            status = "interrupted"
+            error = str(caught)
         for event in _take(state.splitter.flush(), state, time.perf_counter()):
             yield event
         if status == "complete" and state.finish_reason is None:

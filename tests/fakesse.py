@@ -23,7 +23,8 @@ the content as ``<think>…</think>``, the tags cut across chunks: :data:`THINK_
 ``overflow`` (llama-server's 400 ``exceed_context_size_error``: :data:`OVERFLOW_PROMPT`
 tokens > ``n_ctx``), ``empty`` (200 and no chunk at all, as llama-cpp-python's server
 answers a prompt longer than its context), ``progress`` (``prompt_progress`` chunks, when
-the request asks with ``return_progress``, ``delay_s`` apart, then the tokens). Also serves
+the request asks with ``return_progress``, ``delay_s`` apart, then the tokens),
+``endless_line`` (one token, then a ``data:`` line that never ends: 64 MiB). Also serves
 ``GET /v1/models`` (model id ``model_id``), ``GET /props`` (with ``n_ctx`` set: llama-server
 style ``default_generation_settings.n_ctx`` and ``build_info``), ``POST /extras/tokenize``
 (whitespace tokens). Every chat request body is kept in ``requests``. The server thread is a
@@ -32,6 +33,7 @@ daemon and stops by itself after ``lifetime_s``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -201,6 +203,13 @@ class FakeSSE:
                 w.write(f"data: {json.dumps(doc)}\n\n".encode())
                 w.flush()
                 time.sleep(delay)
+        if mode == "endless_line":
+            w.write(_chunk("w0 ") + b"data: ")
+            block = b"x" * (1 << 20)
+            with contextlib.suppress(OSError):
+                for _ in range(64):
+                    w.write(block)
+            return
         if mode == "hostile_error":
             doc = {"error": {"message": f"bad{ESCAPES}[/]thing", "code": 500}}
             w.write(f"data: {json.dumps(doc)}\n\n".encode())

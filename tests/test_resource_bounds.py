@@ -52,3 +52,13 @@ def test_a_range_reply_far_larger_than_asked_is_not_read_whole(oversized_hub: Fa
     assert info.name == "tiny"
     time.sleep(0.5)
     assert oversized_hub.body_bytes_sent < 64 << 20
+
+
+def test_a_stream_line_without_end_stops_the_reply_not_the_memory() -> None:
+    from localctl.chat import MAX_SSE_LINE_BYTES, chat_once
+    from tests.fakesse import serve_fake_sse
+
+    with serve_fake_sse("endless_line") as url:
+        reply = chat_once(url, [{"role": "user", "content": "hi"}], api_key="k")
+    assert reply.status == "interrupted" and reply.text == "w0 "
+    assert f"over {MAX_SSE_LINE_BYTES >> 20} MiB" in reply.error
