@@ -254,7 +254,7 @@ def backend_argv(backend: str, options: ServerOptions, host: str, port: int) -> 
             args += [
                 "--model-draft", str(o.draft_path),
                 "--gpu-layers-draft", str(draft_layers or 0),
-                "--draft-max", str(DRAFT_MAX_TOKENS),
+                "--spec-type", "draft-simple", "--spec-draft-n-max", str(DRAFT_MAX_TOKENS),
             ]  # fmt: skip
     else:
         if o.parallel > 1:

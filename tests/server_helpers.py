@@ -94,8 +94,13 @@ def native_llama_server() -> Path:
     return path
 
 
-def start_native_smollm2(binary: Path, ctx: int, log_dir: Path) -> ModelServer:
-    """Start the native ``binary`` with SmolLM2 on a free loopback port; returns once ready."""
+def start_native_smollm2(
+    binary: Path, ctx: int, log_dir: Path, *, draft: Path | None = None
+) -> ModelServer:
+    """Start the native ``binary`` with SmolLM2 on a free loopback port; returns once ready.
+
+    ``draft`` adds a draft model for speculative decoding.
+    """
     from localctl.server import free_port
 
     server = ModelServer(
@@ -106,6 +111,7 @@ def start_native_smollm2(binary: Path, ctx: int, log_dir: Path) -> ModelServer:
             ctx=ctx,
             llama_server_path=str(binary),
             log_dir=log_dir,
+            draft_path=draft,
         )
     )
     server.start_sync(timeout_s=120)
