@@ -332,15 +332,24 @@ async def _sse_lines(response: httpx.Response) -> AsyncIterator[str]:
 async def served_model_name(url: str, api_key: str | None) -> str:
     """The first model id ``url`` serves (``/v1/models``), or ``"default"``.
 
-    The id is the server's text: it comes back cleaned and at most 200 characters long.
+    The id is the server's text: it comes back cleaned and at most 200 characters long,
+    and at most :data:`MAX_SSE_LINE_BYTES` of the answer are read.
     """
     import httpx
 
+    models = f"{base_url(url)}/v1/models"
     try:
-        async with httpx.AsyncClient(timeout=5) as client:
-            answer = await client.get(f"{base_url(url)}/v1/models", headers=bearer_headers(api_key))
+        async with (
+            httpx.AsyncClient(timeout=5) as client,
+            client.stream("GET", models, headers=bearer_headers(api_key)) as answer,
+        ):
             answer.raise_for_status()
-            name = " ".join(printable(answer.json()["data"][0]["id"]).split())[:ERROR_CHARS]
+            body = b""
+            async for chunk in answer.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_SSE_LINE_BYTES:
+                    return "default"
+        name = " ".join(printable(json.loads(body)["data"][0]["id"]).split())[:ERROR_CHARS]
     except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
         return "default"
     return name or "default"
