@@ -321,14 +321,6 @@ class GgufInfo:
                 per_layer[layer] += tensor.n_bytes
         return per_layer
 
-    def tensor_named(self, name: str) -> TensorInfo | None:
-        """The tensor called ``name``, or None."""
-        return next((t for t in self.tensors if t.name == name), None)
-
-    def expert_bytes(self) -> int:
-        """Bytes of routed-expert tensors (0 for dense models)."""
-        return sum(t.n_bytes for t in self.tensors if t.is_expert)
-
 
 class _Cursor:
     """Sequential reads over a :class:`ByteSource` with bounds checks and a small buffer."""

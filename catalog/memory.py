@@ -346,16 +346,6 @@ def compute_buffer_bytes(
     ).total_bytes
 
 
-def output_buffer_bytes(arch: ArchSpec, parallel: int = 1) -> int:
-    """llama.cpp's output buffer: one row of f32 logits per sequence."""
-    return arch.n_vocab * 4 * parallel
-
-
-def weights_bytes_from_bpw(params: int, bits_per_weight: float) -> int:
-    """Estimated weight bytes of ``params`` parameters at ``bits_per_weight``."""
-    return int(params * bits_per_weight / 8)
-
-
 RECURRENT_ARCHITECTURES = frozenset(
     {
         "mamba",

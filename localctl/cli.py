@@ -71,6 +71,8 @@ def _run_tui(args: argparse.Namespace) -> int:
             "the terminal UI needs a terminal (stdin and stdout); "
             "for scripts use a verb, e.g. `localctl models --json`"
         )
+    # The one import of the UI from the engine's room, deferred to this launch: the
+    # import contract in pyproject.toml ([tool.importlinter]) lists it as its exception.
     from tui.app import make_app
 
     app = make_app(hw_profile=args.top_hw, ctx=args.top_ctx)

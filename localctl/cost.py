@@ -307,11 +307,6 @@ def break_even(
     )
 
 
-def unknown_models(models: tuple[str, ...] | list[str]) -> list[str]:
-    """The ``provider:model`` ids genai-prices cannot price (shown as a warning)."""
-    return [m for m in models if m not in api_equivalent(1, 1, [m])]
-
-
 def _hosted_candidates(repo: str, name: str) -> list[str]:
     """Model names a hosted provider may use for the model in ``repo`` (lower case)."""
     base = re.sub(r"[-_.]gguf$", "", repo.split("/", 1)[-1], flags=re.IGNORECASE)

@@ -143,3 +143,14 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
     yield home
+
+
+REAL_SERVER_FIXTURES = frozenset({"smollm2_server", "native_server"})
+"""Fixtures that start a real llama.cpp server (the real model on loopback)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that starts a real server is ``slow``, also when a new one forgets it."""
+    for item in items:
+        if REAL_SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -34,6 +34,7 @@ async def _collect(url: str, **kwargs: object) -> tuple[list[str], Reply]:
     return pieces, reply
 
 
+@pytest.mark.slow
 async def test_real_server_streams_a_reply_with_exact_token_counts(
     smollm2_server, smollm2_path
 ) -> None:
@@ -52,6 +53,7 @@ async def test_real_server_streams_a_reply_with_exact_token_counts(
     assert reply.metrics.prompt_tokens > 5
 
 
+@pytest.mark.slow
 async def test_stop_mid_stream_keeps_the_partial_reply(smollm2_server) -> None:
     cancel = asyncio.Event()
     seen: list[str] = []
@@ -69,6 +71,7 @@ async def test_stop_mid_stream_keeps_the_partial_reply(smollm2_server) -> None:
     assert reply.text == "".join(seen) and len(seen) == 3
 
 
+@pytest.mark.slow
 async def test_wrong_key_is_a_clear_error(smollm2_server) -> None:
     with pytest.raises(ChatError, match="refused the API key"):
         await _collect(smollm2_server.url, api_key="wrong")
@@ -128,6 +131,7 @@ async def test_connection_refused_is_one_line() -> None:
         await _collect("http://127.0.0.1:9", api_key="k")
 
 
+@pytest.mark.slow
 def test_cli_json_document_and_saved_conversation(smollm2_server) -> None:
     result = subprocess.run(
         [

@@ -84,6 +84,7 @@ async def test_native_metrics_are_the_server_timings(
     assert metrics.prompt_tokens >= timings["prompt_n"] > 5
 
 
+@pytest.mark.slow
 async def test_llama_cpp_python_counts_tokens_with_the_server_tokenizer(
     smollm2_server: ModelServer,
     monkeypatch: pytest.MonkeyPatch,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from localctl.chat import Reply, ReplyDone, stream_chat
 from localctl.server import ModelServer
 from tests.server_helpers import smollm2_server  # noqa: F401  (fixture)
@@ -21,6 +23,7 @@ async def _reply(server: ModelServer, index: int) -> Reply:
     raise AssertionError("no reply")
 
 
+@pytest.mark.slow
 async def test_four_concurrent_chats_on_one_server_are_all_answered(
     smollm2_server: ModelServer,
 ) -> None:

@@ -248,7 +248,6 @@ def test_missing_gguf_file(tmp_path: Path) -> None:
 
 
 def test_catalog_model_fit_and_models_table(capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("catalog.loader")
     assert (
         main(
             [
@@ -279,7 +278,6 @@ def test_catalog_model_fit_and_models_table(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_unknown_catalog_model_exits_2() -> None:
-    pytest.importorskip("catalog.loader")
     code, _, err, _ = run_cli("fit", "no-such-model:Q4_K_M")
     assert code == 2 and err.count("\n") == 1
 

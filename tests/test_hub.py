@@ -466,10 +466,10 @@ def test_the_commit_is_pinned_for_the_whole_download(hub: FakeHub) -> None:
 
 
 def test_catalog_reference_downloads_the_catalog_file(hub: FakeHub) -> None:
-    loader = pytest.importorskip("catalog.loader")
+    from catalog.loader import load_catalog
     from localctl import paths
 
-    catalog = loader.load_catalog(paths.user_catalog_file())
+    catalog = load_catalog(paths.user_catalog_file())
     entries = [(m, q) for m in catalog.models for q in m.quants if q.files == (SMOLLM2_FILE,)]
     if not entries:
         pytest.skip("the catalog has no SmolLM2 Q4_1 entry yet")

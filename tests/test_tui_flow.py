@@ -29,7 +29,7 @@ from tests.tui_flow import (
 from tui.app import make_app
 from tui.widgets.chat_pane import ChatPane
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]  # each test serves the real model
 
 
 @pytest.fixture

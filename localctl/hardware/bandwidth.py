@@ -143,7 +143,7 @@ def ram_bandwidth(
         try:
             started = time.perf_counter()
             bytes_s = measure_ram_bandwidth(threads=threads or None)
-        except (ImportError, MemoryError) as error:
+        except MemoryError as error:
             note = (
                 f"bandwidth not measured ({type(error).__name__}: {error}); assuming {DEFAULT_DDR}"
             )

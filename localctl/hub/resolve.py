@@ -122,12 +122,7 @@ def choose_files(
 
 def catalog_entry(ref: Ref) -> tuple[str, tuple[str, ...], tuple[str, ...], str]:
     """(repo, files, sha256s, quant) of a catalog reference."""
-    try:
-        from localctl.snapshot import load_catalog
-    except ModuleNotFoundError:
-        raise BadInputError(
-            f"{ref.model_id}: the catalog is not installed; pull OWNER/REPO:QUANT instead"
-        ) from None
+    from localctl.snapshot import load_catalog
 
     catalog = load_catalog()
     text = ref.model_id if ref.quant is None else f"{ref.model_id}:{ref.quant}"

@@ -150,7 +150,7 @@ class CatalogScreen(Screen[None]):
             request = PlanRequest.from_config(
                 self.context.config, ctx=ctx, kv_type=kv_type, parallel=parallel
             )
-        except (LocalctlError, NotImplementedError, ImportError) as error:
+        except (LocalctlError, NotImplementedError) as error:
             self.post_message(self.LoadFailed(str(error) or type(error).__name__))
             return
         if not self.all_rows:
