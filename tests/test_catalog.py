@@ -85,6 +85,56 @@ def test_sliding_window_rows_carry_their_window() -> None:
     assert catalog.get("gemma-3-4b").arch.swa_pattern == 6
 
 
+# (layers, embedding, heads, KV heads, head dim, FFN per expert, vocab, context,
+#  experts, experts used, window, SWA pattern) as the checked sources give them;
+# each row's ``arch_source`` names what was read.
+CHECKED_ARCH = {
+    "qwen3-4b": (36, 2560, 32, 8, 128, 9728, 151_936, 40_960, 0, 0, 0, 0),
+    "qwen3-8b": (36, 4096, 32, 8, 128, 12_288, 151_936, 40_960, 0, 0, 0, 0),
+    "qwen3-14b": (40, 5120, 40, 8, 128, 17_408, 151_936, 40_960, 0, 0, 0, 0),
+    "qwen3-32b": (64, 5120, 64, 8, 128, 25_600, 151_936, 40_960, 0, 0, 0, 0),
+    "qwen3-30b-a3b": (48, 2048, 32, 4, 128, 768, 151_936, 40_960, 128, 8, 0, 0),
+    "qwen3-coder-30b-a3b": (48, 2048, 32, 4, 128, 768, 151_936, 262_144, 128, 8, 0, 0),
+    "gemma-3-1b": (26, 1152, 4, 1, 256, 6912, 262_144, 32_768, 0, 0, 512, 6),
+    "gemma-3-4b": (34, 2560, 8, 4, 256, 10_240, 262_144, 131_072, 0, 0, 1024, 6),
+    "gemma-3-12b": (48, 3840, 16, 8, 256, 15_360, 262_144, 131_072, 0, 0, 1024, 6),
+    "gemma-3-27b": (62, 5376, 32, 16, 128, 21_504, 262_144, 131_072, 0, 0, 1024, 6),
+    "llama-4-scout": (48, 5120, 40, 8, 128, 8192, 202_048, 10_485_760, 16, 1, 8192, 4),
+    "mistral-small-3.2-24b": (40, 5120, 32, 8, 128, 32_768, 131_072, 131_072, 0, 0, 0, 0),
+    "phi-4": (40, 5120, 40, 10, 128, 17_920, 100_352, 16_384, 0, 0, 0, 0),
+    "deepseek-r1-0528-qwen3-8b": (36, 4096, 32, 8, 128, 12_288, 151_936, 131_072, 0, 0, 0, 0),
+    "deepseek-r1-distill-qwen-7b": (28, 3584, 28, 4, 128, 18_944, 152_064, 131_072, 0, 0, 0, 0),
+    "qwen2.5-coder-7b": (28, 3584, 28, 4, 128, 18_944, 152_064, 32_768, 0, 0, 0, 0),
+}
+
+
+@pytest.mark.parametrize("model_id", sorted(CHECKED_ARCH))
+def test_architecture_numbers_match_their_checked_source(model_id: str) -> None:
+    model = load_catalog().get(model_id)
+    a = model.arch
+    got = (a.n_layers, a.n_embd, a.n_heads, a.n_kv_heads, a.key_length, a.n_ff, a.n_vocab)
+    got += (a.ctx_train, a.n_experts, a.n_experts_used, a.sliding_window, a.swa_pattern)
+    assert got == CHECKED_ARCH[model_id]
+    assert a.value_length == a.key_length
+    assert model.arch_source.startswith(("Checked ", "https://", "GGUF header"))
+
+
+def test_gemma3_rows_count_the_vocabulary_their_gguf_files_hold() -> None:
+    # llama.cpp's converter trims token_embd to the 262,144-piece tokenizer that every
+    # Gemma 3 size shares (the 270M row is read from a real GGUF header); the
+    # transformers default of 262,208 never reaches a GGUF file.
+    catalog = load_catalog()
+    header = catalog.get("gemma-3-270m").arch.n_vocab
+    assert header == 262_144
+    for model_id in ("gemma-3-1b", "gemma-3-4b", "gemma-3-12b", "gemma-3-27b"):
+        assert catalog.get(model_id).arch.n_vocab == header
+
+
+def test_every_builtin_row_says_where_its_architecture_was_read() -> None:
+    for model in load_catalog().models:
+        assert model.arch_source, model.id
+
+
 def test_an_architecture_the_plan_cannot_model_says_so() -> None:
     catalog = load_catalog()
     assert "recurrent state" in catalog.get("qwen3-next-80b-a3b").memory_caveat
