@@ -62,3 +62,19 @@ def test_a_stream_line_without_end_stops_the_reply_not_the_memory() -> None:
         reply = chat_once(url, [{"role": "user", "content": "hi"}], api_key="k")
     assert reply.status == "interrupted" and reply.text == "w0 "
     assert f"over {MAX_SSE_LINE_BYTES >> 20} MiB" in reply.error
+
+
+def test_a_hostile_header_in_a_model_folder_costs_the_catalog_nothing(tmp_path: Path) -> None:
+    from localctl import library
+    from localctl.config import Config, save_config
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "nested.gguf").write_bytes(nested_array_header())
+    (folder / "tiny.gguf").write_bytes(TinyModel().build())
+    config = Config(model_folders=(str(folder),))
+    save_config(config)
+    started = time.thread_time()
+    targets = library.local_targets(set(), config)
+    assert [t.local_path.name for t in targets if t.local_path] == ["tiny.gguf"]
+    assert time.thread_time() - started < catalog.gguf.MAX_PARSE_CPU_S
