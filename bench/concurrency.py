@@ -23,7 +23,8 @@ barrier (one client: 1.1 tok/s with 2 threads, 14.4 with 1, minutes apart)."""
 
 
 async def _round(url: str, key: str, clients: int) -> dict[str, Any]:
-    from localctl.chat import Reply, ReplyDone, stream_chat
+    from localctl.chat import stream_chat
+    from localctl.replies import Reply, ReplyDone
 
     async def one(index: int) -> Reply:
         messages = [{"role": "user", "content": f"Write {index + 3} sentences about rivers."}]

@@ -26,6 +26,10 @@ reads a long prompt; each becomes a :class:`PromptProgress` event.
 A prompt longer than the server's context raises :class:`ContextOverflowError` naming both
 numbers (llama-server says so itself; llama-cpp-python's server just ends the stream, so the
 prompt is counted and compared with the context localctl knows).
+
+
+The reply events and values live in :mod:`localctl.replies`, what the server is asked
+about its tokenizer, context and model in :mod:`localctl.tokens` (both re-exported here).
 """
 
 from __future__ import annotations
@@ -36,156 +40,59 @@ import math
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from localctl.auth import bearer_headers
-from localctl.endpoint import base_url, check_url
+from localctl.endpoint import check_url
 from localctl.errors import ChatError, ContextOverflowError
+from localctl.replies import (
+    ERROR_CHARS,
+    MAX_SSE_LINE_BYTES,
+    THINK_CLOSE,
+    THINK_OPEN,
+    ChatEvent,
+    PromptProgress,
+    Reply,
+    ReplyDone,
+    ReplyMetrics,
+    Status,
+    ThinkingDelta,
+    ThinkSplitter,
+    TokenDelta,
+)
 from localctl.sanitize import printable
+from localctl.tokens import (
+    count_tokens,
+    prompt_tokens,
+    served_model_name,
+    server_context,
+    token_count,
+)
 
 if TYPE_CHECKING:
     import httpx
 
-Status = Literal["complete", "stopped", "interrupted"]
 
-ERROR_CHARS = 200
-"""The most characters of a server's error message shown to a user."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyMetrics:
-    """Timing and token counts of one reply."""
-
-    ttft_s: float
-    prompt_tokens: int
-    prompt_tok_s: float
-    completion_tokens: int
-    gen_tok_s: float
-    total_s: float
-    token_count_source: str = "server"
-    """``server`` (usage/timings), ``tokenizer`` (server tokenize endpoint) or ``chunks``."""
-    timing_source: str = "client"
-    """``server`` when the tok/s rates come from llama-server's ``timings``, ``client``
-    when measured here from chunk arrival times."""
-    reasoning_tokens: int = 0
-    """Thinking tokens, included in ``completion_tokens``."""
-    cached_tokens: int = 0
-    """Prompt tokens the server reused from its cache (llama-server's ``cache_n``)."""
-    draft_tokens: int = 0
-    """Tokens a draft model proposed (speculative decoding; llama-server's ``draft_n``)."""
-    draft_accepted: int = 0
-    """Of those, the tokens the model accepted (``draft_n_accepted``)."""
-
-    @property
-    def draft_acceptance(self) -> float | None:
-        """Share of drafted tokens accepted, or None without speculative decoding."""
-        return self.draft_accepted / self.draft_tokens if self.draft_tokens else None
-
-    @property
-    def context_tokens(self) -> int:
-        """Tokens the conversation fills in the context after this reply."""
-        return self.prompt_tokens + self.completion_tokens
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A finished (or stopped, or interrupted) reply."""
-
-    text: str
-    finish_reason: str | None
-    status: Status
-    metrics: ReplyMetrics
-    error: str = ""
-    malformed_chunks: int = 0
-    reasoning: str = ""
-    """The model's thinking before its answer (empty for a model that does not think)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TokenDelta:
-    """A piece of streamed reply text."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ThinkingDelta:
-    """A piece of the model's streamed thinking (shown apart from the answer)."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class PromptProgress:
-    """How far the server has read a long prompt (llama-server's ``prompt_progress``)."""
-
-    processed: int
-    """Prompt tokens read so far, cached ones included."""
-    total: int
-    """Prompt tokens in all."""
-    cached: int
-    """Tokens reused from the cache (not read again)."""
-    elapsed_s: float
-    """Seconds since the server began reading the prompt."""
-
-    @property
-    def fraction(self) -> float:
-        """Share of the prompt read, 0..1."""
-        return min(1.0, self.processed / self.total) if self.total > 0 else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyDone:
-    """The last event of a stream."""
-
-    reply: Reply
-
-
-ChatEvent = TokenDelta | ThinkingDelta | PromptProgress | ReplyDone
-
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
-
-
-class ThinkSplitter:
-    """Splits streamed content into thinking and answer at inline ``<think>`` tags.
-
-    A tag may arrive cut across chunks: a trailing fragment that could start one is held
-    back until the next chunk (or :meth:`flush`) decides.
-    """
-
-    def __init__(self) -> None:
-        self.inside = False
-        """True between ``<think>`` and ``</think>``."""
-        self._pending = ""
-
-    def feed(self, text: str) -> list[tuple[bool, str]]:
-        """Split ``text``; returns ``(is_thinking, piece)`` pairs in order."""
-        buf, self._pending = self._pending + text, ""
-        out: list[tuple[bool, str]] = []
-        while buf:
-            tag = THINK_CLOSE if self.inside else THINK_OPEN
-            at = buf.find(tag)
-            if at >= 0:
-                if at:
-                    out.append((self.inside, buf[:at]))
-                buf = buf[at + len(tag) :]
-                self.inside = not self.inside
-                continue
-            keep = next(
-                (n for n in range(min(len(tag) - 1, len(buf)), 0, -1) if tag.startswith(buf[-n:])),
-                0,
-            )
-            if len(buf) > keep:
-                out.append((self.inside, buf[: len(buf) - keep]))
-            self._pending = buf[len(buf) - keep :]
-            break
-        return out
-
-    def flush(self) -> list[tuple[bool, str]]:
-        """What is held back, at the end of the stream."""
-        pending, self._pending = self._pending, ""
-        return [(self.inside, pending)] if pending else []
+__all__ = [
+    "MAX_SSE_LINE_BYTES",
+    "THINK_CLOSE",
+    "THINK_OPEN",
+    "ChatEvent",
+    "PromptProgress",
+    "Reply",
+    "ReplyDone",
+    "ReplyMetrics",
+    "Status",
+    "ThinkSplitter",
+    "ThinkingDelta",
+    "TokenDelta",
+    "chat_once",
+    "count_tokens",
+    "prompt_tokens",
+    "served_model_name",
+    "server_context",
+    "stream_chat",
+]
 
 
 @dataclass(slots=True)
@@ -201,78 +108,6 @@ class _Stream:
     timings: dict[str, Any] | None = None
     t_first: float | None = None
     t_last: float | None = None
-
-
-MISSING_ROUTE_CODES = frozenset({404, 405, 501})
-"""Answers meaning a server has no such endpoint (as opposed to a refused key or an error)."""
-_routes: dict[tuple[str, str], bool] = {}
-"""``(base URL, path)`` → whether that server has the helper endpoint. A server is asked
-for ``/tokenize``, ``/extras/tokenize`` or ``/apply-template`` until it has answered
-once; an endpoint it lacks is not requested again (each miss was a 404 per reply)."""
-
-
-async def _helper_post(
-    client: httpx.AsyncClient, base: str, path: str, body: dict[str, Any], api_key: str | None
-) -> dict[str, Any] | None:
-    """POST to one of the server's helper endpoints; None when it lacks it or failed."""
-    if _routes.get((base, path)) is False:
-        return None
-    try:
-        response = await client.post(base + path, json=body, headers=bearer_headers(api_key))
-    except Exception:  # a server without the endpoint may also just drop the connection
-        return None
-    if response.status_code in MISSING_ROUTE_CODES:
-        _routes[(base, path)] = False
-        return None
-    if response.status_code != 200:
-        return None
-    try:
-        document = response.json()
-    except ValueError:
-        _routes[(base, path)] = False
-        return None
-    _routes[(base, path)] = True
-    return document if isinstance(document, dict) else None
-
-
-async def count_tokens(
-    client: httpx.AsyncClient,
-    base: str,
-    text: str,
-    api_key: str | None,
-    *,
-    add_special: bool = False,
-) -> int | None:
-    """Exact token count of ``text`` by the server's tokenizer, or None if it has none.
-
-    Args:
-        client: HTTP client.
-        base: Server base URL (no ``/v1``).
-        text: Text to count.
-        api_key: Bearer key.
-        add_special: Count the BOS token the model puts before a prompt (for prompts);
-            off for generated text, which has none.
-
-    Returns:
-        Tokens, or None when the server has no tokenize endpoint.
-    """
-    if not text and not add_special:
-        return 0
-    answer = await _helper_post(
-        client, base, "/tokenize", {"content": text, "add_special": add_special}, api_key
-    )
-    tokens = answer.get("tokens") if answer is not None else None
-    if isinstance(tokens, list):
-        return len(tokens)
-    # llama-cpp-python's endpoint always adds the BOS token when the model uses one.
-    counts: list[int] = []
-    for piece in (text, "") if not add_special else (text,):
-        answer = await _helper_post(client, base, "/extras/tokenize", {"input": piece}, api_key)
-        tokens = answer.get("tokens") if answer is not None else None
-        if not isinstance(tokens, list):
-            return None
-        counts.append(len(tokens))
-    return counts[0] - sum(counts[1:])
 
 
 async def _error_body(response: httpx.Response) -> bytes:
@@ -299,11 +134,6 @@ def _overflow_in(body: bytes) -> ContextOverflowError | None:
     return _overflow_error(document.get("error")) if isinstance(document, dict) else None
 
 
-MAX_SSE_LINE_BYTES = 1 << 20
-"""The longest stream line read (a chunk carries a few tokens; a line without end is
-refused instead of held in memory)."""
-
-
 class _LineTooLong(Exception):
     """A stream line ran past :data:`MAX_SSE_LINE_BYTES`."""
 
@@ -327,46 +157,6 @@ async def _sse_lines(response: httpx.Response) -> AsyncIterator[str]:
             )
     if pending:
         yield pending.removesuffix(b"\r").decode("utf-8", "replace")
-
-
-async def served_model_name(url: str, api_key: str | None) -> str:
-    """The first model id ``url`` serves (``/v1/models``), or ``"default"``.
-
-    The id is the server's text: it comes back cleaned and at most 200 characters long,
-    and at most :data:`MAX_SSE_LINE_BYTES` of the answer are read.
-    """
-    import httpx
-
-    models = f"{base_url(url)}/v1/models"
-    try:
-        async with (
-            httpx.AsyncClient(timeout=5) as client,
-            client.stream("GET", models, headers=bearer_headers(api_key)) as answer,
-        ):
-            answer.raise_for_status()
-            body = b""
-            async for chunk in answer.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_SSE_LINE_BYTES:
-                    return "default"
-        name = " ".join(printable(json.loads(body)["data"][0]["id"]).split())[:ERROR_CHARS]
-    except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
-        return "default"
-    return name or "default"
-
-
-async def _prompt_tokens(
-    client: httpx.AsyncClient, base: str, messages: list[dict[str, str]], api_key: str | None
-) -> int | None:
-    answer = await _helper_post(client, base, "/apply-template", {"messages": messages}, api_key)
-    prompt = answer.get("prompt") if answer is not None else None
-    if isinstance(prompt, str):
-        return await count_tokens(client, base, prompt, api_key)
-    # llama-cpp-python: the ChatML-style rendering its templates produce, tokenized
-    # with the BOS token it puts before every prompt.
-    rendered = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
-    rendered += "<|im_start|>assistant\n"
-    return await count_tokens(client, base, rendered, api_key, add_special=True)
 
 
 def _parse_line(line: str, state: _Stream, now: float) -> list[ChatEvent]:
@@ -450,18 +240,18 @@ def _take(pieces: list[tuple[bool, str]], state: _Stream, now: float) -> list[Ch
 def _progress(value: object) -> PromptProgress | None:
     if not isinstance(value, dict):
         return None
-    total, processed = _count(value.get("total")), _count(value.get("processed"))
+    total, processed = token_count(value.get("total")), token_count(value.get("processed"))
     if total is None or processed is None:
         return None
     seconds = (_positive(value.get("time_ms")) or 0.0) / 1000
-    return PromptProgress(processed, total, _count(value.get("cache")) or 0, seconds)
+    return PromptProgress(processed, total, token_count(value.get("cache")) or 0, seconds)
 
 
 def _overflow_error(error: object) -> ContextOverflowError | None:
     """llama-server's ``exceed_context_size_error`` as a :class:`ContextOverflowError`."""
     if not isinstance(error, dict) or error.get("type") != "exceed_context_size_error":
         return None
-    prompt, n_ctx = _count(error.get("n_prompt_tokens")), _count(error.get("n_ctx"))
+    prompt, n_ctx = token_count(error.get("n_prompt_tokens")), token_count(error.get("n_ctx"))
     if not prompt or not n_ctx:
         return None
     return ContextOverflowError(prompt, n_ctx)
@@ -611,10 +401,12 @@ async def _metrics(
     timings = state.timings or {}
     usage = state.usage or {}
     source = "server"
-    completion = _count(usage.get("completion_tokens")) or _count(timings.get("predicted_n"))
-    prompt = _count(usage.get("prompt_tokens")) or _count(timings.get("prompt_n"))
+    completion = token_count(usage.get("completion_tokens")) or token_count(
+        timings.get("predicted_n")
+    )
+    prompt = token_count(usage.get("prompt_tokens")) or token_count(timings.get("prompt_n"))
     details = usage.get("completion_tokens_details")
-    thinking = _count(details.get("reasoning_tokens")) if isinstance(details, dict) else None
+    thinking = token_count(details.get("reasoning_tokens")) if isinstance(details, dict) else None
     if thinking is None and reasoning:
         counted = await count_tokens(http, base, reasoning, api_key)
         thinking = counted if counted is not None else state.thinking_chunks
@@ -627,7 +419,7 @@ async def _metrics(
             else (state.chunks + thinking, "chunks")
         )
     if not isinstance(prompt, int):
-        counted = await _prompt_tokens(http, base, messages, api_key)
+        counted = await prompt_tokens(http, base, messages, api_key)
         prompt = counted if counted is not None else 0
         source = source if counted is not None else "chunks"
     server_gen = _positive(timings.get("predicted_per_second"))
@@ -644,9 +436,9 @@ async def _metrics(
         token_count_source=source,
         timing_source="server" if server_gen else "client",
         reasoning_tokens=min(thinking, completion),
-        cached_tokens=_count(timings.get("cache_n")) or 0,
-        draft_tokens=_count(timings.get("draft_n")) or 0,
-        draft_accepted=_count(timings.get("draft_n_accepted")) or 0,
+        cached_tokens=token_count(timings.get("cache_n")) or 0,
+        draft_tokens=token_count(timings.get("draft_n")) or 0,
+        draft_accepted=token_count(timings.get("draft_n_accepted")) or 0,
     )
 
 
@@ -675,41 +467,9 @@ async def _raise_if_overflow(
     n_ctx = n_ctx or await server_context(http, base, api_key)
     if not n_ctx:
         return
-    prompt = await _prompt_tokens(http, base, messages, api_key)
+    prompt = await prompt_tokens(http, base, messages, api_key)
     if prompt is not None and prompt >= n_ctx:
         raise ContextOverflowError(prompt, n_ctx)
-
-
-async def server_context(http: httpx.AsyncClient, base: str, api_key: str | None) -> int | None:
-    """The context per sequence of the server at ``base``, when it can be learnt.
-
-    llama-server says it in ``/props``; for a server localctl started the run file holds it.
-    """
-    try:
-        response = await http.get(base + "/props", headers=bearer_headers(api_key))
-        settings = response.json().get("default_generation_settings")
-        n_ctx = _count(settings.get("n_ctx")) if isinstance(settings, dict) else None
-        if response.status_code == 200 and n_ctx:
-            return n_ctx
-    except Exception:  # not llama-server
-        pass
-    from localctl.runfile import find_context
-
-    return find_context(base)
-
-
-async def prompt_tokens(
-    http: httpx.AsyncClient, base: str, messages: list[dict[str, str]], api_key: str | None
-) -> int | None:
-    """Exact tokens ``messages`` take as a prompt, by the server's template and tokenizer."""
-    return await _prompt_tokens(http, base, messages, api_key)
-
-
-def _count(value: object) -> int | None:
-    """``value`` when it is a token count (a non-negative int, not a bool), else None."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return None
 
 
 def _positive(value: object) -> float | None:

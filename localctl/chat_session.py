@@ -44,28 +44,20 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from localctl import paths
-from localctl.chat import (
-    PromptProgress,
-    ReplyDone,
-    ReplyMetrics,
-    ThinkingDelta,
-    TokenDelta,
-    prompt_tokens,
-    server_context,
-    stream_chat,
-)
+from localctl.chat import prompt_tokens, server_context, stream_chat
 from localctl.conversations import Conversation, open_conversation
 from localctl.errors import ChatError, ContextOverflowError
 from localctl.meters import PowerMeter, SessionMeters, mean_power
+from localctl.replies import PromptProgress, ReplyDone, ReplyMetrics, ThinkingDelta, TokenDelta
 
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import AsyncGenerator, Callable
     from pathlib import Path
 
-    from localctl.chat import Reply
     from localctl.config import Config
     from localctl.meters import MeterSnapshot, PowerReading
+    from localctl.replies import Reply
 
 POWER_SAMPLE_S = 0.5
 """How often power is sampled while a reply streams (the mean prices its energy)."""

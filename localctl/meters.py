@@ -33,9 +33,9 @@ from localctl.hardware import CpuPowerMeter, gpu_usage
 from localctl.measurements import process_tree_rss
 
 if TYPE_CHECKING:
-    from localctl.chat import ReplyMetrics
     from localctl.config import CostConfig
     from localctl.hardware import GpuUsage
+    from localctl.replies import ReplyMetrics
 
 SERIES_LENGTH = 60
 

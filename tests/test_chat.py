@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from localctl.chat import Reply, ReplyDone, TokenDelta, stream_chat
+from localctl.chat import stream_chat
 from localctl.conversations import list_conversations, load
 from localctl.errors import ChatError
+from localctl.replies import Reply, ReplyDone, TokenDelta
 from tests.fakesse import TIMINGS, serve_fake_sse
 from tests.server_helpers import smollm2_server  # noqa: F401  (fixture)
 

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from localctl import chat
-from localctl.chat import Reply, ReplyDone, stream_chat
+from localctl.chat import stream_chat
+from localctl.replies import Reply, ReplyDone
 from localctl.server import ModelServer
 from tests.server_helpers import (  # noqa: F401  (fixtures)
     native_llama_server,

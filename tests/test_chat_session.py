@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from localctl import paths
-from localctl.chat import TokenDelta
 from localctl.chat_session import (
     ChatEndpoint,
     ChatSession,
@@ -25,6 +24,7 @@ from localctl.conversations import load
 from localctl.errors import ChatError
 from localctl.hardware import GpuUsage
 from localctl.meters import PowerMeter
+from localctl.replies import TokenDelta
 from tests.fakesse import serve_fake_sse
 
 

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from localctl.chat import Reply, ReplyDone, stream_chat
+from localctl.chat import stream_chat
+from localctl.replies import Reply, ReplyDone
 from localctl.server import ModelServer
 from tests.server_helpers import smollm2_server  # noqa: F401  (fixture)
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from localctl.chat import ReplyMetrics
 from localctl.cost import api_equivalent
 from localctl.hardware import GpuUsage
 from localctl.meters import (
@@ -19,6 +18,7 @@ from localctl.meters import (
     mean_power,
     system_snapshot,
 )
+from localctl.replies import ReplyMetrics
 
 
 def _metrics(tok_s: float) -> ReplyMetrics:

@@ -10,18 +10,18 @@ from dataclasses import replace
 
 import pytest
 
-from localctl.chat import (
+from localctl.chat import stream_chat
+from localctl.chat_session import ChatEndpoint, ChatSession, ContextTrimmed, ModelSettings
+from localctl.config import Config
+from localctl.errors import ContextOverflowError
+from localctl.replies import (
     PromptProgress,
     Reply,
     ReplyDone,
     ThinkingDelta,
     ThinkSplitter,
     TokenDelta,
-    stream_chat,
 )
-from localctl.chat_session import ChatEndpoint, ChatSession, ContextTrimmed, ModelSettings
-from localctl.config import Config
-from localctl.errors import ContextOverflowError
 from tests.fakesse import OVERFLOW_PROMPT, PROGRESS_TOTAL, THOUGHT, FakeSSE, serve_fake_sse
 
 PROMPT = [{"role": "user", "content": "hello there"}]

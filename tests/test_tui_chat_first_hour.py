@@ -8,9 +8,9 @@ import pytest
 from textual.widgets import Input
 
 import localctl.library
-from localctl.chat import TokenDelta
 from localctl.chat_session import ChatEndpoint, ChatSession
 from localctl.config import Config
+from localctl.replies import TokenDelta
 from tests.fakesse import serve_fake_sse
 from tests.tui_flow import wait_until
 from tests.tui_helpers import model

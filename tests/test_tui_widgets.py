@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Markdown
 
-from localctl.chat import ReplyMetrics
 from localctl.meters import SessionMeters
+from localctl.replies import ReplyMetrics
 from tests.tui_helpers import Harness, hardware, plan, rows
 from tui.widgets.catalog_table import CatalogTable
 from tui.widgets.chat_pane import ChatPane, HistoryInput

@@ -7,9 +7,9 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from localctl.chat import Reply
     from localctl.chat_session import ChatSession, TurnEnded
     from localctl.config import CostConfig
+    from localctl.replies import Reply
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -83,8 +83,8 @@ PROGRESS_AFTER_S = 1.0
 
 async def _one_turn(session: ChatSession, prompt: str, *, echo: bool) -> TurnEnded:
     """Stream one reply (to stdout when ``echo``); return its ``TurnEnded``."""
-    from localctl.chat import PromptProgress, ThinkingDelta, TokenDelta
     from localctl.chat_session import ContextTrimmed, SavingStopped, TurnEnded
+    from localctl.replies import PromptProgress, ThinkingDelta, TokenDelta
 
     ended = None
     streamed = thinking = progress_shown = False

@@ -17,8 +17,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import WorkerCancelled, WorkerFailed
 
-from localctl.chat import TokenDelta
 from localctl.chat_session import ChatSession, ContextTrimmed, SavingStopped, TurnEnded
+from localctl.replies import TokenDelta
 from localctl.sanitize import printable
 from tui.widgets.chat_pane import ChatPane
 from tui.widgets.meters_pane import MetersPane
