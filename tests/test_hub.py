@@ -486,6 +486,30 @@ def test_catalog_reference_downloads_the_catalog_file(hub: FakeHub) -> None:
     assert result.repo == model.repo
 
 
+def test_a_resolved_target_is_pulled_without_reading_the_catalog(
+    hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from localctl import snapshot
+
+    def no_catalog() -> None:
+        raise AssertionError("the catalog was read again")
+
+    monkeypatch.setattr(snapshot, "load_catalog", no_catalog)
+    target = hubmod.Ref(
+        repo=DEFAULT_REPO,
+        model_id="no-catalog-knows-me",
+        quant="Q4_1",
+        filename=None,
+        files=(SMOLLM2_FILE,),
+        sha256=(SMOLLM2_SHA256,),
+    )
+    result = pull(target)
+    assert result.sha256 == (SMOLLM2_SHA256,) and result.repo == DEFAULT_REPO
+    wrong = hubmod.Ref(DEFAULT_REPO, "x", "Q4_1", None, (SMOLLM2_FILE,), ("0" * 64,))
+    with pytest.raises(DownloadError, match="catalog's sha256"):
+        pull(wrong)
+
+
 def test_catalog_reference_follows_the_catalog_contract(
     hub: FakeHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:

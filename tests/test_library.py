@@ -54,3 +54,32 @@ def test_plan_rows_plans_each_row_and_stops_when_cancelled(
         seen.append(row)
         cancel.set()
     assert len(seen) == 1
+
+
+def test_resolve_names_one_target_for_a_catalog_id_and_a_file(
+    smollm2_path: Path, tmp_path: Path
+) -> None:
+    import pytest
+
+    from localctl.errors import CatalogError, GgufError
+    from localctl.library import resolve
+
+    config = Config()
+    catalog = resolve("llama-3.1-8b:Q4_K_M", config)
+    assert (catalog.key, catalog.local_path, catalog.is_local_file) == (
+        "llama-3.1-8b:Q4_K_M",
+        None,
+        False,
+    )
+    ref = catalog.hub_ref()  # what hub.pull takes: repo, files and hashes already resolved
+    assert ref.repo == catalog.model.repo and ref.files == catalog.quant.files
+    assert ref.sha256 == catalog.quant.sha256
+
+    local = resolve(str(smollm2_path), config)
+    assert local.is_local_file and local.local_path == smollm2_path
+    assert local.label == smollm2_path.name and local.shape().arch.n_layers == 30
+
+    with pytest.raises(GgufError, match="no such GGUF file"):
+        resolve(str(tmp_path / "missing.gguf"), config)
+    with pytest.raises(CatalogError):
+        resolve("no-such-model:Q4_K_M", config)
