@@ -74,6 +74,7 @@ from localctl.measurements import (
     parse_buffers,
     process_tree_rss,
 )
+from localctl.sanitize import printable
 
 if TYPE_CHECKING:
     pass
@@ -436,7 +437,8 @@ class ModelServer:
                         with contextlib.suppress(OSError):
                             log_file.close()
                         log_file = None
-                line = raw.decode("utf-8", "replace").rstrip("\n")
+                # The file keeps the bytes; the tail shown in errors and panes is inert.
+                line = printable(raw.decode("utf-8", "replace").rstrip("\n"))
                 self._lines.append(line)
                 if len(self._all_lines) < 5000:
                     self._all_lines.append(line)

@@ -16,6 +16,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from localctl import paths
 from tests.fakesse import serve_fake_sse
 from tests.fit_helpers import TinyModel
@@ -105,3 +107,25 @@ def test_chat_with_a_full_disk_answers_without_saving_and_says_so() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("w0 w1 w2 w3 w4")
     assert "not saved" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_server_log_tail_is_inert(tmp_path: Path) -> None:
+    from localctl.errors import ServerError
+    from localctl.server import ModelServer, ServerOptions
+    from tests.server_helpers import FAKE_SEGV
+
+    colourful = FAKE_SEGV.replace(
+        'print("main: loading model", flush=True)',
+        'print("main: \\x1b[31mloading\\x1b[0m model \\x1b]0;pwned\\x07", flush=True)',
+    )
+    fake = write_fake_exe(tmp_path, colourful)
+    model = tmp_path / "tiny.gguf"
+    model.write_bytes(TinyModel().build())
+    server = ModelServer(
+        ServerOptions(model_path=model, backend="llama-server", port=0, llama_server_path=str(fake))
+    )
+    with pytest.raises(ServerError, match="SIGSEGV") as caught:  # its error carries the tail
+        server.start_sync(timeout_s=20)
+    assert "\x1b" not in str(caught.value) and "\x07" not in str(caught.value)
+    assert server.log_tail(5) == ["main: loading model "]
+    assert server.log_path is not None and b"\x1b[31m" in server.log_path.read_bytes()

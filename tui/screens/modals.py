@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from localctl.chat_session import ModelSettings
+from localctl.sanitize import printable
 
 if TYPE_CHECKING:
     from localctl.conversations import Conversation
@@ -46,9 +47,9 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box", classes="modal-box"):
-            yield Label(Text(self._question), classes="modal-title")
+            yield Label(Text(printable(self._question)), classes="modal-title")
             if self._detail:
-                yield Static(Text(self._detail), id="confirm-detail")
+                yield Static(Text(printable(self._detail)), id="confirm-detail")
             with Horizontal(classes="modal-buttons"):
                 yield Button(self._yes, variant="primary", id="yes")
                 yield Button(self._no, id="no")

@@ -10,6 +10,7 @@ from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
 
 from localctl.output import human_bytes
+from localctl.sanitize import printable
 from tui.rows import human_duration
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class DownloadPanel(Horizontal):
 
     def finish(self, message: str) -> None:
         """Leave a final line, then hide."""
-        self.query_one("#download-info", Label).update(Text(message))
+        self.query_one("#download-info", Label).update(Text(printable(message)))
         generation = self._generation
         self.set_timer(4.0, lambda: self._hide(generation))
 
