@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from localctl.backends import BACKEND_CHOICES
+
 if TYPE_CHECKING:
     from localctl.benchrun import BenchReport
 
@@ -24,9 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     parser.add_argument("model", metavar="MODEL[:QUANT]|FILE.gguf")
-    parser.add_argument(
-        "--backend", choices=("auto", "llama-cpp-python", "llama-server"), default=None
-    )
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default=None)
     parser.add_argument("--threads", type=int, metavar="N", help="default: physical cores")
     parser.add_argument("--reps", type=int, default=3, metavar="N", help="repetitions (3)")
     parser.add_argument(

@@ -13,11 +13,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, TextArea
 
+from localctl.backends import BACKEND_CHOICES, KV_TYPES
+
 if TYPE_CHECKING:
     from localctl.config import Config
-
-KV_TYPES = ("f16", "q8_0", "q4_0")
-BACKENDS = ("auto", "llama-cpp-python", "llama-server")
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -82,7 +81,7 @@ class SettingsModal(ModalScreen["Config | None"]):
                 yield Input(", ".join(c.cost.api_models), id="api-models")
                 yield Label("Server backend")
                 yield Select[str](
-                    [(b, b) for b in BACKENDS],
+                    [(b, b) for b in BACKEND_CHOICES],
                     value=c.server.backend,
                     allow_blank=False,
                     id="backend",
