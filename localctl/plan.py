@@ -160,7 +160,7 @@ class MemoryPlan:
         if self.placement == "gpu":
             return "GPU"
         if self.placement == "partial" and self.cpu_moe_layers:
-            return f"experts {self.cpu_moe_layers}/{self.n_layers} in RAM"
+            return f"partial experts {self.cpu_moe_layers}/{self.n_layers}"
         if self.placement == "partial":
             return f"partial {self.gpu_layers}/{self.n_layers}"
         if self.placement == "cpu":

@@ -34,6 +34,7 @@ sampling), more on a slow or many-socket host."""
 
 CoreClass = Literal[
     "zen",
+    "zen23",
     "zen-mobile",
     "intel-p",
     "intel-e",
@@ -90,6 +91,8 @@ GPU_TFLOPS: tuple[tuple[str, float], ...] = (
     (r"\ba10g?\b", 125),
     (r"\bv100\b", 125),
     (r"\bt4\b", 65),
+    (r"\bp40\b", 28),
+    (r"\bp100\b", 19),
     (r"\bmi325x\b|\bmi300x\b", 1307),
     (r"\bmi250x?\b", 383),
     (r"\bmi210\b", 181),
@@ -151,7 +154,8 @@ TFLOPS_PER_GB_S: dict[Family, float] = {
 (the median ratio of the family's listed devices)."""
 
 CORE_RATES: dict[CoreClass, tuple[float, float]] = {
-    "zen": (12.4, 80.0),
+    "zen": (12.4, 132.0),
+    "zen23": (6.5, 78.0),
     "zen-mobile": (8.5, 60.0),
     "intel-p": (11.5, 90.0),
     "intel-e": (4.6, 25.0),
@@ -167,9 +171,11 @@ prompt processing). Streaming rates from published CPU llama-bench rows where a
 few threads are core-bound (i3-1315U 2 threads: 11.1 GB/s per P-core; i9-13900K
 4 threads: 12.1; Ryzen AI 5 340: 8.0-8.7; N150: 4.6; Pi 5: 2.4; CIX P1: 2.5-3.2)
 and this project's own measurement on an EPYC VM (6.2, ``server``); GFLOPS from the
-same rows' pp512 (i3-1315U 92, Threadripper 3970X 78, N100 26, CIX CP8180 36).
-Zen desktop cores: 12.4 (twice the EPYC VM core, the figure the reference
-7950X 4-thread rows imply). See ``docs/fit.md``."""
+same rows' pp512 (i3-1315U 92, Ryzen 9 7950X 132, Threadripper 3970X and
+5975WX 78, N100 26, CIX CP8180 36).
+Zen 4/5 desktop cores: 12.4 (7950X, 4 threads: 11.25 tok/s on an 8B Q4_0, 12 GB/s
+per thread); Zen 2/3 (Ryzen 3000/5000, Threadripper 3000/5000): 6.5 (5975WX, 8
+threads: 6.4 per thread). See ``docs/fit.md``."""
 
 _CORE_PATTERNS: tuple[tuple[str, CoreClass], ...] = (
     (r"apple m\d", "apple"),
@@ -179,6 +185,7 @@ _CORE_PATTERNS: tuple[tuple[str, CoreClass], ...] = (
     (r"\bn(50|95|97|100|150|200|300|305)\b|celeron|pentium|atom", "intel-e"),
     (r"epyc|xeon|server cpu", "server"),
     (r"ryzen ai|ryzen \d \d{4}[uhs]|ryzen \d pro \d{4}u|laptop cpu", "zen-mobile"),
+    (r"ryzen \d+ [35]\d{3}|threadripper (pro )?[35]\d{3}", "zen23"),
     (r"ryzen|threadripper|desktop cpu|workstation cpu", "zen"),
     (r"core ultra|core\(tm\)|\bi[3579]-\d{4,5}|core i[3579]", "intel-p"),
 )

@@ -717,7 +717,7 @@ BASE = 'cpu_name = "X"\nphysical_cores = 4\nram_gib = 16\n'
         (BASE + '[[gpus]]\nname = "NVIDIA GeForce RTX 4090"\n', "'gpus[0].vram_gib' is missing"),
         (BASE + '[[gpus]]\nname = "Mystery"\nvram_gib = 8\n', "'gpus[0].bandwidth_gb_s' is"),
         (
-            BASE + '[[gpus]]\nname = "A"\nvram_gib = 8\nbandwidth_gb_s = 9\nvendor = "intel"\n',
+            BASE + '[[gpus]]\nname = "A"\nvram_gib = 8\nbandwidth_gb_s = 9\nvendor = "matrox"\n',
             "'gpus[0].vendor' must be one of",
         ),
         (

@@ -141,7 +141,7 @@ def test_moe_experts_stay_in_ram_when_that_beats_layer_offload() -> None:
     native = make_plan(shape, gpu16(), PlanRequest(ctx=8192, backend="llama-server"))
     assert native.placement == "partial" and native.gpu_layers == native.n_layers
     assert 0 < native.cpu_moe_layers < native.n_layers
-    assert native.verdict() == f"experts {native.cpu_moe_layers}/{native.n_layers} in RAM"
+    assert native.verdict() == f"partial experts {native.cpu_moe_layers}/{native.n_layers}"
     assert "--n-cpu-moe" in native.reason
     # llama-cpp-python has no expert offload: plain layer offload, slower.
     layered = make_plan(shape, gpu16(), PlanRequest(ctx=8192, backend="llama-cpp-python"))

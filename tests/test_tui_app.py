@@ -244,3 +244,13 @@ async def test_choosing_the_native_backend_in_settings_replans_for_it(tmp_path):
             return planned(app) and {p.backend for p in plans} == {"llama-server"}
 
         await wait_for(pilot, native_plans)
+
+
+async def test_bench_is_offered_for_this_machine_only():
+    app = make_app(hw_profile=PROFILE, config=Config())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: planned(app))
+        await pilot.press("b")
+        await wait_for(pilot, lambda: bool(app._notifications))
+        message = next(iter(app._notifications)).message
+        assert "this machine" in message and "--hw" in message

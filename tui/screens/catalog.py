@@ -255,9 +255,15 @@ class CatalogScreen(Screen[None]):
     def action_bench(self) -> None:
         """Measure the selected downloaded row here; predictions then say "calibrated here"."""
         row = self.query_one(CatalogTable).current_row
-        if row is None or row.local_path is None or self.context.hw_profile:
-            why = "a simulated profile" if self.context.hw_profile else "a downloaded row"
-            self.notify(f"Bench needs {why}", title="Bench", severity="warning")
+        if self.context.hw_profile:
+            self.notify(
+                "Bench measures this machine: start localctl without --hw",
+                title="Bench",
+                severity="warning",
+            )
+            return
+        if row is None or row.local_path is None:
+            self.notify("Bench needs a downloaded row", title="Bench", severity="warning")
             return
         path, name, config = row.local_path, row.key, self.context.config
         self.notify(f"Benchmarking {name} (512-token prompt, 128 tokens, 3 runs)…", title="Bench")
