@@ -36,6 +36,7 @@ iterator (``contextlib.aclosing``): the partial reply is then recorded as ``stop
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from contextlib import aclosing
@@ -44,7 +45,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from localctl import paths
-from localctl.chat import prompt_tokens, server_context, stream_chat
+from localctl.chat import prompt_tokens, stream_chat
 from localctl.conversations import Conversation, open_conversation
 from localctl.errors import ChatError, ContextOverflowError
 from localctl.meters import PowerMeter, SessionMeters, mean_power
@@ -336,7 +337,6 @@ class ChatSession:
         figures. Without a reply in flight this is :attr:`meters`.
         """
         import copy
-        import dataclasses
 
         turn = self._turn
         if turn is None or not turn.pieces:
@@ -349,13 +349,23 @@ class ChatSession:
             power_source=power.source if power is not None else "estimate",
         )
         model = self.endpoint.model if self.endpoint is not None else ""
-        return dataclasses.replace(totals.snapshot(self._config.cost, model), live=True)
+        return dataclasses.replace(
+            self._with_context(totals.snapshot(self._config.cost, model)), live=True
+        )
+
+    @property
+    def native_server(self) -> bool:
+        """True once the endpoint answered as llama-server (``/props``): it has ``/metrics``."""
+        return self._llama_server
+
+    def _with_context(self, snapshot: MeterSnapshot) -> MeterSnapshot:
+        return dataclasses.replace(snapshot, context_tokens=self.context_tokens, n_ctx=self.n_ctx)
 
     @property
     def meters(self) -> MeterSnapshot:
         """What the meters show now (the served model's hosted price beside the APIs)."""
         model = self.endpoint.model if self.endpoint is not None else ""
-        return self.totals.snapshot(self._config.cost, model)
+        return self._with_context(self.totals.snapshot(self._config.cost, model))
 
     # -- conversations ---------------------------------------------------------------
 
@@ -540,23 +550,29 @@ class ChatSession:
         yield TurnEnded(reply, power, self.meters, self.context_tokens, self.n_ctx)
 
     async def _probe(self, endpoint: ChatEndpoint) -> None:
-        """Learn the server's context and whether it is llama-server (once per endpoint)."""
+        """Learn the server's context and whether it is llama-server (once per endpoint):
+        one ``/props`` request, else the run file of a server localctl started."""
         if self._probed:
             return
         import httpx
 
         from localctl.endpoint import base_url
+        from localctl.runfile import find_context
 
         self._probed = True
-        base = base_url(endpoint.url)
-        async with httpx.AsyncClient(timeout=5) as http:
-            try:
-                props = await http.get(base + "/props", headers=_bearer(endpoint))
-                self._llama_server = props.status_code == 200 and "build_info" in props.json()
-            except (httpx.HTTPError, ValueError, AttributeError, TypeError):
-                self._llama_server = False
-            if self.n_ctx is None:
-                self.n_ctx = await server_context(http, base, _key(endpoint))
+        n_ctx = None
+        try:
+            async with httpx.AsyncClient(timeout=5) as http:
+                props = await http.get(base_url(endpoint.url) + "/props", headers=_bearer(endpoint))
+                document = props.json() if props.status_code == 200 else {}
+            self._llama_server = isinstance(document, dict) and "build_info" in document
+            settings = document.get("default_generation_settings") if self._llama_server else None
+            if isinstance(settings, dict) and isinstance(settings.get("n_ctx"), int):
+                n_ctx = settings["n_ctx"] if settings["n_ctx"] > 0 else None
+        except (httpx.HTTPError, ValueError, AttributeError, TypeError):
+            self._llama_server = False
+        if self.n_ctx is None:
+            self.n_ctx = n_ctx or find_context(endpoint.url)
 
     async def _fit_context(self, endpoint: ChatEndpoint) -> ContextTrimmed | None:
         """Make the request fit the context (see the module docstring).

@@ -184,6 +184,8 @@ class SessionMeters:
     ttft_s_series: deque[float] = field(default_factory=lambda: deque(maxlen=SERIES_LENGTH))
     last: ReplyMetrics | None = None
     """The most recent reply's figures (None before any)."""
+    reasoning_tokens: int = 0
+    """Thinking tokens of the replies so far (part of ``completion_tokens``)."""
     last_power_source: str = ""
     """Where the most recent reply's watts came from."""
 
@@ -207,6 +209,7 @@ class SessionMeters:
         self.replies += 1
         self.prompt_tokens += metrics.prompt_tokens
         self.completion_tokens += metrics.completion_tokens
+        self.reasoning_tokens += metrics.reasoning_tokens
         self.generation_s += metrics.total_s
         energy = watts * metrics.total_s / 3600.0
         self.energy_wh += energy
@@ -282,6 +285,10 @@ class SessionMeters:
             ttft_s=last.ttft_s if last else 0.0,
             session_prompt_tokens=self.prompt_tokens,
             session_completion_tokens=self.completion_tokens,
+            session_reasoning_tokens=self.reasoning_tokens,
+            draft_acceptance=last.draft_acceptance if last else None,
+            draft_tokens_per_pass=_tokens_per_pass(last),
+            cached_tokens=last.cached_tokens if last else 0,
             replies=self.replies,
             gen_tok_s_history=tuple(self.gen_tok_s_series),
             api_equivalent_usd=self.api_equivalent_usd(cost.api_models),
@@ -317,6 +324,19 @@ class MeterSnapshot:
     """Where the wattage behind ``energy_usd`` came from (``measured (rapl)``, ``config``…)."""
     price_source: str = ""
     """Where the API prices come from, with their date."""
+    session_reasoning_tokens: int = 0
+    """Thinking tokens so far (counted in ``session_completion_tokens`` and the costs)."""
+    context_tokens: int = 0
+    """Tokens the conversation fills in the context."""
+    n_ctx: int | None = None
+    """The server's context per sequence (None: unknown)."""
+    draft_acceptance: float | None = None
+    """Share of the last reply's drafted tokens accepted (None without a draft model)."""
+    draft_tokens_per_pass: float | None = None
+    """Tokens per pass of the served model in the last reply (the speed-up before the
+    draft's own cost)."""
+    cached_tokens: int = 0
+    """Prompt tokens of the last reply reused from the server's cache."""
     live: bool = False
     """A reply is still streaming: its tokens are counted by streamed pieces and its
     rates timed here until it ends (then the server's own figures replace them)."""
@@ -368,3 +388,11 @@ def system_snapshot(server_pid: int | None = None) -> SystemSnapshot:
         server_rss_bytes=rss,
         gpus=tuple(gpu_usage()),
     )
+
+
+def _tokens_per_pass(metrics: ReplyMetrics | None) -> float | None:
+    if metrics is None or not metrics.draft_tokens:
+        return None
+    from localctl.draft import speedup
+
+    return speedup(metrics.completion_tokens, metrics.draft_accepted)

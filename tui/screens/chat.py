@@ -18,9 +18,9 @@ from textual.widgets import Footer, Static
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from localctl.chat_session import ChatSession, ContextTrimmed, SavingStopped, TurnEnded
-from localctl.replies import TokenDelta
+from localctl.replies import PromptProgress, ThinkingDelta, TokenDelta
 from localctl.sanitize import printable
-from tui.widgets.chat_pane import ChatPane
+from tui.widgets.chat_pane import ChatPane, ThinkingBlock
 from tui.widgets.meters_pane import MetersPane
 
 if TYPE_CHECKING:
@@ -30,11 +30,14 @@ if TYPE_CHECKING:
     from localctl.config import Config
     from localctl.conversations import Conversation
     from localctl.meters import MeterSnapshot, SystemSnapshot
+    from localctl.server_metrics import ServerMetrics
     from tui.context import TuiContext
 
 SYSTEM_REFRESH_S = 1.0
 LIVE_METERS_S = 0.5
 """How often the meters show a reply that is still streaming."""
+PROGRESS_AFTER_S = 1.0
+"""A prompt still being read after this long shows its progress in the TTFT meter."""
 STOP_GRACE_S = 1.0
 """After escape, how long a reply may take to notice before its worker is cancelled."""
 
@@ -49,6 +52,7 @@ class ChatScreen(Screen[None]):
         # Priority: the prompt has the focus and would take ctrl+e as "cursor to end".
         Binding("ctrl+e", "model_settings", "Model", id="model_settings", priority=True),
         Binding("ctrl+n", "new_conversation", "New", id="new_conversation"),
+        Binding("ctrl+r", "toggle_thinking", "Thinking", id="toggle_thinking", priority=True),
         Binding("ctrl+o", "load_conversation", "Open", id="load_conversation"),
         # The app's q, s and l are letters the prompt types; these work while it has focus.
         Binding("ctrl+l", "app.server_log", "Log", id="chat_log", priority=True),
@@ -160,15 +164,27 @@ class ChatScreen(Screen[None]):
         from localctl.errors import LocalctlError
 
         pane = self.query_one(ChatPane)
+        gauges = self.query_one(MetersPane)
         writer = await pane.begin_reply()
         parts: list[str] = []
         ended: TurnEnded | None = None
+        thinking: ThinkingBlock | None = None
         try:
             async with aclosing(self.session.send(prompt, cancel)) as events:
                 async for event in events:
                     if isinstance(event, TokenDelta):
+                        gauges.progress = None
                         parts.append(event.text)
                         await writer.write(event.text)
+                    elif isinstance(event, ThinkingDelta):
+                        gauges.progress = None
+                        if thinking is None:
+                            thinking = await pane.begin_thinking(writer)
+                        thinking.write(event.text)
+                    elif isinstance(event, PromptProgress):
+                        slow = event.elapsed_s >= PROGRESS_AFTER_S
+                        done = event.processed >= event.total
+                        gauges.progress = event if slow and not done else None
                     elif isinstance(event, SavingStopped):
                         self.notify(event.reason.capitalize(), severity="warning")
                     elif isinstance(event, ContextTrimmed):
@@ -178,13 +194,17 @@ class ChatScreen(Screen[None]):
         except asyncio.CancelledError:
             pass
         except LocalctlError as error:
+            gauges.progress = None
             await writer.close()
             await pane.add_note(f"Reply failed: {error}")
             if not parts:
                 pane.restore_prompt(prompt)  # unanswered: ready to send again
             self.post_message(self.ReplyStreamed("".join(parts), status="interrupted"))
             return
+        gauges.progress = None
         await writer.close()
+        if thinking is not None:
+            thinking.finish(ended.reply.metrics.reasoning_tokens if ended is not None else 0)
         if ended is not None and ended.failed:
             await pane.add_note(f"Reply failed: {ended.reply.error}")
             pane.restore_prompt(prompt)
@@ -203,6 +223,11 @@ class ChatScreen(Screen[None]):
         # A reply stopped before it ended is counted too (as far as it got).
         meters = message.meters if message.meters is not None else self.session.meters
         self.query_one(MetersPane).snapshot = meters
+
+    def action_toggle_thinking(self) -> None:
+        """Expand or collapse the replies' thinking."""
+        if not self.query_one(ChatPane).toggle_thinking():
+            self.notify("No reply has thinking to show.")
 
     def action_stop_generation(self) -> None:
         """Stop the reply being streamed (its worker is cancelled if it does not stop soon)."""
@@ -289,13 +314,19 @@ class ChatScreen(Screen[None]):
 
     def _read_system(self) -> None:
         from localctl.meters import system_snapshot
+        from localctl.server_metrics import read_server_metrics
 
         reading = system_snapshot(self.server_pid)
-        self.app.call_from_thread(self._show_system, reading)
+        endpoint = self.session.endpoint
+        figures = None
+        if endpoint is not None and self.session.native_server:
+            figures = read_server_metrics(endpoint.url, endpoint.api_key)
+        self.app.call_from_thread(self._show_system, reading, figures)
 
-    def _show_system(self, reading: SystemSnapshot) -> None:
+    def _show_system(self, reading: SystemSnapshot, figures: ServerMetrics | None = None) -> None:
         if self.is_mounted:
             self.query_one(MetersPane).system = reading
+            self.query_one(MetersPane).server = figures
 
     @property
     def snapshot(self) -> MeterSnapshot:

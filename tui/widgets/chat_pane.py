@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Input, Markdown, Static
+from textual.widgets import Collapsible, Input, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 FLUSH_INTERVAL_S = 1 / 30
@@ -62,6 +62,8 @@ class ReplyWriter:
         self._last_flush = 0.0
         self.chars = 0
         """Characters written so far."""
+        self.widget: Markdown | None = None
+        """The message widget written to."""
 
     async def write(self, text: str) -> None:
         """Queue ``text``; hand the batch to the widget when the interval has passed."""
@@ -84,6 +86,45 @@ class ReplyWriter:
         """Write what is left and wait until the widget shows all of it."""
         await self._flush()
         await self._stream.stop()
+
+
+class ThinkingBlock(Collapsible):
+    """A reply's thinking: collapsed above the answer, streamed live, expandable."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            Static("", classes="thinking-text"),
+            title="Thinking…",
+            collapsed=True,
+            classes="thinking",
+        )
+        self._parts: list[str] = []
+        self._last_flush = 0.0
+        self._started = time.monotonic()
+
+    @property
+    def text(self) -> str:
+        """The thinking so far."""
+        return "".join(self._parts)
+
+    def write(self, text: str) -> None:
+        """Add ``text``; the widget is updated at most :data:`FLUSH_INTERVAL_S` apart."""
+        self._parts.append(text)
+        now = time.monotonic()
+        if now - self._last_flush >= FLUSH_INTERVAL_S:
+            self._last_flush = now
+            self._show()
+
+    def _show(self) -> None:
+        self.query_one(".thinking-text", Static).update(Text(self.text))
+        self.title = f"Thinking… {len(self.text):,} characters"
+
+    def finish(self, tokens: int) -> None:
+        """Show all of it and say how long and how many tokens the model thought."""
+        self._show()
+        seconds = time.monotonic() - self._started
+        counted = f" · {tokens:,} tokens" if tokens else ""
+        self.title = f"Thought for {seconds:.1f} s{counted}"
 
 
 class ChatPane(Vertical):
@@ -135,7 +176,29 @@ class ChatPane(Vertical):
         """Mount an empty assistant message and return a writer streaming into it."""
         widget = await self.add_assistant("")
         self.transcript.anchor()
-        return ReplyWriter(Markdown.get_stream(widget))
+        writer = ReplyWriter(Markdown.get_stream(widget))
+        writer.widget = widget
+        return writer
+
+    async def begin_thinking(self, writer: ReplyWriter) -> ThinkingBlock:
+        """Mount a collapsed thinking block above the answer ``writer`` streams into."""
+        block = ThinkingBlock()
+        await self.transcript.mount(block, before=writer.widget)
+        return block
+
+    def toggle_thinking(self) -> bool:
+        """Expand every thinking block if the last one is collapsed, else collapse them all.
+
+        Returns:
+            False when there is no thinking block.
+        """
+        blocks = list(self.transcript.query(ThinkingBlock))
+        if not blocks:
+            return False
+        collapse = not blocks[-1].collapsed
+        for block in blocks:
+            block.collapsed = collapse
+        return True
 
     async def clear(self) -> None:
         """Remove every message."""

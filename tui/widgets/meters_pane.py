@@ -9,6 +9,16 @@ from textual.reactive import reactive
 from textual.widgets import Label, ProgressBar, Sparkline, Static
 
 from localctl.meters import MeterSnapshot, SystemSnapshot
+from localctl.replies import PromptProgress
+from localctl.server_metrics import ServerMetrics
+
+BAR_CELLS = 12
+"""Width of the small text bars (context, KV cache, prompt progress)."""
+
+
+def _bar(fraction: float, cells: int = BAR_CELLS) -> str:
+    full = round(max(0.0, min(1.0, fraction)) * cells)
+    return "█" * full + "░" * (cells - full)
 
 
 def _money(usd: float) -> str:
@@ -25,6 +35,10 @@ class MetersPane(Vertical):
     """Session figures shown."""
     system: reactive[SystemSnapshot] = reactive(SystemSnapshot, always_update=True)
     """Latest machine load shown."""
+    progress: reactive[PromptProgress | None] = reactive(None, always_update=True)
+    """How far the server has read the prompt in flight (None: not reading one)."""
+    server: reactive[ServerMetrics | None] = reactive(None, always_update=True)
+    """The native server's own figures (/metrics, /slots); None for other servers."""
 
     def compose(self) -> ComposeResult:
         yield Label("Throughput", classes="meters-title")
@@ -32,6 +46,7 @@ class MetersPane(Vertical):
         yield Sparkline([], id="speed-spark")
         yield Label("Session", classes="meters-title")
         yield Static(id="tokens")
+        yield Static(id="server")
         yield Label("API-equivalent cost", classes="meters-title")
         yield Static(id="costs")
         yield Label("Machine", classes="meters-title")
@@ -42,6 +57,7 @@ class MetersPane(Vertical):
     def on_mount(self) -> None:
         self.watch_snapshot(self.snapshot)
         self.watch_system(self.system)
+        self.watch_server(self.server)
 
     def on_resize(self) -> None:
         self.watch_snapshot(self.snapshot)
@@ -62,7 +78,16 @@ class MetersPane(Vertical):
             speed.append("streaming (counted so far)\n", style="dim")
         speed.append(f"gen    {snap.gen_tok_s:8.1f} tok/s\n")
         speed.append(f"prompt {snap.prompt_tok_s:8.1f} tok/s\n")
-        speed.append(f"TTFT   {snap.ttft_s * 1000:8.0f} ms")
+        progress = self.progress
+        if progress is not None:
+            speed.append(f"TTFT {_bar(progress.fraction)} {progress.elapsed_s:.1f} s\n")
+            speed.append(f"  prompt {progress.processed:,} / {progress.total:,} tok", style="dim")
+        else:
+            speed.append(f"TTFT   {snap.ttft_s * 1000:8.0f} ms")
+        if snap.draft_acceptance is not None:
+            per_pass = snap.draft_tokens_per_pass or 0.0
+            speed.append(f"\ndraft  {snap.draft_acceptance:8.0%} accepted")
+            speed.append(f"\n       x{per_pass:.1f} tokens per pass", style="dim")
         self.query_one("#speed", Static).update(speed)
         self.query_one("#speed-spark", Sparkline).data = list(snap.gen_tok_s_history[-60:])
         tokens = Text(
@@ -70,6 +95,13 @@ class MetersPane(Vertical):
             f"prompt     {snap.session_prompt_tokens:>8,} tok\n"
             f"completion {snap.session_completion_tokens:>8,} tok"
         )
+        if snap.session_reasoning_tokens:
+            tokens.append(f"\n  thinking {snap.session_reasoning_tokens:>8,} tok", style="dim")
+        if snap.n_ctx:
+            tokens.append(f"\ncontext {snap.context_tokens:,} / {snap.n_ctx:,} tokens\n")
+            tokens.append(_bar(snap.context_tokens / snap.n_ctx, 24))
+        if snap.cached_tokens:
+            tokens.append(f"\n{snap.cached_tokens:,} prompt tok from cache", style="dim")
         self.query_one("#tokens", Static).update(tokens)
         costs = Text()
         for model, usd in sorted(snap.api_equivalent_usd.items()):
@@ -84,6 +116,23 @@ class MetersPane(Vertical):
             costs.append(f"\nprices: {snap.price_source}", style="dim")
             costs.append("\nother tokenizers count differently", style="dim")
         self.query_one("#costs", Static).update(costs)
+
+    def watch_progress(self, progress: PromptProgress | None) -> None:
+        self.watch_snapshot(self.snapshot)
+
+    def watch_server(self, figures: ServerMetrics | None) -> None:
+        if not self.is_mounted:
+            return
+        text = Text()
+        if figures is not None:
+            text.append(f"KV cache {figures.kv_used_tokens:,} / {figures.n_ctx:,}\n")
+            text.append(_bar(figures.kv_used_fraction, 24) + "\n")
+            text.append(
+                f"requests {figures.requests_processing} running, "
+                f"{figures.requests_deferred} waiting\n"
+            )
+            text.append(f"prompt cache hits {figures.cache_hit_fraction:.0%}", style="dim")
+        self.query_one("#server", Static).update(text)
 
     def watch_system(self, reading: SystemSnapshot) -> None:
         if not self.is_mounted:
