@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -25,6 +26,13 @@ from localctl.replies import (
 from tests.fakesse import OVERFLOW_PROMPT, PROGRESS_TOTAL, THOUGHT, FakeSSE, serve_fake_sse
 
 PROMPT = [{"role": "user", "content": "hello there"}]
+
+
+def _key_env() -> dict[str, str]:
+    """This test's environment (its isolated dirs) with the fake server's key."""
+    return {**os.environ, "LOCALCTL_API_KEY": "k"}
+
+
 ANSWER = "".join(f"w{i} " for i in range(5))
 
 
@@ -82,9 +90,9 @@ async def test_thinking_is_kept_out_of_the_history_sent_back() -> None:
 def test_chat_json_carries_reasoning_and_context(tmp_path) -> None:
     with serve_fake_sse("reasoning", tokens=4, n_ctx=4096) as url:
         out = subprocess.run(
-            [sys.executable, "-m", "localctl", "chat", "--url", url, "--api-key", "k",
+            [sys.executable, "-m", "localctl", "chat", "--url", url,
              "--prompt", "hi", "--json", "--no-save"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True, text=True, timeout=60, env=_key_env(),
         )  # fmt: skip
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
@@ -96,9 +104,9 @@ def test_chat_json_carries_reasoning_and_context(tmp_path) -> None:
 def test_a_prompt_longer_than_the_context_says_both_numbers_and_no_cost() -> None:
     with serve_fake_sse("overflow", n_ctx=4096) as url:
         out = subprocess.run(
-            [sys.executable, "-m", "localctl", "chat", "--url", url, "--api-key", "k",
+            [sys.executable, "-m", "localctl", "chat", "--url", url,
              "--prompt", "long " * 100, "--no-save"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True, text=True, timeout=60, env=_key_env(),
         )  # fmt: skip
     assert out.returncode == 1
     assert "20,009 tokens > context 4,096" in out.stderr
