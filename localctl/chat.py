@@ -302,6 +302,7 @@ async def stream_chat(
     import httpx
 
     base = check_url(url)
+    key_given = api_key is not None
     if api_key is None:
         from localctl.runfile import find_api_key
 
@@ -331,7 +332,7 @@ async def stream_chat(
                 "POST", base + "/v1/chat/completions", json=body, headers=bearer_headers(api_key)
             ) as response:
                 if response.status_code == 401:
-                    raise ChatError(f"{base} refused the API key (401); pass --api-key")
+                    raise ChatError(_refused_key(base, api_key, given=key_given))
                 if response.status_code >= 400:
                     body_bytes = await _error_body(response)
                     overflow = _overflow_in(body_bytes)
@@ -470,6 +471,18 @@ async def _raise_if_overflow(
     prompt = await prompt_tokens(http, base, messages, api_key)
     if prompt is not None and prompt >= n_ctx:
         raise ContextOverflowError(prompt, n_ctx)
+
+
+def _refused_key(base: str, api_key: str | None, *, given: bool) -> str:
+    """Why ``base`` answered 401, in words that match what was sent."""
+    if not api_key:
+        return f"{base} needs an API key (401) and none was sent (pass one, e.g. --api-key)"
+    if given:
+        return f"{base} refused the API key it was given (401): the key is wrong for this server"
+    return (
+        f"{base} refused the key localctl recorded when it started a server there (401): "
+        "another server now listens there; pass its key"
+    )
 
 
 def _positive(value: object) -> float | None:

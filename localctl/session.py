@@ -52,6 +52,9 @@ DEFAULT_START_TIMEOUT_S = 300.0
 
 ATTACH_TIMEOUT_S = 8.0
 """How long a remote server may take to answer ``/v1/models``."""
+REFUSED_GRACE_S = 1.0
+"""How long connections may be refused before attaching gives up (a server still binding
+its port refuses for a moment)."""
 
 
 def catalog_plan(
@@ -476,6 +479,7 @@ class RemoteEndpoint:
         from localctl.auth import bearer_headers
 
         deadline = time.monotonic() + timeout_s
+        refused_since = 0.0
         async with httpx.AsyncClient(timeout=2.0) as client:
             while True:
                 try:
@@ -484,6 +488,15 @@ class RemoteEndpoint:
                     )
                     if answer.status_code in (200, 401, 403):
                         return
+                except httpx.ConnectError:
+                    # Refused (or unreachable) at once, again and again: nothing listens there,
+                    # and waiting the whole timeout would only delay saying so.
+                    refused_since = refused_since or time.monotonic()
+                    if time.monotonic() - refused_since >= REFUSED_GRACE_S:
+                        raise ServerError(
+                            f"cannot connect to {self.url}: connection refused (nothing listens "
+                            "there; it did not answer /v1/models)"
+                        ) from None
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() >= deadline:

@@ -374,3 +374,25 @@ def test_a_crash_log_tail_leaves_out_the_backtrace() -> None:
     ]
     kept = failure_lines(log, 3)
     assert kept == log[:3]
+
+
+def test_a_wrong_key_is_not_told_to_pass_a_key(capsys: pytest.CaptureFixture[str]) -> None:
+    with _refusing_server() as url:
+        assert main(["chat", "--url", url, "--api-key", "wrong", "--prompt", "hi"]) == 1
+        line = one_line_error(capsys)
+        assert "refused the API key it was given" in line and "pass --api-key" not in line
+        assert main(["chat", "--url", url, "--prompt", "hi"]) == 1
+        assert "none was sent" in one_line_error(capsys)
+
+
+async def test_attaching_to_a_refused_port_says_so_at_once() -> None:
+    import time
+
+    from localctl.errors import ServerError
+    from localctl.server import free_port
+    from localctl.session import RemoteEndpoint
+
+    started = time.monotonic()
+    with pytest.raises(ServerError, match="connection refused"):
+        await RemoteEndpoint.attach(f"http://127.0.0.1:{free_port('127.0.0.1')}")
+    assert time.monotonic() - started < 5  # was the whole 8 s timeout
