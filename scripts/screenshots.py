@@ -3,7 +3,8 @@
 States: ``catalog.svg`` (verdicts for a simulated RTX 4090 box), ``detail.svg`` (the memory
 plan of a partially offloaded model), ``download.svg`` (a download from the loopback fake
 hub, mid-way) and ``chat.svg`` (a reply streamed by the real SmolLM2-135M server, with
-the meters). Everything runs in a throwaway home folder; nothing leaves 127.0.0.1.
+the meters); the catalog and the chat also at 100x30 and 80x24 (``catalog-80x24.svg``…).
+Everything runs in a throwaway home folder; nothing leaves 127.0.0.1.
 
 Usage: ``python scripts/screenshots.py [--out screenshots]``
 """
@@ -17,13 +18,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SIZE = (150, 42)
+SMALL_SIZES = ((100, 30), (80, 24))
+"""Terminal sizes the catalog and the chat are also captured at (``catalog-100x30.svg``…)."""
 TRICKLE_BYTES_S = 12 << 20
+REPLY_TOKENS = 96
+"""Cap on each captured reply."""
 
 
 async def _wait(pilot: object, condition: Callable[[], bool], timeout_s: float = 60) -> None:
@@ -47,6 +53,19 @@ def _save(app: object, out: Path, name: str) -> Path:
     return path
 
 
+async def _save_small(app: object, pilot: object, out: Path, name: str) -> None:
+    """Capture the screen shown at each of :data:`SMALL_SIZES`, then go back to :data:`SIZE`."""
+    from textual.pilot import Pilot
+
+    assert isinstance(pilot, Pilot)
+    for width, height in SMALL_SIZES:
+        await pilot.resize_terminal(width, height)
+        await pilot.pause(0.5)
+        _save(app, out, f"{name}-{width}x{height}.svg")
+    await pilot.resize_terminal(*SIZE)
+    await pilot.pause(0.3)
+
+
 async def shoot_catalog(out: Path) -> None:
     """Catalog and detail states on a simulated RTX 4090 machine."""
     from localctl.config import Config
@@ -59,6 +78,7 @@ async def shoot_catalog(out: Path) -> None:
         await _wait(pilot, lambda: bool(screen.all_rows) and screen.planned_ctx == 8192)
         await pilot.pause(0.3)
         _save(app, out, "catalog.svg")
+        await _save_small(app, pilot, out, "catalog")
         await pilot.press("slash", *"70b")
         await pilot.press("enter")
         await pilot.pause(0.2)
@@ -88,10 +108,14 @@ async def shoot_flow(out: Path, hub: object) -> None:
         _save(app, out, "download.svg")
         hub.faults.trickle_bytes_s = None  # type: ignore[attr-defined]
         await _wait(pilot, lambda: app.chat_screen.endpoint is not None, timeout_s=180)
+        # Short replies: a busy CPU should not decide whether the captures are taken.
+        session = app.chat_screen.session
+        session.use_settings(replace(session.settings, max_tokens=REPLY_TOKENS), remember=False)
         await prompt_and_wait(app, pilot, "Name three uses of a terminal UI, briefly.")
         await prompt_and_wait(app, pilot, "Now say it as a haiku.")
         await pilot.pause(1.2)
         _save(app, out, "chat.svg")
+        await _save_small(app, pilot, out, "chat")
         await app.action_quit()
 
 
