@@ -198,7 +198,7 @@ def check_settings(config: Config) -> None:
 
     Raises:
         ConfigError: a model folder that is not a folder, a llama-server path that is
-            not an executable file, or a negative thread count.
+            not an executable file, a negative thread count, or an API model without a price.
     """
     for folder in config.model_folders:
         if not Path(folder).expanduser().is_dir():
@@ -210,6 +210,14 @@ def check_settings(config: Config) -> None:
             raise ConfigError(f"llama-server path {binary!r} is not an executable file")
     if config.server.threads < 0:
         raise ConfigError("threads must be 0 (physical cores) or more")
+    if config.cost.api_models:
+        from localctl.cost import unknown_models
+
+        unknown = unknown_models(config.cost.api_models)
+        if unknown:
+            raise ConfigError(
+                f"no price for API model {unknown[0]!r} (genai-prices does not list it)"
+            )
 
 
 def load_config(path: Path | None = None) -> Config:

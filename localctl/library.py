@@ -22,6 +22,7 @@ the TUI shows and ``fit``, ``cost``, ``serve`` and the TUI plan one model the sa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -120,6 +121,8 @@ class Target:
         if self.gguf_set is not None:
             return shape_from_gguf_set(self.gguf_set)
         return shape_for_quant(self.model, self.quant.name)
+
+_log = logging.getLogger("localctl.library")
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +272,8 @@ def catalog_rows(
 def local_targets(known: set[Path], config: Config) -> list[Target]:
     """Targets for GGUF files on disk outside ``known`` (first part of a split set only).
 
-    A file whose header cannot be read is left out (``localctl fit FILE`` says why).
+    A file whose header cannot be read is left out with a warning on the ``localctl``
+    logger (the TUI's log pane; ``localctl fit FILE`` says why in full).
     """
     from catalog.errors import GgufError
     from catalog.gguf import read_gguf
@@ -285,7 +289,8 @@ def local_targets(known: set[Path], config: Config) -> list[Target]:
         seen.add(path)
         try:
             info = read_gguf(path)
-        except (GgufError, OSError):
+        except (GgufError, OSError) as error:
+            _log.warning("left out %s: not a readable GGUF file (%s)", printable(path), error)
             continue
         size = info.file_size or entry.size_bytes
         model, quant = _file_model(path, info, entry.repo, entry.quant, entry.source, size)

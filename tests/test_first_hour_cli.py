@@ -396,3 +396,37 @@ async def test_attaching_to_a_refused_port_says_so_at_once() -> None:
     with pytest.raises(ServerError, match="connection refused"):
         await RemoteEndpoint.attach(f"http://127.0.0.1:{free_port('127.0.0.1')}")
     assert time.monotonic() - started < 5  # was the whole 8 s timeout
+
+
+def test_cost_names_an_api_model_it_has_no_price_for(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from localctl.config import Config, CostConfig, save_config
+
+    save_config(Config(cost=CostConfig(api_models=("openai:gpt-99", "openai:gpt-5"))))
+    assert main(["cost", "--json"]) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert doc["unknown_api_models"] == ["openai:gpt-99"]
+    assert list(doc["api_usd_per_month"]) == ["openai:gpt-5"]
+    assert "no price for 'openai:gpt-99'" in captured.err
+
+
+def test_a_broken_gguf_in_a_model_folder_is_reported_not_dropped_silently(
+    tmp_path: os.PathLike[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    from pathlib import Path
+
+    from localctl.config import Config, save_config
+    from localctl.library import local_rows
+
+    folder = Path(tmp_path) / "models"
+    folder.mkdir()
+    (folder / "broken.gguf").write_bytes(b"GGUF\x03\x00")
+    save_config(Config(model_folders=(str(folder),)))
+    with caplog.at_level(logging.WARNING, logger="localctl"):
+        assert local_rows(set()) == []
+    assert any(
+        "broken.gguf" in r.getMessage() and "left out" in r.getMessage() for r in caplog.records
+    )

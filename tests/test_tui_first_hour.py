@@ -218,3 +218,22 @@ async def test_the_chat_footer_and_prices_fit(size: tuple[int, int]) -> None:
         footer = screen_text(app)[-1]
         for key in ("^q Quit", "^t Unload", "^l Log", "^e Model", "esc Stop", "f1 Catalog"):
             assert key in footer, footer
+
+
+async def test_a_keymap_id_that_names_no_binding_is_reported() -> None:
+    app = make_app(hw_profile=PROFILE, config=Config(keymap={"nosuch": "x", "download": "g"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: bool(app._notifications))
+        messages = [n.message for n in app._notifications]
+        assert any("[keymap]" in m and "nosuch" in m and "download" not in m for m in messages)
+
+
+async def test_settings_refuse_an_api_model_without_a_price() -> None:
+    app = make_app(hw_profile=PROFILE, config=Config())
+    async with app.run_test(size=SIZE) as pilot:
+        modal = await open_settings(app, pilot)
+        modal.query_one("#api-models", Input).value = "openai:gpt-99"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, SettingsModal) and not paths.config_file().exists()
+        assert any("gpt-99" in n.message for n in app._notifications)

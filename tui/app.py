@@ -40,6 +40,8 @@ from tui.widgets.chat_pane import ChatPane, HistoryInput
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from textual.dom import DOMNode
+
     from localctl.config import Config
     from localctl.hub import PullProgress
     from localctl.library import CatalogRow
@@ -118,6 +120,7 @@ class LocalctlApp(App[int]):
         self._load_prices()
         if self.context.config.keymap:
             self.set_keymap(self.context.config.keymap)
+            self._check_keymap()
         await self.switch_mode("catalog")
 
     @work(thread=True, group="prices", exclusive=True, exit_on_error=False, name="price data")
@@ -227,17 +230,26 @@ class LocalctlApp(App[int]):
         if message.ok:
             self.catalog_screen.reload()
 
+    BINDING_OWNERS: ClassVar[tuple[tuple[str, type[DOMNode]], ...]] = ()
+    """Where the help screen and the ``[keymap]`` check find bindings (set below the class)."""
+
     def action_help(self) -> None:
         """Show every key binding."""
-        owners = (
-            ("app", LocalctlApp),
-            ("catalog", CatalogScreen),
-            ("catalog table", CatalogTable),
-            ("chat", ChatScreen),
-            ("hub search", SearchScreen),
-            ("prompt", HistoryInput),
-        )
-        self.push_screen(HelpModal(binding_rows(owners, self.context.config.keymap)))
+        self.push_screen(HelpModal(binding_rows(self.BINDING_OWNERS, self.context.config.keymap)))
+
+    def _check_keymap(self) -> None:
+        """Say which ``[keymap]`` ids name no binding (they would do nothing)."""
+        known = {
+            item.id
+            for _where, owner in self.BINDING_OWNERS
+            for item in owner.BINDINGS
+            if isinstance(item, Binding) and item.id
+        }
+        unknown = sorted(set(self.context.config.keymap) - known)
+        if unknown:
+            line = f"[keymap] in config.toml names no binding: {', '.join(unknown)} (ids: ?)"
+            self.record(line, "WARNING")
+            self.notify(line, title="Config", severity="warning", timeout=15, markup=False)
 
     def action_server_log(self) -> None:
         """Show the log pane with the server's log tail."""
@@ -542,6 +554,16 @@ class LocalctlApp(App[int]):
             return
         await self._stop_server()
         self.notify("Server stopped.")
+
+
+LocalctlApp.BINDING_OWNERS = (
+    ("app", LocalctlApp),
+    ("catalog", CatalogScreen),
+    ("catalog table", CatalogTable),
+    ("chat", ChatScreen),
+    ("hub search", SearchScreen),
+    ("prompt", HistoryInput),
+)
 
 
 def make_app(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -139,7 +140,13 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from localctl.config import load_config
-    from localctl.cost import TOKENIZER_CAVEAT, break_even, hosted_model_for, price_per_million
+    from localctl.cost import (
+        TOKENIZER_CAVEAT,
+        break_even,
+        hosted_model_for,
+        price_per_million,
+        unknown_models,
+    )
     from localctl.errors import BadInputError
     from localctl.output import emit_json, table
 
@@ -151,6 +158,13 @@ def run(args: argparse.Namespace) -> int:
     if args.hardware_usd is not None:
         config = dataclasses.replace(
             config, cost=dataclasses.replace(config.cost, hardware_usd=args.hardware_usd)
+        )
+    unknown = unknown_models(config.cost.api_models)
+    for model in unknown:
+        print(
+            f"localctl: no price for {model!r} in [cost] api_models (genai-prices does not "
+            "list it); it is left out",
+            file=sys.stderr,
         )
     plan, described = _plan(args, config) if args.model else (None, None)
     hosted = hosted_model_for(args.model) if args.model else None
@@ -189,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
             model=described,
             hosted_model=hosted,
             caveat=TOKENIZER_CAVEAT,
+            unknown_api_models=unknown,
         )
         emit_json(document)
         return 0
