@@ -307,6 +307,12 @@ def break_even(
     )
 
 
+def unknown_models(models: Iterable[str]) -> list[str]:
+    """The ``provider:model`` ids genai-prices cannot price (``cost`` names them, Settings
+    refuse them)."""
+    return [m for m in models if m not in api_equivalent(1, 1, [m])]
+
+
 def _hosted_candidates(repo: str, name: str) -> list[str]:
     """Model names a hosted provider may use for the model in ``repo`` (lower case)."""
     base = re.sub(r"[-_.]gguf$", "", repo.split("/", 1)[-1], flags=re.IGNORECASE)

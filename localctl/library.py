@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 LOCAL_SOURCE = "local"
 """``ModelSpec.source`` (and family) of a model made from a GGUF file on disk."""
 
+_log = logging.getLogger("localctl.library")
+
 
 @dataclass(frozen=True, slots=True)
 class Target:
@@ -121,8 +123,6 @@ class Target:
         if self.gguf_set is not None:
             return shape_from_gguf_set(self.gguf_set)
         return shape_for_quant(self.model, self.quant.name)
-
-_log = logging.getLogger("localctl.library")
 
 
 @dataclass(frozen=True, slots=True)

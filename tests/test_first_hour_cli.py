@@ -18,7 +18,7 @@ from localctl.errors import BadInputError
 
 def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
     err = capsys.readouterr().err
-    lines = err.strip().splitlines()
+    lines = [ln for ln in err.strip().splitlines() if not ln.startswith("localctl: warning:")]
     assert len(lines) == 1, err
     assert "Traceback" not in err
     return lines[0]
@@ -419,14 +419,15 @@ def test_a_broken_gguf_in_a_model_folder_is_reported_not_dropped_silently(
     from pathlib import Path
 
     from localctl.config import Config, save_config
-    from localctl.library import local_rows
+    from localctl.library import local_targets
 
     folder = Path(tmp_path) / "models"
     folder.mkdir()
     (folder / "broken.gguf").write_bytes(b"GGUF\x03\x00")
-    save_config(Config(model_folders=(str(folder),)))
+    config = Config(model_folders=(str(folder),))
+    save_config(config)
     with caplog.at_level(logging.WARNING, logger="localctl"):
-        assert local_rows(set()) == []
+        assert local_targets(set(), config) == []
     assert any(
         "broken.gguf" in r.getMessage() and "left out" in r.getMessage() for r in caplog.records
     )
