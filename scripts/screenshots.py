@@ -119,10 +119,50 @@ async def shoot_flow(out: Path, hub: object) -> None:
         await app.action_quit()
 
 
+THINKING = (
+    "The user asks for a good first model on a 16 GB laptop. Memory first: an 8B model at "
+    "Q4_K_M is about 4.9 GB of weights plus roughly 0.6 GB of KV cache at 4k context, which "
+    "leaves room for the browser. Speed: a laptop CPU streams maybe 50-70 GB/s, so about "
+    "10 tokens/s. A 3B model would be twice as fast but noticeably weaker at reasoning. "
+    "Recommend the 8B, mention the 3B as the fast option."
+)
+ANSWER = (
+    "Start with **Qwen3-8B at Q4_K_M**: about 5.5 GB with a 4k context, so it fits beside your "
+    "other work, at roughly 10 tokens/s on a laptop CPU.\n\nIf you want snappier replies, "
+    "**Llama-3.2-3B** runs about twice as fast, at some cost in reasoning."
+)
+
+
+async def shoot_thinking(out: Path) -> None:
+    """A thinking reply from a loopback server: the block collapsed, then expanded."""
+    from localctl.chat_session import ChatEndpoint
+    from localctl.config import Config
+    from tests.fakesse import FakeSSE
+    from tui.app import make_app
+
+    words = tuple(word + " " for word in ANSWER.split(" "))
+    with FakeSSE("reasoning", words=words, thought=THINKING, n_ctx=4096, delay_s=0.01) as fake:
+        app = make_app(hw_profile="m4-max-128", config=Config())
+        async with app.run_test(size=SIZE) as pilot:
+            await app.action_show_chat()
+            chat = app.chat_screen
+            chat.connect(ChatEndpoint(fake.url, "k", "qwen3-8b:Q4_K_M"), "qwen3-8b:Q4_K_M")
+            prompt = chat.query_one("#prompt")
+            prompt.value = "Which model should I start with on a 16 GB laptop?"  # type: ignore[attr-defined]
+            prompt.focus()
+            await pilot.press("enter")
+            await _wait(pilot, lambda: chat.replies_finished == 1)
+            await pilot.pause(0.5)
+            _save(app, out, "thinking-collapsed.svg")
+            await pilot.press("ctrl+r")
+            await pilot.pause(0.5)
+            _save(app, out, "thinking-expanded.svg")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
-    parser.add_argument("--only", choices=("catalog", "flow"), default=None)
+    parser.add_argument("--only", choices=("catalog", "flow", "thinking"), default=None)
     args = parser.parse_args(argv)
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -145,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.pop("HF_TOKEN", None)
         if args.only in (None, "catalog"):
             asyncio.run(shoot_catalog(out))
+        if args.only in (None, "thinking"):
+            asyncio.run(shoot_thinking(out))
         if args.only in (None, "flow"):
             from tests.tui_flow import flow_repo
 

@@ -87,12 +87,20 @@ class FakeSSE:
         model_id: str = "fake",
         api_key: str | None = None,
         n_ctx: int | None = None,
+        words: tuple[str, ...] = (),
+        thought: str = "",
     ) -> None:
         self.mode, self.tokens, self.delay_s, self.lifetime_s = mode, tokens, delay_s, lifetime_s
         self.model_id = model_id
         self.api_key = api_key
         """When set, a request without ``Authorization: Bearer <api_key>`` gets 401."""
         self.n_ctx = n_ctx
+        self.words = words
+        """Token texts to send instead of ``w{i} `` (then ``tokens`` is their number)."""
+        self.thought = thought or THOUGHT
+        """What the ``reasoning`` mode thinks."""
+        if words:
+            self.tokens = len(words)
         self.requests: list[dict[str, Any]] = []
         self.posted: list[str] = []
         """Paths of the POST requests received, in order."""
@@ -185,7 +193,7 @@ class FakeSSE:
             w.flush()
             return
         if mode == "reasoning":
-            for word in THOUGHT.split(" "):
+            for word in self.thought.split(" "):
                 doc = {"choices": [{"index": 0, "delta": {"reasoning_content": word + " "}}]}
                 w.write(f"data: {json.dumps(doc)}\n\n".encode())
                 w.flush()
@@ -232,7 +240,7 @@ class FakeSSE:
                 w.write(b"data: {not json\n\n")
             if mode == "ping":
                 w.write(b": ping\n\n")
-            w.write(_chunk(f"w{i} "))
+            w.write(_chunk(self.words[i] if self.words else f"w{i} "))
             w.flush()
             if delay:
                 time.sleep(delay)
