@@ -11,7 +11,6 @@ itself when a redirect leaves the origin (the hub's CDN).
 
 from __future__ import annotations
 
-import logging
 import os
 from urllib.parse import urlsplit
 
@@ -106,10 +105,5 @@ def api_key_from(value: str | None, file: str | None) -> str | None:
     if value is not None:
         if not value.strip():
             raise BadInputError("--api-key is empty")
-        logging.getLogger("localctl.auth").warning(
-            "warning: --api-key shows the key to every user of this machine (ps); "
-            "--api-key-file FILE or %s keep it private",
-            API_KEY_ENV,
-        )
         return value
     return os.environ.get(API_KEY_ENV, "").strip() or None
