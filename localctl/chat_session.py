@@ -37,24 +37,23 @@ iterator (``contextlib.aclosing``): the partial reply is then recorded as ``stop
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
-from localctl import paths
 from localctl.chat import prompt_tokens, stream_chat
 from localctl.conversations import Conversation, open_conversation
 from localctl.errors import ChatError, ContextOverflowError
 from localctl.meters import PowerMeter, SessionMeters, mean_power
+from localctl.model_settings import ModelSettings as ModelSettings  # the type of .settings
+from localctl.model_settings import model_settings_for, remember_model_settings
 from localctl.replies import PromptProgress, ReplyDone, ReplyMetrics, ThinkingDelta, TokenDelta
 
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import AsyncGenerator, Callable
-    from pathlib import Path
 
     from localctl.config import Config
     from localctl.meters import MeterSnapshot, PowerReading
@@ -62,13 +61,6 @@ if TYPE_CHECKING:
 
 POWER_SAMPLE_S = 0.5
 """How often power is sampled while a reply streams (the mean prices its energy)."""
-
-DEFAULT_TEMPERATURE = 0.7
-"""Sampling temperature of a model nobody has tuned yet."""
-
-MODEL_SETTINGS_FILE = "tui-model-settings.json"
-"""File in the data folder holding the remembered settings of each model (name kept so
-settings saved by earlier versions are still found)."""
 
 TITLE_CHARS = 60
 """A conversation is titled by the first characters of its first prompt."""
@@ -86,21 +78,6 @@ class ChatEndpoint:
     """Model name shown and sent in requests."""
     n_ctx: int | None = None
     """Context per sequence, when the caller knows it (None: ask the server)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ModelSettings:
-    """System prompt and sampling settings of one model."""
-
-    model: str = ""
-    system_prompt: str = ""
-    """Sent before the conversation when not blank."""
-    temperature: float | None = DEFAULT_TEMPERATURE
-    """None leaves it to the server."""
-    max_tokens: int = 0
-    """Cap on a reply's tokens; 0 means no limit."""
-    seed: int | None = None
-    """Sampling seed; None leaves it to the server."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,54 +138,6 @@ TEMPLATE_TOKENS_PER_MESSAGE = 16
 """Upper bound of the tokens a chat template adds around one message."""
 CONTEXT_OVERFLOW = ("drop-oldest", "stop")
 """What a request that would overflow the context does (``context_overflow`` setting)."""
-
-
-def _model_settings_path() -> Path:
-    return paths.data_dir() / MODEL_SETTINGS_FILE
-
-
-def model_settings_for(model: str, system_prompt: str = "") -> ModelSettings:
-    """The remembered settings of ``model``, or the defaults.
-
-    Args:
-        model: Model name (as served).
-        system_prompt: System prompt of a model with none remembered (the config's).
-    """
-    defaults = ModelSettings(model=model, system_prompt=system_prompt)
-    try:
-        values = json.loads(_model_settings_path().read_text(encoding="utf-8"))[model]
-        temperature = values.get("temperature", DEFAULT_TEMPERATURE)
-        return ModelSettings(
-            model=model,
-            system_prompt=str(values.get("system_prompt", system_prompt)),
-            temperature=None if temperature is None else float(temperature),
-            max_tokens=int(values.get("max_tokens", 0)),
-        )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return defaults
-
-
-def remember_model_settings(settings: ModelSettings) -> None:
-    """Store ``settings`` for its model (0600 JSON in the data folder, written atomically).
-
-    Raises:
-        OSError: the data folder cannot be written.
-    """
-    from localctl.config import atomic_write
-
-    path = _model_settings_path()
-    try:
-        table = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(table, dict):
-            table = {}
-    except (OSError, ValueError):
-        table = {}
-    table[settings.model] = {
-        "system_prompt": settings.system_prompt,
-        "temperature": settings.temperature,
-        "max_tokens": settings.max_tokens,
-    }
-    atomic_write(path, json.dumps(table, indent=2).encode("utf-8"))
 
 
 @dataclass(slots=True)

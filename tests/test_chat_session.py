@@ -10,20 +10,13 @@ from pathlib import Path
 import pytest
 
 from localctl import paths
-from localctl.chat_session import (
-    ChatEndpoint,
-    ChatSession,
-    ModelSettings,
-    SavingStopped,
-    TurnEnded,
-    model_settings_for,
-    remember_model_settings,
-)
+from localctl.chat_session import ChatEndpoint, ChatSession, SavingStopped, TurnEnded
 from localctl.config import Config, CostConfig
 from localctl.conversations import load
 from localctl.errors import ChatError
 from localctl.hardware import GpuUsage
 from localctl.meters import PowerMeter
+from localctl.model_settings import ModelSettings, model_settings_for, remember_model_settings
 from localctl.replies import TokenDelta
 from tests.fakesse import serve_fake_sse
 

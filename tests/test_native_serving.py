@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from localctl.chat import stream_chat
-from localctl.chat_session import ChatSession, ModelSettings, TurnEnded
+from localctl.chat_session import ChatSession, TurnEnded
 from localctl.config import Config
 from localctl.draft import speedup
 from localctl.errors import ContextOverflowError
+from localctl.model_settings import ModelSettings
 from localctl.replies import PromptProgress, Reply, ReplyDone
 from localctl.server_metrics import read_server_metrics
 from tests.server_helpers import native_llama_server, start_native_smollm2  # noqa: F401

@@ -12,9 +12,10 @@ from dataclasses import replace
 import pytest
 
 from localctl.chat import stream_chat
-from localctl.chat_session import ChatEndpoint, ChatSession, ContextTrimmed, ModelSettings
+from localctl.chat_session import ChatEndpoint, ChatSession, ContextTrimmed
 from localctl.config import Config
 from localctl.errors import ContextOverflowError
+from localctl.model_settings import ModelSettings
 from localctl.replies import (
     PromptProgress,
     Reply,

@@ -166,10 +166,11 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from localctl.auth import api_key_from
-    from localctl.chat_session import ChatEndpoint, ChatSession, ModelSettings
+    from localctl.chat_session import ChatEndpoint, ChatSession
     from localctl.config import load_config
     from localctl.endpoint import check_url
     from localctl.errors import BadInputError
+    from localctl.model_settings import ModelSettings
     from localctl.output import emit_json
     from localctl.runfile import find_server
 

@@ -26,10 +26,11 @@ from tui.widgets.meters_pane import MetersPane
 if TYPE_CHECKING:
     from textual.worker import Worker
 
-    from localctl.chat_session import ChatEndpoint, ModelSettings
+    from localctl.chat_session import ChatEndpoint
     from localctl.config import Config
     from localctl.conversations import Conversation
     from localctl.meters import MeterSnapshot, SystemSnapshot
+    from localctl.model_settings import ModelSettings
     from localctl.server_metrics import ServerMetrics
     from tui.context import TuiContext
 

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from localctl.chat_session import ModelSettings
+from localctl.model_settings import ModelSettings
 from localctl.sanitize import printable
 
 if TYPE_CHECKING:
