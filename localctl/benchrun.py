@@ -51,6 +51,8 @@ class BenchResult:
     repetitions: int
     when: float
     """Unix time of the run."""
+    fixed_extra_s: float = 0.0
+    """Per-token time beyond the model's fixed costs (see :func:`scales`)."""
 
 
 def fingerprint(hw: Hardware, backend: str) -> str:
@@ -109,6 +111,7 @@ def calibration_for(hw: Hardware, backend: str) -> speed.Calibration | None:
     return speed.Calibration(
         decode_scale=result.decode_scale,
         prompt_scale=result.prompt_scale,
+        fixed_extra_s=result.fixed_extra_s,
         label=_label(result),
     )
 
@@ -311,23 +314,28 @@ def scales(
     flash_attn: bool,
     gen_tok_s: float,
     prompt_tok_s: float,
-) -> tuple[float, float]:
-    """Decode and prompt scales that make the model reproduce what was measured here.
+) -> tuple[float, float, float]:
+    """``(decode scale, prompt scale, fixed extra seconds)`` that make the model reproduce
+    what was measured here.
 
-    Decode: the model's time is a streaming term plus fixed costs; the scale applies to the
-    streaming rate, so a bigger or smaller model is predicted from the rate measured here.
-    When the measured step is not clearly longer than the fixed costs, the whole step is
-    scaled instead.
+    One measurement cannot tell a slower stream from a slower step, so it corrects the
+    term that dominates the benched step: the streaming rate when streaming is at least
+    half of the modelled time (then a bigger model is predicted from the rate measured
+    here), else the fixed cost per token (a small model on a GPU: then a bigger model
+    keeps the modelled bandwidth).
     """
     measured_s = 1.0 / gen_tok_s
     stream_s, fixed_s = speed.decode_parts(hw, work, flash_attn=flash_attn)
-    if stream_s > 0 and measured_s - fixed_s > 0.3 * measured_s:
+    decode_scale, fixed_extra_s = 1.0, 0.0
+    if stream_s >= fixed_s and measured_s - fixed_s > 0.3 * measured_s:
         decode_scale = stream_s / (measured_s - fixed_s)
-    else:
+    elif stream_s >= fixed_s:
         decode_scale = (stream_s + fixed_s) / measured_s
+    else:
+        fixed_extra_s = max(-fixed_s, measured_s - stream_s - fixed_s)
     modelled = speed.prompt_tok_s(hw, prompt, prompt_tokens)
     prompt_scale = prompt_tok_s / modelled if modelled > 0 else 1.0
-    return round(decode_scale, 4), round(prompt_scale, 4)
+    return round(decode_scale, 4), round(prompt_scale, 4), round(fixed_extra_s, 7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,7 +446,7 @@ def run_bench(
     filled = prompt_tokens + gen_tokens // 2
     work = decode_work(shape, placed.gpu_layers, _kv_read(shape, filled, "f16"), kv_layers)
     prompt = prompt_work(shape, placed.gpu_layers if hw.gpus else 0)
-    decode_scale, prompt_scale = scales(
+    decode_scale, prompt_scale, fixed_extra_s = scales(
         hw,
         work,
         prompt,
@@ -459,6 +467,7 @@ def run_bench(
         prompt_scale=prompt_scale,
         repetitions=repetitions,
         when=time.time(),
+        fixed_extra_s=fixed_extra_s,
     )
     stored = not busy or store_busy
     if stored:

@@ -95,6 +95,9 @@ class Calibration:
     """Measured / modelled streaming rate (bytes per second of the step's bandwidth term)."""
     prompt_scale: float = 1.0
     """Measured / modelled matrix throughput."""
+    fixed_extra_s: float = 0.0
+    """Per-token time the run showed beyond the model's fixed costs (when fixed costs,
+    not streaming, dominated the benched step)."""
     label: str = ""
     """Where the scales come from (``calibrated here: llama-server b4500, 2026-12-01``)."""
 
@@ -210,6 +213,8 @@ def decode_seconds(
         arithmetic = per_weight * work.gpu_params
         seconds += (work.gpu_bytes + kv) / rate + gpu_fixed_s(hw)
         seconds += arithmetic / (gpu_tflops_of(hw) * 1e12)
+    if calibration and seconds + work.cpu_bytes + work.cpu_kv_bytes > 0:
+        seconds += calibration.fixed_extra_s
     if work.cpu_bytes > 0 or work.cpu_kv_bytes > 0:
         kv = kv_cost(hw, on_gpu=False, flash_attn=flash_attn) * work.cpu_kv_bytes
         overhead = 0.0 if on_gpu else constants.CPU_OVERHEAD_BYTES

@@ -12,7 +12,7 @@ import pytest
 from localctl import benchrun, speed
 from localctl.cli import main
 from localctl.config import load_config
-from localctl.hardware import Hardware
+from localctl.hardware import Gpu, Hardware
 from localctl.plan import plan
 from localctl.request import PlanRequest
 from localctl.shape import shape_from_file
@@ -75,10 +75,11 @@ def test_the_newest_run_wins_and_a_foreign_store_reads_as_empty() -> None:
 def test_scales_reproduce_the_measured_rates() -> None:
     work = speed.DecodeWork(gpu_bytes=0, cpu_bytes=1e9, cpu_kv_bytes=1e6)
     prompt = speed.PromptWork(active_params=1e9, n_layers=16, attn_width=2048)
-    decode_scale, prompt_scale = benchrun.scales(
+    decode_scale, prompt_scale, extra = benchrun.scales(
         THIS_MACHINE, work, prompt, flash_attn=False, gen_tok_s=20.0, prompt_tok_s=150.0
     )
-    calibration = speed.Calibration(decode_scale, prompt_scale)
+    assert extra == 0.0  # streaming dominates a 1 GB model on a CPU: its rate is corrected
+    calibration = speed.Calibration(decode_scale, prompt_scale, extra)
     assert speed.decode_tok_s(THIS_MACHINE, work, flash_attn=False, calibration=calibration) == (
         pytest.approx(20.0, rel=0.01)
     )
@@ -119,3 +120,27 @@ def test_a_real_run_is_stored_and_predicts_what_it_measured(
     after = plan(shape, hw, PlanRequest(ctx=64 + 12, backend="llama-cpp-python"))
     assert after.speed_basis.startswith("calibrated here")
     assert after.predicted_tok_s == pytest.approx(report.result.gen_tok_s, rel=0.05)
+
+
+def test_a_small_model_on_a_gpu_corrects_the_fixed_cost_not_the_bandwidth() -> None:
+    gpu = replace(
+        THIS_MACHINE,
+        cpu_name="Raspberry Pi CM5 (Cortex-A76)",
+        gpus=(Gpu(0, "NVIDIA GeForce RTX 4090", "nvidia", 24 << 30, 24 << 30, 1008e9),),
+    )
+    small = speed.DecodeWork(gpu_bytes=0.5e9, cpu_bytes=0)
+    big = speed.DecodeWork(gpu_bytes=20e9, cpu_bytes=0)
+    prompt = speed.PromptWork(active_params=1e9, n_layers=16, attn_width=2048, on_gpu=True)
+    modelled = speed.decode_tok_s(gpu, small, flash_attn=True)
+    decode_scale, prompt_scale, extra = benchrun.scales(
+        gpu, small, prompt, flash_attn=True, gen_tok_s=modelled / 2, prompt_tok_s=5000.0
+    )
+    assert decode_scale == 1.0 and extra > 0
+    calibration = speed.Calibration(decode_scale, prompt_scale, extra)
+    assert speed.decode_tok_s(gpu, small, flash_attn=True, calibration=calibration) == (
+        pytest.approx(modelled / 2, rel=0.01)
+    )
+    # The big model stays bandwidth-bound: only the fixed cost per token was added.
+    before = speed.decode_seconds(gpu, big, flash_attn=True)
+    after = speed.decode_seconds(gpu, big, flash_attn=True, calibration=calibration)
+    assert after - before == pytest.approx(extra)
