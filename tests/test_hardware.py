@@ -844,6 +844,7 @@ def test_cli_hw_json_describes_this_machine() -> None:
         "vram_total_bytes",
         "vram_free_bytes",
         "notes",
+        "server_backend",
     }
     assert document["profile"] is None
     assert set(document["cpu"]) == {"name", "physical_cores", "logical_cores"}
