@@ -24,6 +24,7 @@ SECTIONS: dict[str, str] = {
     "fit": "Fit accuracy: estimate vs llama.cpp's buffers vs measured RSS, and speed prediction",
     "chat": "Client overhead: localctl chat vs bare httpx SSE vs in-process llama-cpp-python",
     "serve": "Server backends and start-up time",
+    "serving": "Both backends in one run (decode tok/s, RSS); a self-draft's acceptance, speed-up",
     "tui": "TUI absorb rate and first frame",
     "startup": "Command start-up times (median of several runs)",
     "pull": "Downloads: localctl pull vs curl on the loopback fake hub",
