@@ -137,3 +137,17 @@ def _other_vocab_gguf(model: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "other.gguf"
     copy.write_bytes(bytes(data))
     return copy
+
+
+def test_the_drafts_table_gives_a_model_its_draft(smollm2_path: Path) -> None:
+    from dataclasses import replace
+
+    from localctl.config import Config
+    from localctl.session import draft_file
+
+    config = replace(Config(), drafts={"smollm2:Q4_1": str(smollm2_path)})
+    assert draft_file(None, "smollm2:Q4_1", smollm2_path, config, pull=False) == smollm2_path
+    assert draft_file(None, "other:Q8_0", smollm2_path, config, pull=False) is None
+    missing = replace(Config(), drafts={"smollm2:Q4_1": "qwen3-4b:Q4_K_M"})
+    with pytest.raises(BadInputError, match="not downloaded: localctl pull"):
+        draft_file(None, "smollm2:Q4_1", smollm2_path, missing, pull=False)

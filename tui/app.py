@@ -405,14 +405,21 @@ class LocalctlApp(App[int]):
 
     async def _serve(self, row: CatalogRow, path: Path) -> None:
         """Start the server with the row's plan and switch to the chat."""
+        from localctl.draft import plan_with_draft
         from localctl.errors import LocalctlError
-        from localctl.session import launch_options
+        from localctl.session import LaunchOverrides, draft_file, launch_options
 
         await self._stop_server()
         config = self.context.config
+        hw = self.catalog_screen.hardware
         try:
-            options = launch_options(path, row.key, row.plan, config, self.catalog_screen.hardware)
-            session = ServingSession(options, row.plan)
+            plan = row.plan
+            draft = draft_file(None, row.key, path, config, pull=False)  # the [drafts] table
+            if draft is not None and plan is not None and hw is not None:
+                plan = plan_with_draft(plan, draft, hw)
+            overrides = LaunchOverrides(draft_path=draft)
+            options = launch_options(path, row.key, plan, config, hw, overrides)
+            session = ServingSession(options, plan)
         except LocalctlError as error:
             self.post_message(ServerCrashed(str(error), ""))
             return
