@@ -269,11 +269,7 @@ def plan(shape: ModelShape, hw: Hardware, request: PlanRequest) -> MemoryPlan:
         # 64 GiB, 3/4 above) is advice, not a limit: llama.cpp offloads every layer it is
         # asked to and Metal maps buffers beyond it (an M1 Pro 16 GB runs a 12.5 GiB F16
         # 7B fully on Metal, 12.75 tok/s). What bounds the GPU is the RAM that is free.
-        gpu_budget = (
-            ram_budget
-            if hw.unified_memory
-            else sum(max(0, g.free_bytes - fit_margin(g.total_bytes)) for g in gpus)
-        )
+        gpu_budget = ram_budget if hw.unified_memory else sum(g.free_bytes for g in gpus)
         gpu_overhead = sum(GPU_OVERHEAD_BYTES.get(g.vendor, 512 * MIB) for g in gpus)
 
     if gpus:
@@ -299,6 +295,11 @@ def plan(shape: ModelShape, hw: Hardware, request: PlanRequest) -> MemoryPlan:
         # on the CPU, whichever is larger (the latter wins when the server reserves
         # few outputs, as llama-server does).
         host_compute = max(estimate.output_bytes, estimate.feed_forward_bytes)
+        # A split placement leaves llama.cpp --fit's margin free on each discrete GPU (a
+        # whole model that fits is offloaded whole, as -ngl 99 does: a 16 GB RTX 4080 runs
+        # a 15 GiB F16 8B fully on the GPU).
+        if not hw.unified_memory:
+            gpu_budget = sum(max(0, g.free_bytes - fit_margin(g.total_bytes)) for g in gpus)
         # MoE expert offload (llama-server --n-cpu-moe m): every block, the KV cache and
         # the shared weights on the GPU, the routed experts of the first m blocks in RAM
         # (llama.cpp's --fit keeps dense weights on the GPU first, for the same reason).

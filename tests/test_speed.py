@@ -182,3 +182,13 @@ def test_a_discrete_gpu_keeps_llamacpp_fit_margin_free() -> None:
 
     assert fit_margin(24 << 30) == 1 << 30
     assert fit_margin(4 << 30) == 512 << 20
+
+
+def test_a_model_that_fits_whole_is_offloaded_whole_and_a_split_keeps_the_margin() -> None:
+    # llama-bench ran the 15 GiB F16 8B fully on a 16 GB RTX 4080 (40.6 tok/s).
+    whole = plan("llama-3-8b-x:F16", profile("x-rtx4080"))
+    assert whole.placement == "gpu"
+    # Too big to fit whole: the layers placed leave llama.cpp --fit's 1 GiB free.
+    split = plan("llama-3-70b-x:Q4_K_M", profile("x-rtx4080"))
+    assert split.placement == "partial"
+    assert split.gpu_bytes <= profile("x-rtx4080").vram_free_bytes - (1 << 30)
