@@ -65,13 +65,13 @@ HOST_EXTRA_S: dict[str, float] = {
 }
 KV_COST: dict[str, float] = {
     "cuda": 2.5,
-    "cuda-fa": 1.5,
+    "cuda-fa": 1.0,
     "metal": 4.69,
-    "metal-fa": 2.81,
+    "metal-fa": 1.88,
     "amd": 2.5,
-    "amd-fa": 1.5,
+    "amd-fa": 1.0,
     "intel": 2.5,
-    "intel-fa": 1.5,
+    "intel-fa": 1.0,
     "cpu": 1.5,
     "cpu-fa": 1.5,
 }
