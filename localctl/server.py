@@ -180,6 +180,14 @@ _BACKTRACE_LINE = re.compile(
 one line that says why."""
 
 
+_CHATTER_LINE = re.compile(
+    r"^\s*(?:\S+\s+[A-Z]\s+)?(?:llama_graph_n_input_tensors: input tensor|"
+    r"create_tensor: loading tensor)"
+)
+"""Verbose llama.cpp lines written per tensor or per step (hundreds per start and per
+reply): kept in the log file, left out of the tail the log pane and errors show."""
+
+
 def failure_lines(lines: list[str], n: int = 8) -> list[str]:
     """The last ``n`` non-blank log lines that can explain a failure, backtraces left out.
 
@@ -439,6 +447,8 @@ class ModelServer:
                         log_file = None
                 # The file keeps the bytes; the tail shown in errors and panes is inert.
                 line = printable(raw.decode("utf-8", "replace").rstrip("\n"))
+                if _CHATTER_LINE.match(line):
+                    continue  # in the log file only: it would flood the tail and the pane
                 self._lines.append(line)
                 if len(self._all_lines) < 5000:
                     self._all_lines.append(line)

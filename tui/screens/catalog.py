@@ -204,7 +204,10 @@ class CatalogScreen(Screen[None]):
             self.planned_ctx = message.ctx
         if first:
             self.query_one(FilterBar).set_families(families(message.rows))
-        self.query_one(CatalogTable).loading = False
+        table = self.query_one(CatalogTable)
+        if table.loading:
+            table.loading = False
+            self.refresh_bindings()  # the footer shows the table's keys (Run, Download) now
         self._show(keep_cursor=not first_plan)
 
     def on_catalog_screen_load_failed(self, message: LoadFailed) -> None:

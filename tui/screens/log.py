@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label, Log
+from textual.widgets import Label, RichLog
 
 from localctl.sanitize import printable
 
@@ -28,16 +29,24 @@ class LogModal(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="log-box", classes="modal-box"):
             yield Label("Log (escape closes)", classes="modal-title")
-            yield Log(id="log", highlight=False, max_lines=5000)
+            # Long lines wrap (a path or a llama.cpp message is never cut at the edge).
+            yield RichLog(id="log", wrap=True, markup=False, highlight=False, max_lines=5000)
 
     def on_mount(self) -> None:
-        log = self.query_one(Log)
-        log.write_lines(printable(line) for line in self._lines)
+        log = self.query_one(RichLog)
+        for line in self._lines:
+            self.write_line(line)
         if self._server_tail:
-            log.write_line("---- server log (tail) ----")
-            log.write_lines(printable(line) for line in self._server_tail.splitlines())
+            log.write(Text("---- server log (tail) ----"))
+            for line in self._server_tail.splitlines():
+                self.write_line(line)
         log.focus()
 
+    @property
+    def text(self) -> str:
+        """What the pane shows, as plain text (wrapped lines joined back)."""
+        return "\n".join(strip.text for strip in self.query_one(RichLog).lines)
+
     def write_line(self, line: str) -> None:
-        """Append one line."""
-        self.query_one(Log).write_line(printable(line))
+        """Append one line (wrapped to the pane's width)."""
+        self.query_one(RichLog).write(Text(printable(line)))
