@@ -183,7 +183,13 @@ def test_sigsegv_at_start_is_reported_with_cause(tmp_path: Path) -> None:
     assert server.status is ServerStatus.CRASHED
 
 
-def test_missing_native_binary_is_a_clear_error(tmp_path: Path) -> None:
+def test_missing_native_binary_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No binary anywhere: not beside this Python (where the install puts one), not on PATH.
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("LOCALCTL_LLAMA_SERVER", raising=False)
     with pytest.raises(BadInputError, match="llama-server not found"):
         ModelServer(ServerOptions(backend="llama-server", llama_server_path=str(tmp_path / "nope")))
 
