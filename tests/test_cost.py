@@ -148,6 +148,7 @@ def test_cost_cli_names_its_assumptions() -> None:
 
 def test_cost_cli_takes_speed_from_the_fit_plan() -> None:
     from catalog.loader import load_catalog
+    from localctl.config import Config
     from localctl.hardware import load_profile
     from localctl.plan import plan as make_plan
     from localctl.request import PlanRequest
@@ -155,9 +156,9 @@ def test_cost_cli_takes_speed_from_the_fit_plan() -> None:
 
     doc = _cost_json("--model", "llama-3.1-8b:Q4_K_M", "--hw", "rtx4090", "--ctx", "8192")
     model = load_catalog(None).get("llama-3.1-8b")
-    plan = make_plan(
-        shape_for_quant(model, "Q4_K_M"), load_profile("rtx4090"), PlanRequest(ctx=8192)
-    )
+    # the backend the CLI plans for: the native server where one is installed
+    request = PlanRequest.from_config(Config(), ctx=8192)
+    plan = make_plan(shape_for_quant(model, "Q4_K_M"), load_profile("rtx4090"), request)
     assert doc["tok_s_source"] == "predicted"
     assert doc["local_tok_s"] == pytest.approx(plan.predicted_tok_s)
     described = doc["model"]

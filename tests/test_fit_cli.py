@@ -79,7 +79,10 @@ def run_cli(*args: str) -> tuple[int, str, str, float]:
 
 
 def test_fit_json_kv_equals_llama_cpp_buffer(smollm2_path: Path) -> None:
-    code, out, err, _ = run_cli("fit", str(smollm2_path), "--ctx", "2048", "--json")
+    # llama_buffers loads the model in llama-cpp-python: plan for that backend
+    code, out, err, _ = run_cli(
+        "fit", str(smollm2_path), "--ctx", "2048", "--backend", "llama-cpp-python", "--json"
+    )
     assert code == 0, err
     doc = json.loads(out)
     reported = llama_buffers(smollm2_path, 2048, "f16", flash_attn=doc["flash_attn"])
