@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from catalog.filenames import split_part, split_stem
-from localctl.errors import BadInputError
+from localctl.errors import BadInputError, CatalogError
 from localctl.plan import plan
 from localctl.sanitize import printable
 from localctl.shape import shape_for_quant, shape_from_file, shape_from_gguf_set
@@ -196,6 +196,21 @@ class CatalogRow:
         """True when every file is on disk."""
         return self.local_path is not None
 
+    @property
+    def past_training(self) -> bool:
+        """True when the planned context is longer than the model was trained for."""
+        return self.plan is not None and beyond_training(self.model, self.plan.ctx)
+
+
+def beyond_training(model: ModelSpec, ctx: int) -> bool:
+    """True when ``ctx`` is longer than the context ``model`` was trained for (when known)."""
+    return bool(model.arch.ctx_train) and ctx > model.arch.ctx_train
+
+
+PAST_TRAINING_MARK = " !"
+"""Appended to a verdict whose context is longer than the model was trained for (the
+table and ``localctl models`` both; the plan's reason says by how much)."""
+
 
 def load_user_catalog() -> Catalog:
     """The built-in catalog extended by the user's catalog file, with the hub snapshot
@@ -321,8 +336,23 @@ def resolve(ref: str, config: Config, catalog: Catalog | None = None) -> Target:
         return _hub_target(ref)
     if is_gguf_path(ref):
         return file_target(path)
-    model, quant = (catalog or load_user_catalog()).resolve(ref)
+    try:
+        model, quant = (catalog or load_user_catalog()).resolve(ref)
+    except CatalogError:
+        if path.is_dir():  # not "unknown model": say what to pass instead
+            raise BadInputError(_folder_message(path)) from None
+        raise
     return catalog_target(model, quant, config)
+
+
+def _folder_message(folder: Path) -> str:
+    """What to pass instead of a folder: a GGUF file in it (the first few are named)."""
+    names = sorted(p.name for p in folder.glob("*.gguf"))[:3]
+    if not names:
+        return f"{printable(folder)} is a folder with no .gguf file in it; pass a GGUF file"
+    more = ", …" if len(names) == 3 else ""
+    listed = ", ".join(printable(n) for n in names) + more
+    return f"{printable(folder)} is a folder; pass one of its GGUF files ({listed})"
 
 
 def file_target(path: Path) -> Target:

@@ -431,3 +431,48 @@ def test_a_broken_gguf_in_a_model_folder_is_reported_not_dropped_silently(
     assert any(
         "broken.gguf" in r.getMessage() and "left out" in r.getMessage() for r in caplog.records
     )
+
+
+def test_fit_on_a_folder_says_to_pass_a_gguf_file_in_it(
+    tmp_path: os.PathLike[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pathlib import Path
+
+    folder = Path(tmp_path) / "models"
+    folder.mkdir()
+    assert main(["fit", str(folder)]) == 2
+    assert "is a folder with no .gguf file in it" in one_line_error(capsys)
+    (folder / "tiny.Q8_0.gguf").write_bytes(b"")
+    assert main(["fit", str(folder)]) == 2
+    assert "pass one of its GGUF files (tiny.Q8_0.gguf)" in one_line_error(capsys)
+
+
+def test_models_speaks_the_units_and_marks_of_the_tui(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    assert main(["models", "--hw", "rtx4090"]) == 0
+    out = capsys.readouterr().out
+    assert "(tok/s: with the context full)" in out.splitlines()[0]
+    assert " GiB" in out and " GB" not in out and "~ " not in out
+    assert main(["hw", "--json"]) == 0
+    hw_profile = json.loads(capsys.readouterr().out)["profile"]
+    assert main(["fit", "smollm2-135m:Q4_1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hardware"]["profile"] == hw_profile is None
+
+
+def test_a_context_past_training_is_marked_in_models(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from localctl.library import load_user_catalog
+
+    smol = load_user_catalog().get("smollm2-135m")
+    past = smol.arch.ctx_train * 2
+    assert main(["models", "--hw", "rtx4090", "--ctx", str(past)]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("smollm2-135m "))
+    assert " !" in line and f"ctx {past} is longer than the model was trained for" in out
+    assert main(["models", "--hw", "rtx4090", "--ctx", str(past), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["models"]
+    assert next(r for r in rows if r["model"] == "smollm2-135m")["past_training"] is True

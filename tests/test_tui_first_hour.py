@@ -290,3 +290,20 @@ def test_per_tensor_chatter_stays_out_of_the_server_tail(tmp_path: Path) -> None
     assert server.log_tail(5) == ["srv  update_slots: all slots are idle"]
     assert server.log_path is not None
     assert server.log_path.read_text().count("create_tensor") == 500
+
+
+async def test_a_row_past_its_trained_context_is_marked() -> None:
+    from tui.widgets.catalog_table import CatalogTable
+
+    app = make_app(hw_profile=PROFILE, ctx=131072, config=Config())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: planned(app), 60)
+        screen = app.catalog_screen
+        table = screen.query_one(CatalogTable)
+        fit = table.shown_columns.index("fit")
+        cells = {row.key: str(table.get_row_at(i)[fit]) for i, row in enumerate(screen.shown_rows)}
+        past = [r for r in screen.shown_rows if r.past_training]
+        within = [r for r in screen.shown_rows if r.plan is not None and not r.past_training]
+        assert past and within
+        assert all(cells[r.key].endswith(" !") for r in past)
+        assert not any(cells[r.key].endswith(" !") for r in within)

@@ -95,7 +95,7 @@ def plan_request(config: Config, args: argparse.Namespace) -> PlanRequest:
 def hardware_summary(hw: Hardware) -> dict[str, Any]:
     """The part of the machine a plan depends on, for JSON output."""
     return {
-        "profile": hw.profile,
+        "profile": hw.profile or None,  # null for this machine, as `hw --json` says
         "cpu": hw.cpu_name,
         "physical_cores": hw.physical_cores,
         "ram_total_bytes": hw.ram_total_bytes,

@@ -37,7 +37,13 @@ def run(args: argparse.Namespace) -> int:
     from localctl.config import load_config
     from localctl.errors import LocalctlError
     from localctl.hardware import resolve_hardware
-    from localctl.library import library_targets, plan_target, quality_note
+    from localctl.library import (
+        PAST_TRAINING_MARK,
+        beyond_training,
+        library_targets,
+        plan_target,
+        quality_note,
+    )
     from localctl.output import emit_json, human_bytes, table
 
     config = load_config()
@@ -69,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             hub_status=quant.hub_status or None,
             hub_note=quant.hub_note or None,
             memory_caveat=model.memory_caveat or None,
+            past_training=beyond_training(model, ctx),
             quality=quality_note(quant),
             downloaded=local is not None,
             path=str(local) if local is not None else None,
@@ -77,21 +84,25 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"ctx": ctx, "hardware": hardware_summary(hw), "models": rows})
         return 0
+    # The same units and marks as the TUI's table: GiB, a leading ~ for an estimated size,
+    # a check mark for a file on disk.
     header = ["model", "quant", "size", "quality", "fit", "tok/s", "local"]
     body = [
         [
             r["model"],
             r["quant"] + _HUB_MARKS.get(r["hub_status"] or "", ""),
-            human_bytes(r["size_bytes"], decimal=True) + ("" if r["size_exact"] else "~"),
+            ("" if r["size_exact"] else "~") + human_bytes(r["size_bytes"]),
             r["quality"],
-            r["verdict"],
+            r["verdict"] + (PAST_TRAINING_MARK if r["past_training"] else ""),
             f"{r['predicted_tok_s']:.1f}" if r["placement"] in ("gpu", "partial", "cpu") else "-",
-            "yes" if r["downloaded"] else "",
+            "✓" if r["downloaded"] else "",
         ]
         for r in rows
     ]
-    print(f"ctx {ctx} on {hw.profile or 'this machine'}")
+    print(f"ctx {ctx} on {hw.profile or 'this machine'} (tok/s: with the context full)")
     print(table(body, header))
+    if any(r["past_training"] for r in rows):
+        print(f"{PAST_TRAINING_MARK.strip()} ctx {ctx} is longer than the model was trained for")
     from localctl.snapshot import snapshot_age
 
     if age := snapshot_age():

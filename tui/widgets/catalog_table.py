@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
-from localctl.library import CatalogRow
+from localctl.library import PAST_TRAINING_MARK, CatalogRow
 from localctl.output import human_bytes
 from localctl.sanitize import printable
 
@@ -189,7 +189,10 @@ class CatalogTable(DataTable[Text]):
             "model": Text(printable(row.model.id)),
             "quant": Text(printable(row.quant.name) + _HUB_MARKS.get(row.quant.hub_status, "")),
             "size": Text(size, justify="right"),
-            "fit": Text(row.verdict, style=self._style(row.placement)),
+            "fit": Text(
+                row.verdict + (PAST_TRAINING_MARK if row.past_training else ""),
+                style=self._style(row.placement),
+            ),
             "tok_s": Text(speed, justify="right"),
             "local": Text("✓" if row.downloaded else "", style=self._style("local")),
             "quality": Text(printable(row.quality), style=self._style("note")),
