@@ -57,12 +57,19 @@ _scan_cache: dict[tuple[str, ...], tuple[float, list[LocalGguf]]] = {}
 
 
 def default_folders() -> list[tuple[Path, str]]:
-    """Other tools' model folders looked in besides the HF cache: (folder, source)."""
+    """Other tools' model folders looked in besides the HF cache: (folder, source).
+
+    The cache folders follow ``XDG_CACHE_HOME`` (else ``~/.cache``), and llama.cpp's its
+    ``LLAMA_CACHE`` override, as those tools do. (llama.cpp's newer ``-hf`` downloads use
+    the Hugging Face cache layout, which is scanned anyway.)
+    """
     home = Path.home()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache")
+    llama = os.environ.get("LLAMA_CACHE")
     return [
         (home / ".lmstudio" / "models", "lm-studio"),
-        (home / ".cache" / "lm-studio" / "models", "lm-studio"),
-        (home / ".cache" / "llama.cpp", "llama.cpp"),
+        (cache / "lm-studio" / "models", "lm-studio"),
+        (Path(llama).expanduser() if llama else cache / "llama.cpp", "llama.cpp"),
     ]
 
 

@@ -39,6 +39,8 @@ def fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)  # ~/.cache, as most machines have
+    monkeypatch.delenv("LLAMA_CACHE", raising=False)
     inventory._scan_cache.clear()
     return home
 
@@ -133,3 +135,17 @@ def test_find_local_is_fast_for_a_whole_catalog(fresh: Path) -> None:
         inventory.find_local(model, Q8_0)
     # One scan serves every lookup; the 2 s budget is measured by `python -m bench budgets`.
     assert time.perf_counter() - start < 30
+
+
+def test_other_tools_caches_follow_xdg_cache_home_and_llama_cache(
+    fresh: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"fake-org_SmolLM2-135M-Instruct-GGUF_{SMOLLM2_FILE}"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    in_xdg = _gguf(tmp_path / "xdg" / "llama.cpp" / name, SMOLLM2_SIZE)
+    _gguf(fresh / ".cache" / "llama.cpp" / "ignored.gguf")
+    assert [e.path for e in inventory.scan_local_ggufs()] == [in_xdg]
+    inventory._scan_cache.clear()
+    monkeypatch.setenv("LLAMA_CACHE", str(tmp_path / "llama-cache"))
+    in_llama_cache = _gguf(tmp_path / "llama-cache" / name, SMOLLM2_SIZE)
+    assert [e.path for e in inventory.scan_local_ggufs()] == [in_llama_cache]
