@@ -221,3 +221,7 @@ async def test_hardware_bar_names_the_machine_once_known():
         line = str(bar.render())
         assert "Test CPU (8c/16t)" in line and "RAM 24.0/32.0 GiB free" in line
         assert "GPU0 RTX Test 7.0/8.0 GiB" in line
+
+
+def test_focusing_the_prompt_of_a_pane_not_yet_composed_does_nothing():
+    ChatPane().focus_prompt()  # a chat screen resuming before its pane is mounted

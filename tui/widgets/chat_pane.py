@@ -213,5 +213,7 @@ class ChatPane(Vertical):
             prompt.cursor_position = len(text)
 
     def focus_prompt(self) -> None:
-        """Put the keyboard focus on the prompt."""
-        self.query_one(HistoryInput).focus()
+        """Put the keyboard focus on the prompt (none yet while the pane is being composed:
+        a screen may resume before its children are mounted)."""
+        for prompt in self.query(HistoryInput):
+            prompt.focus()
