@@ -31,3 +31,19 @@ async def test_unpaced_stream_renders_every_token():
     result = await measure_stream(tokens=TOKENS, tok_s=0.0)
     assert result["complete"]
     assert result["rendered_tok_s"] > 0  # bench/tui.py holds the >= 5,000 tok/s target
+
+
+async def test_repaints_stay_bounded_while_thousands_of_tokens_stream():
+    """The transcript and the meters repaint at a fixed rate, not once per token."""
+    from tui.screens.chat import LIVE_METERS_S
+    from tui.widgets.chat_pane import FLUSH_INTERVAL_S
+
+    tokens = 5_000
+    result = await measure_stream(tokens=tokens, tok_s=PACE_TOK_S)
+    assert result["complete"], "batching lost no text"
+    # Upper bounds from the stream's own duration: a busier machine only lowers the counts.
+    ticks = result["seconds"] / FLUSH_INTERVAL_S
+    assert 1 <= result["text_repaints"] <= ticks + 3
+    assert result["text_repaints"] < tokens / 10
+    meter_ticks = result["seconds"] / LIVE_METERS_S
+    assert result["meter_repaints"] <= meter_ticks + 5

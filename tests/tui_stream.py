@@ -22,6 +22,7 @@ from textual.binding import Binding, BindingType
 from localctl.chat_session import ChatEndpoint
 from tui.app import LocalctlApp, make_app
 from tui.widgets.chat_pane import ChatPane
+from tui.widgets.meters_pane import MetersPane
 
 PROBE_INTERVAL_S = 0.02
 BATCH_S = 0.01
@@ -148,6 +149,8 @@ async def measure_stream(tokens: int = 12_000, tok_s: float = 0.0) -> dict[str, 
                     driver.send_message(key)
                     await asyncio.sleep(PROBE_INTERVAL_S)
 
+            meters = chat.query_one(MetersPane)
+            renders_before = meters.renders
             prober = asyncio.create_task(probe())
             deadline = started + 120
             while len(chat.history) < 2 and time.perf_counter() < deadline:
@@ -159,6 +162,7 @@ async def measure_stream(tokens: int = 12_000, tok_s: float = 0.0) -> dict[str, 
             markdown = chat.query_one(ChatPane).transcript.query("Markdown").last()
             source = getattr(markdown, "source", "")
             latencies = app.latencies or [0.0]
+            writer = chat.query_one(ChatPane).reply_writer
             return {
                 "tokens": tokens,
                 "server_tok_s": tok_s,
@@ -169,4 +173,6 @@ async def measure_stream(tokens: int = 12_000, tok_s: float = 0.0) -> dict[str, 
                 "p50_key_latency_ms": 1000 * statistics.median(latencies),
                 "probes": len(app.latencies),
                 "meters_gen_tok_s": chat.snapshot.gen_tok_s,
+                "text_repaints": writer.flushes if writer is not None else 0,
+                "meter_repaints": meters.renders - renders_before,
             }

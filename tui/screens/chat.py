@@ -174,11 +174,13 @@ class ChatScreen(Screen[None]):
             async with aclosing(self.session.send(prompt, cancel)) as events:
                 async for event in events:
                     if isinstance(event, TokenDelta):
-                        gauges.progress = None
+                        if gauges.progress is not None:  # a repaint only when it changes
+                            gauges.progress = None
                         parts.append(event.text)
                         await writer.write(event.text)
                     elif isinstance(event, ThinkingDelta):
-                        gauges.progress = None
+                        if gauges.progress is not None:
+                            gauges.progress = None
                         if thinking is None:
                             thinking = await pane.begin_thinking(writer)
                         thinking.write(event.text)

@@ -70,9 +70,13 @@ class MetersPane(Vertical):
             name = name[: room - 1] + "…"
         return f"{name:<{room}} {money}"
 
+    renders = 0
+    """Times the throughput, session and cost meters were redrawn."""
+
     def watch_snapshot(self, snap: MeterSnapshot) -> None:
         if not self.is_mounted:
             return
+        self.renders += 1
         speed = Text()
         if snap.live:
             speed.append("streaming (counted so far)\n", style="dim")
