@@ -1,0 +1,190 @@
+"""TUI vs CLI: generation tok/s of the chat screen and of ``localctl chat`` on one server.
+
+Both clients talk to the same real server (SmolLM2-135M, native llama-server when built,
+else llama-cpp-python) with the same prompt, seed and token budget; runs alternate so a
+drift in machine load hits both alike. The TUI runs as its own process on a pseudo-terminal
+(a real terminal driver, every frame written and drained), drives its own chat screen, and
+reports the reply's ``gen_tok_s`` (same definition as ``localctl chat``) and its CPU share
+while streaming (process CPU seconds over the reply's wall seconds). Target: the TUI's
+median ≥ 0.95× the CLI's.
+
+Child usage: ``python -m bench.tui_chat URL KEY OUTPUT_JSON``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.chat import MAX_TOKENS, PROMPT, _localctl_chat
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = 5
+TARGET = 0.95
+
+
+def _child(url: str, key: str, output: Path) -> None:
+    """Run the real TUI, send PROMPT once, write the figures to ``output`` and quit."""
+    from localctl.chat_session import ChatEndpoint
+    from localctl.config import Config
+    from localctl.model_settings import ModelSettings
+    from tui.app import LocalctlApp, make_app
+    from tui.widgets.chat_pane import ChatPane
+
+    class BenchApp(LocalctlApp):
+        def on_ready(self) -> None:
+            self.run_worker(self._drive(), exit_on_error=False)
+
+        async def _drive(self) -> None:
+            import asyncio
+
+            await self.action_show_chat()
+            chat = self.chat_screen
+            chat.connect(ChatEndpoint(url, key or None, "local"), f"bench server at {url}")
+            settings = ModelSettings(model="local", temperature=0.0, max_tokens=MAX_TOKENS, seed=1)
+            chat.session.use_settings(settings, remember=False)
+            await asyncio.sleep(0.5)
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            chat.post_message(ChatPane.Submitted(PROMPT))
+            deadline = wall0 + 120
+            while chat.replies_finished < 1 and time.perf_counter() < deadline:
+                await asyncio.sleep(0.01)
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+            figures = {
+                "gen_tok_s": chat.snapshot.gen_tok_s,
+                "cpu_share": cpu / wall,
+                "wall_s": wall,
+            }
+            output.write_text(json.dumps(figures), encoding="utf-8")
+            self.exit()
+
+    base = make_app(hw_profile="rtx4090", config=Config())
+    BenchApp(base.context).run()
+
+
+def _tui_chat(url: str, key: str) -> dict[str, float]:
+    """One TUI run in a 120x40 pseudo-terminal whose output is drained as a terminal would."""
+    import fcntl
+
+    with tempfile.TemporaryDirectory() as scratch:
+        output = Path(scratch) / "figures.json"
+        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
+        env.pop("TEXTUAL", None)
+        main_fd, child_fd = pty.openpty()
+        fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.tui_chat", url, key, str(output)],
+            stdin=child_fd,
+            stdout=child_fd,
+            stderr=child_fd,
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
+        os.close(child_fd)
+        drained = [0]
+
+        def drain() -> None:
+            while True:
+                if select.select([main_fd], [], [], 0.05)[0]:
+                    try:
+                        chunk = os.read(main_fd, 1 << 16)
+                    except OSError:
+                        return
+                    if not chunk:
+                        return
+                    drained[0] += len(chunk)
+                elif process.poll() is not None:
+                    return
+
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+        try:
+            process.wait(timeout=180)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+            reader.join(timeout=5)
+            os.close(main_fd)
+        if not output.exists():
+            raise RuntimeError("the TUI run wrote no figures")
+        figures: dict[str, float] = json.loads(output.read_text(encoding="utf-8"))
+        figures["terminal_kib"] = drained[0] / 1024
+        return figures
+
+
+def run() -> list[dict[str, Any]]:
+    """Alternating TUI and CLI runs on one server; medians and the ratio."""
+    import psutil
+
+    from bench.serve import _native
+    from localctl.server import ModelServer, ServerOptions
+    from tests.conftest import fetch_smollm2
+
+    os.environ.setdefault("LOCALCTL_HOME", tempfile.mkdtemp(prefix="localctl-bench-"))
+    native = _native()
+    backend = "llama-server" if native else "llama-cpp-python"
+    load = os.getloadavg()
+    server = ModelServer(
+        ServerOptions(
+            model_path=fetch_smollm2(),
+            backend=backend,
+            port=0,
+            ctx=2048,
+            threads=psutil.cpu_count(logical=False) or 1,
+            llama_server_path=native or "",
+        )
+    )
+    server.start_sync()
+    tui: list[dict[str, float]] = []
+    cli: list[float] = []
+    try:
+        url, key = server.url, server.api_key or ""
+        _localctl_chat(url, key)  # warm-up
+        for _ in range(RUNS):
+            tui.append(_tui_chat(url, key))
+            cli.append(_localctl_chat(url, key))
+    finally:
+        server.stop_sync()
+    tui_rate = statistics.median(run["gen_tok_s"] for run in tui)
+    cli_rate = statistics.median(cli)
+    ratio = tui_rate / cli_rate if cli_rate else 0.0
+    cpu = statistics.median(run["cpu_share"] for run in tui)
+    load_text = f"load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at start"
+    return [
+        {
+            "client": f"localctl chat --json ({backend} server)",
+            "gen tok/s (median)": round(cli_rate, 1),
+            "runs": ", ".join(f"{rate:.1f}" for rate in cli),
+            "note": load_text,
+        },
+        {
+            "client": f"TUI chat screen, pty 120x40 ({backend} server)",
+            "gen tok/s (median)": round(tui_rate, 1),
+            "runs": ", ".join(f"{run['gen_tok_s']:.1f}" for run in tui),
+            "note": f"TUI process CPU while streaming: {cpu:.0%} of one core (median)",
+        },
+        {
+            "client": "TUI / CLI",
+            "gen tok/s (median)": round(ratio, 3),
+            "runs": "",
+            "note": f"target ≥ {TARGET}: {'met' if ratio >= TARGET else 'MISSED'}",
+        },
+    ]
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1], sys.argv[2], Path(sys.argv[3]))
