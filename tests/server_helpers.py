@@ -1,8 +1,8 @@
-"""Server fixtures other test modules can reuse.
+"""Server fixtures every test module can use.
 
-Import the fixtures you need into a test module (pytest finds them there)::
-
-    from tests.server_helpers import smollm2_server  # noqa: F401
+tests/conftest.py registers this module as a plugin, so the fixtures are found by name.
+Do not import them into a test module: pytest would give that module its own copy, and a
+``session`` server would then be started (and kept until the end) once per module.
 
 Fixtures:
 

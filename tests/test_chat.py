@@ -18,7 +18,6 @@ from localctl.conversations import list_conversations, load
 from localctl.errors import ChatError
 from localctl.replies import Reply, ReplyDone, TokenDelta
 from tests.fakesse import TIMINGS, serve_fake_sse
-from tests.server_helpers import smollm2_server  # noqa: F401  (fixture)
 
 PROMPT = [{"role": "user", "content": "Write a short poem about the sea."}]
 

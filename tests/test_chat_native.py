@@ -19,11 +19,7 @@ from localctl import chat
 from localctl.chat import stream_chat
 from localctl.replies import Reply, ReplyDone
 from localctl.server import ModelServer
-from tests.server_helpers import (  # noqa: F401  (fixtures)
-    native_llama_server,
-    smollm2_server,
-    start_native_smollm2,
-)
+from tests.server_helpers import start_native_smollm2
 
 # A prompt the 135M model answers at length, so ``max_tokens`` is what ends the reply.
 COUNTING = [{"role": "user", "content": "List 100 animals, one per line."}]

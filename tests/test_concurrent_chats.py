@@ -9,7 +9,6 @@ import pytest
 from localctl.chat import stream_chat
 from localctl.replies import Reply, ReplyDone
 from localctl.server import ModelServer
-from tests.server_helpers import smollm2_server  # noqa: F401  (fixture)
 
 CLIENTS = 4
 

@@ -12,7 +12,6 @@ import pytest
 
 from localctl.errors import BadInputError
 from localctl.native import choose_backend, find_native
-from tests.server_helpers import native_llama_server  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 

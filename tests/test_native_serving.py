@@ -16,7 +16,7 @@ from localctl.errors import ContextOverflowError
 from localctl.model_settings import ModelSettings
 from localctl.replies import PromptProgress, Reply, ReplyDone
 from localctl.server_metrics import read_server_metrics
-from tests.server_helpers import native_llama_server, start_native_smollm2  # noqa: F401
+from tests.server_helpers import start_native_smollm2
 
 pytestmark = [pytest.mark.slow, pytest.mark.native]
 

@@ -15,7 +15,6 @@ from localctl.plan import plan as make_plan
 from localctl.request import PlanRequest
 from localctl.server import ModelServer, ServerOptions, free_port
 from localctl.shape import shape_for_quant, shape_from_file
-from tests.server_helpers import native_llama_server  # noqa: F401
 from tests.test_fit_cli import LLAMA_70B
 from tests.test_memory import SMOL
 

@@ -30,8 +30,6 @@ from localctl.server import (
 from tests.server_helpers import (
     FAKE_HTTP_SERVER,
     FAKE_SEGV,
-    native_llama_server,  # noqa: F401
-    smollm2_server,  # noqa: F401
     start_native_smollm2,
     write_fake_exe,
 )

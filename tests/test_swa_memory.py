@@ -24,7 +24,6 @@ from localctl.plan import plan as make_plan
 from localctl.request import PlanRequest
 from localctl.server import ModelServer, ServerOptions, free_port
 from localctl.shape import shape_from_file
-from tests.server_helpers import native_llama_server  # noqa: F401
 
 pytestmark = pytest.mark.slow  # every test here reads the 253 MB Gemma 3 file
 
