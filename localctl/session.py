@@ -255,6 +255,23 @@ def draft_file(
     return draft
 
 
+def with_configured_draft(
+    name: str, path: Path, plan: MemoryPlan | None, config: Config, hw: Hardware | None
+) -> tuple[MemoryPlan | None, Path | None]:
+    """``plan`` with the config's ``[drafts]`` entry for ``name`` (or the file's name)
+    added, and the draft's file; ``(plan, None)`` when the model has no draft.
+
+    Raises:
+        BadInputError: the draft is not on disk or cannot draft for the model.
+    """
+    from localctl.draft import plan_with_draft
+
+    draft = draft_file(None, name, path, config, pull=False)
+    if draft is not None and plan is not None and hw is not None:
+        plan = plan_with_draft(plan, draft, hw)
+    return plan, draft
+
+
 def launch_command(
     path: Path | None,
     name: str,

@@ -36,6 +36,7 @@ from tui.screens.log import LogModal
 from tui.screens.search import SearchScreen
 from tui.widgets.catalog_table import CatalogTable
 from tui.widgets.chat_pane import ChatPane, HistoryInput
+from tui.widgets.detail_pane import DetailPane, row_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -261,7 +262,11 @@ class LocalctlApp(App[int]):
         """Edit the configuration."""
         from tui.screens.settings import SettingsModal
 
-        self.push_screen(SettingsModal(self.context.config), self._settings_saved)
+        row = self.catalog_screen.query_one(CatalogTable).current_row
+        model = None
+        if row is not None:
+            model = (row.key, row_path(row))
+        self.push_screen(SettingsModal(self.context.config, model=model), self._settings_saved)
 
     def _settings_saved(self, config: Config | None) -> None:
         if config is None:
@@ -275,6 +280,8 @@ class LocalctlApp(App[int]):
         plan_inputs = ("default_ctx", "kv_type", "parallel")
         server_inputs = ("backend", "llama_server_path")
         rescan = config.model_folders != old.model_folders
+        if config.drafts != old.drafts:
+            self.catalog_screen.query_one(DetailPane).config = config
         if (
             rescan
             or any(getattr(config, k) != getattr(old, k) for k in plan_inputs)
@@ -405,18 +412,14 @@ class LocalctlApp(App[int]):
 
     async def _serve(self, row: CatalogRow, path: Path) -> None:
         """Start the server with the row's plan and switch to the chat."""
-        from localctl.draft import plan_with_draft
         from localctl.errors import LocalctlError
-        from localctl.session import LaunchOverrides, draft_file, launch_options
+        from localctl.session import LaunchOverrides, launch_options, with_configured_draft
 
         await self._stop_server()
         config = self.context.config
         hw = self.catalog_screen.hardware
         try:
-            plan = row.plan
-            draft = draft_file(None, row.key, path, config, pull=False)  # the [drafts] table
-            if draft is not None and plan is not None and hw is not None:
-                plan = plan_with_draft(plan, draft, hw)
+            plan, draft = with_configured_draft(row.key, path, row.plan, config, hw)
             overrides = LaunchOverrides(draft_path=draft)
             options = launch_options(path, row.key, plan, config, hw, overrides)
             session = ServingSession(options, plan)

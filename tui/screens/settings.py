@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -14,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, TextArea
 
 from localctl.backends import BACKEND_CHOICES, KV_TYPES
+from localctl.sanitize import printable
 
 if TYPE_CHECKING:
     from localctl.config import Config
@@ -47,10 +49,18 @@ class SettingsModal(ModalScreen["Config | None"]):
         Binding("ctrl+s", "save", "Save", id="save_settings"),
     ]
 
-    def __init__(self, config: Config, path: Path | None = None) -> None:
+    def __init__(
+        self, config: Config, path: Path | None = None, model: tuple[str, Path] | None = None
+    ) -> None:
+        """Edit ``config`` (saved to ``path``, default the usual config file).
+
+        Args:
+            model: The selected model's name and file, whose draft model the dialog sets.
+        """
         super().__init__()
         self._config = config
         self._path = path
+        self._model = model
 
     def compose(self) -> ComposeResult:
         c = self._config
@@ -94,6 +104,12 @@ class SettingsModal(ModalScreen["Config | None"]):
                 yield Input(str(c.server.port), id="port", type="integer")
                 yield Label("Hugging Face token hint (where you keep HF_TOKEN; never the token)")
                 yield Input(c.hf_token_hint, id="hf-token-hint")
+                if self._model is not None:
+                    name = self._model[0]
+                    yield Label(
+                        Text(f"Draft model for {name} (GGUF path or id:QUANT; empty: none)")
+                    )
+                    yield Input(c.drafts.get(name, ""), id="draft-model")
             with Horizontal(classes="modal-buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
@@ -112,8 +128,14 @@ class SettingsModal(ModalScreen["Config | None"]):
             ValueError: a number field does not hold a number.
         """
         c = self._config
+        drafts = dict(c.drafts)
+        if self._model is not None:
+            drafts.pop(self._model[0], None)
+            if draft := self._value("draft-model"):
+                drafts[self._model[0]] = draft
         return dataclasses.replace(
             c,
+            drafts=drafts,
             model_folders=_split(self._value("model-folders")),
             default_ctx=int(self._value("default-ctx")),
             kv_type=self._select("kv-type", c.kv_type),
@@ -151,17 +173,34 @@ class SettingsModal(ModalScreen["Config | None"]):
         try:
             config = validate_config(self.edited())
             check_settings(config)
-            save_config(config, self._path)
         except ValueError as error:
             self.notify(f"Not a number: {error}", severity="error")
             return
         except LocalctlError as error:
             self.notify(str(error).split(": ", 1)[-1], severity="error")
             return
+        try:
+            self._check_draft(config)
+            save_config(config, self._path)
+        except LocalctlError as error:
+            self.notify(printable(str(error)), severity="error")
+            return
         except OSError as error:
             self.notify(f"Cannot write the config: {error}", severity="error")
             return
         self.dismiss(config)
+
+    def _check_draft(self, config: Config) -> None:
+        """Refuse a draft model that is not on disk or cannot draft for the model.
+
+        Raises:
+            LocalctlError: one line saying why.
+        """
+        from localctl.session import draft_file
+
+        if self._model is not None:
+            name, path = self._model
+            draft_file(config.drafts.get(name), name, path, config, pull=False)
 
     def action_dismiss_none(self) -> None:
         """Close without saving."""

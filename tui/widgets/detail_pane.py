@@ -58,6 +58,11 @@ def describe(row: CatalogRow, command: str = "") -> Text:
             f"Total {human_bytes(plan.total_bytes)}: GPU {human_bytes(plan.gpu_bytes)},"
             f" RAM {human_bytes(plan.cpu_bytes)}\n"
         )
+        if plan.draft is not None:
+            text.append(
+                f"Draft model: {Path(plan.draft.path).name}"
+                f" ({human_bytes(plan.draft.total_bytes)}, {plan.draft.placement})\n"
+            )
         rss = human_bytes(plan.expected_rss_bytes)
         text.append(f"Server RSS at start: {rss} ({plan.backend})\n")
         if plan.reason:
@@ -89,7 +94,33 @@ def describe(row: CatalogRow, command: str = "") -> Text:
     return text
 
 
-def server_command(row: CatalogRow, config: Config | None, hw: Hardware | None) -> str:
+def row_path(row: CatalogRow) -> Path:
+    """The row's model file: on disk, or where a catalog quant will be once pulled."""
+    return row.local_path or Path(row.quant.files[0] if row.quant.files else row.key)
+
+
+def with_draft(
+    row: CatalogRow, config: Config | None, hw: Hardware | None
+) -> tuple[CatalogRow, Path | None, str]:
+    """``row`` re-planned with its draft model from the config's ``[drafts]`` table, the
+    draft's file, and why the draft cannot be used ('' when it can or there is none)."""
+    if row.plan is None or config is None or not config.drafts:
+        return row, None, ""
+    from dataclasses import replace
+
+    from localctl.errors import LocalctlError
+    from localctl.session import with_configured_draft
+
+    try:
+        plan, draft = with_configured_draft(row.key, row_path(row), row.plan, config, hw)
+    except LocalctlError as error:
+        return row, None, str(error)
+    return replace(row, plan=plan), draft, ""
+
+
+def server_command(
+    row: CatalogRow, config: Config | None, hw: Hardware | None, draft: Path | None = None
+) -> str:
     """The command line the row's plan would launch, or why there is none ('' without a
     plan): model path, context, GPU layers, flash attention, KV type, threads, draft."""
     if row.plan is None or config is None or hw is None:
@@ -97,8 +128,7 @@ def server_command(row: CatalogRow, config: Config | None, hw: Hardware | None) 
     from localctl.backends import command_line
     from localctl.session import launch_command
 
-    path = row.local_path or Path(row.quant.files[0] if row.quant.files else row.key)
-    argv, note = launch_command(path, row.key, row.plan, config, hw)
+    argv, note = launch_command(row_path(row), row.key, row.plan, config, hw, draft)
     return command_line(argv) if argv else note
 
 
@@ -138,10 +168,14 @@ class DetailPane(VerticalScroll):
             return
         bar = self.query_one(PlanBar)
         bar.hardware = self.hardware
-        bar.plan = self.row.plan if self.row is not None else None
-        row = self.row
-        command = server_command(row, self.config, self.hardware) if row is not None else ""
+        row, draft, draft_error = self.row, None, ""
+        if row is not None:
+            row, draft, draft_error = with_draft(row, self.config, self.hardware)
+        bar.plan = row.plan if row is not None else None
+        command = server_command(row, self.config, self.hardware, draft) if row else ""
         text = describe(row, command) if row is not None else Text("Select a model.")
+        if draft_error:
+            text.append(f"Draft model: {printable(draft_error)}\n", style="bold")
         self.query_one("#detail-text", Static).update(text)
 
     def on_mount(self) -> None:
