@@ -435,6 +435,25 @@ def _file_model(
     return model, quant
 
 
+def check_on_hub(target: Target) -> None:
+    """Refuse to download a catalog quant whose files the last ``catalog refresh`` found
+    gone from the hub (nothing is fetched; a file already on disk is never refused).
+
+    Raises:
+        DownloadError: the quant's ``hub_status`` is ``vanished``; the one line says what
+            the listing found and how to check again.
+    """
+    from catalog.hubfacts import VANISHED
+    from localctl.errors import DownloadError
+
+    if target.local_path is None and target.quant.hub_status == VANISHED:
+        found = target.quant.hub_note or "a file is no longer listed"
+        raise DownloadError(
+            f"{target.key} is gone from the hub: {found}; nothing downloaded "
+            "(run `localctl catalog refresh` to check again)"
+        )
+
+
 def plan_target(target: Target, hw: Hardware, request: PlanRequest) -> MemoryPlan:
     """The fit plan of ``target`` on ``hw`` for ``request``.
 

@@ -60,21 +60,41 @@ its port refuses for a moment)."""
 def catalog_plan(
     ref: str, config: Config, hw: Hardware, request: PlanRequest
 ) -> tuple[MemoryPlan, str] | None:
-    """The plan of catalog ref ``ref`` before any byte is fetched (from its file when it is
-    on disk, else from catalog numbers).
+    """The plan of pull reference ``ref`` before any byte is fetched: a catalog quant from
+    its file when it is on disk, else from catalog numbers; a hub quant
+    (``OWNER/REPO:QUANT``, ``OWNER/REPO/FILE.gguf``) from its header, read by HTTP range
+    requests.
 
     Returns:
-        The plan and ``model-id:QUANT``; None when ``ref`` is a file or a hub reference
-        (those are planned from their header once on disk).
+        The plan and the reference as shown; None when ``ref`` is a file on disk, or a hub
+        quant while the hub cannot be reached or that the repository lacks (the pull then
+        answers from the cache, or says what is wrong in its own words).
 
     Raises:
         CatalogError: a catalog model without such a quant.
+        DownloadError: a catalog quant whose files the last refresh found gone; a hub
+            quant the hub refuses (missing, gated).
+        GgufError: a hub quant whose header cannot be read as GGUF.
     """
-    from localctl.library import is_gguf_path, plan_target, resolve
+    from localctl.errors import BadInputError, GgufError
+    from localctl.hub.errors import Unreachable
+    from localctl.library import check_on_hub, is_gguf_path, plan_target, resolve
+    from localctl.search import is_hub_ref
 
-    if is_gguf_path(ref) or "/" in ref:
+    if is_hub_ref(ref):
+        try:
+            target = resolve(ref, config)
+        except Unreachable:
+            return None
+        except BadInputError as error:  # no such quant: the pull lists what the repo has
+            if isinstance(error, GgufError):
+                raise
+            return None
+    elif is_gguf_path(ref) or "/" in ref:
         return None
-    target = resolve(ref, config)
+    else:
+        target = resolve(ref, config)
+        check_on_hub(target)
     return plan_target(target, hw, request), target.label
 
 

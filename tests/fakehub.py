@@ -240,6 +240,8 @@ class LoggedRequest:
     range_start: int | None
     authorization: str | None
     status: int = 0
+    bounded: bool = False
+    """The ``Range`` asked for an end (``bytes=A-B``): a header read, not a download."""
 
 
 @dataclass
@@ -379,13 +381,19 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         range_start = None
         header = self.headers.get("Range")
+        bounded = False
         if header and header.startswith("bytes="):
             try:
                 range_start = int(header[6:].split("-", 1)[0])
             except ValueError:
                 range_start = None
+            bounded = bool(header[6:].split("-", 1)[-1].strip())
         self._entry = LoggedRequest(
-            self.command, unquote(split.path), range_start, self.headers.get("Authorization")
+            self.command,
+            unquote(split.path),
+            range_start,
+            self.headers.get("Authorization"),
+            bounded=bounded,
         )
         self.fake.log(self._entry)
         return unquote(split.path), parse_qs(split.query)

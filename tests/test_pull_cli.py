@@ -126,7 +126,8 @@ def test_killed_split_set_pull_resumes_the_part_it_was_on(hub: FakeHub) -> None:
     hub.faults.trickle_bytes_s = None
     done = _run(hub, f"{DEFAULT_REPO}:Q8_0", "--json")
     assert done.returncode == 0, done.stderr
-    second_run = hub.file_gets()[before:]
+    # The fit check reads headers by bounded ranges first; the download itself resumes.
+    second_run = [r for r in hub.file_gets()[before:] if not r.bounded]
     assert not any(SPLIT_NAMES[0] in r.path for r in second_run)
     assert [r.range_start for r in second_run if SPLIT_NAMES[1] in r.path] == [kept]
     document = json.loads(done.stdout)

@@ -315,9 +315,19 @@ class LocalctlApp(App[int]):
     async def _run_row(self, row: CatalogRow, serve: bool) -> None:
         """Download ``row`` if needed, then (when ``serve``) start its server and open the chat.
 
-        A row whose plan says it won't fit asks first (nothing is fetched or started
-        unless the user says so).
+        A row whose files the last ``catalog refresh`` found gone from the hub is refused
+        in one line; a row whose plan says it won't fit asks first (nothing is fetched or
+        started unless the user says so).
         """
+        from localctl.errors import DownloadError
+        from localctl.library import check_on_hub
+
+        try:
+            check_on_hub(row.target)
+        except DownloadError as error:
+            self.notify(str(error), title="Download", severity="error", timeout=15)
+            self.record(str(error), "WARNING")
+            return
         if not await self._confirm_if_wont_fit(row, serve=serve):
             return
         path = row.local_path

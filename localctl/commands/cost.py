@@ -42,8 +42,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--tokens-per-month", type=int, default=10_000_000, metavar="N")
     parser.add_argument(
         "--model",
-        metavar="MODEL[:QUANT]|FILE.gguf",
-        help="take the local speed from this model's fit plan",
+        metavar="REF",
+        help="take the local speed from this model's fit plan: MODEL[:QUANT], "
+        "OWNER/REPO:QUANT (header read from the hub, no download) or FILE.gguf",
     )
     parser.add_argument("--hw", metavar="PROFILE", help="plan --model for a hardware profile")
     add_request_arguments(parser, ctx=True)

@@ -118,15 +118,27 @@ def _document(result: PullResult) -> dict[str, object]:
 
 
 def _check_fits(ref: str) -> None:
-    """Refuse a catalog quant whose plan (the config's context) does not fit this machine."""
+    """Refuse a catalog or hub quant whose plan (the config's context) does not fit this
+    machine; a hub quant is planned from its header, read by range requests."""
+    import logging
+
     from localctl.config import load_config
+    from localctl.errors import GgufError
     from localctl.hardware import resolve_hardware
     from localctl.request import PlanRequest
     from localctl.session import catalog_plan, check_fits
 
     config = load_config()
     request = PlanRequest.from_config(config)
-    known = catalog_plan(ref, config, resolve_hardware(None, measure=False), request)
+    try:
+        known = catalog_plan(ref, config, resolve_hardware(None, measure=False), request)
+    except GgufError as error:  # the download's sha256 decides; serve reads the file again
+        logging.getLogger("localctl.pull").warning(
+            "warning: %s was not checked for fit (its header could not be planned: %s)",
+            ref,
+            error,
+        )
+        return
     if known is not None:
         check_fits(*known)
 

@@ -28,7 +28,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "Arguments after -- go to the server unchanged (host, port, key, CORS and "
         "tool flags are refused).",
     )
-    parser.add_argument("model", metavar="MODEL[:QUANT]|FILE.gguf")
+    parser.add_argument(
+        "model",
+        metavar="REF",
+        help="MODEL[:QUANT] from the catalog, OWNER/REPO:QUANT, OWNER/REPO/FILE.gguf or a "
+        "GGUF file",
+    )
     add_request_arguments(parser, ctx=True)
     parser.add_argument("--port", type=int, metavar="P", help="port (default from config, 8080)")
     parser.add_argument("--host", metavar="H", help="bind address (default 127.0.0.1)")
@@ -118,8 +123,9 @@ def planned_model(
     """What ``serve`` runs: the model's name, its file (pulled first if needed), this
     machine and the plan, made from the same request ``fit`` and ``models`` make.
 
-    A catalog quant that is not on disk is checked against its plan before a byte is
-    downloaded (``--force`` skips the check).
+    A catalog or hub quant (``OWNER/REPO:QUANT``) that is not on disk is checked against
+    its plan before a byte is downloaded (``--force`` skips the check); a catalog quant
+    whose files the last ``catalog refresh`` found gone is refused.
 
     Raises:
         LocalctlError: a bad reference or flag, a malformed file, a failed pull.
@@ -129,12 +135,13 @@ def planned_model(
 
     from localctl.commands.fit import plan_request
     from localctl.hardware import resolve_hardware
-    from localctl.library import plan_target, resolve, target_file
+    from localctl.library import check_on_hub, plan_target, resolve, target_file
     from localctl.session import check_fits
 
     request = plan_request(config, args)
     hw = resolve_hardware(None)
-    target = resolve(args.model, config)
+    target = resolve(args.model, config)  # a hub quant: its header, read by range requests
+    check_on_hub(target)
     if not getattr(args, "force", False) and target.local_path is None:
         check_fits(plan_target(target, hw, request), target.label)  # before a byte is fetched
     target = dataclasses.replace(target, local_path=target_file(target, progress=progress))

@@ -22,7 +22,13 @@ from catalog.filenames import quants_in_files
 from localctl.errors import DownloadError
 from localctl.hub import env as hub_env
 from localctl.hub.env import hub_endpoint, hub_token
-from localctl.hub.errors import DownloadCancelled, Unreachable, hub_error, retryable
+from localctl.hub.errors import (
+    DownloadCancelled,
+    Unreachable,
+    hub_error,
+    no_connection,
+    retryable,
+)
 from localctl.hub.refs import check_repo_id, safe_repo_path
 from localctl.hub.values import HEX40, HEX64
 
@@ -209,7 +215,7 @@ def with_retries(
         except Exception as error:
             if _is_gated(error):
                 raise GatedRepoError(gated_message(repo)) from None
-            if not retryable(error) or attempt == len(delays):
+            if not retryable(error) or no_connection(error) or attempt == len(delays):
                 raise hub_error(error, repo, endpoint) from None
             if cancel is not None:
                 if cancel.wait(delays[attempt]):

@@ -11,7 +11,7 @@ from localctl.errors import BadInputError, DownloadError
 from localctl.hub import env
 from localctl.hub.cache import repo_cache_dir
 from localctl.hub.env import hub_endpoint, hub_token
-from localctl.hub.errors import hub_error, retryable, sleep_or_cancel
+from localctl.hub.errors import hub_error, no_connection, retryable, sleep_or_cancel
 from localctl.hub.refs import (
     DEFAULT_QUANT,
     Ref,
@@ -41,7 +41,7 @@ def _model_info(
         try:
             return api.model_info(repo, files_metadata=True, token=token or False)
         except Exception as error:
-            if not retryable(error) or attempt == len(delays):
+            if not retryable(error) or no_connection(error) or attempt == len(delays):
                 raise hub_error(error, repo, endpoint) from error
             sleep_or_cancel(delays[attempt], cancel)
     raise AssertionError("unreachable")
