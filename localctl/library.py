@@ -387,9 +387,17 @@ def _is_hub_ref(ref: str) -> bool:
 
 
 def _hub_target(ref: str) -> Target:
+    from localctl.hub.errors import Unreachable
+    from localctl.hub.fetch import cached
     from localctl.search import choose, hub_model
 
-    choice = choose(ref)
+    try:
+        choice = choose(ref)
+    except Unreachable:  # offline: a copy in the cache still serves
+        found = cached(ref)
+        if found is None:
+            raise
+        return replace(file_target(found.path), pull_ref=ref, source=ref)
     model, quant = hub_model(choice.repo, choice.quant, choice.gguf_set)
     return Target(
         model,

@@ -133,6 +133,19 @@ def test_offline_pull_and_serve_fail_at_once_in_one_line(
     assert not _downloaded()
 
 
+def test_offline_a_hub_quant_in_the_cache_still_serves(
+    hub: FakeHub, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from localctl.cli import main
+
+    pulled = _localctl("pull", f"{DEFAULT_REPO}:Q4_1", env=hub_env(hub))
+    assert pulled.returncode == 0, pulled.stderr
+    capsys.readouterr()
+    monkeypatch.setenv("HF_ENDPOINT", _closed_endpoint())
+    assert main(["serve", f"{DEFAULT_REPO}:Q4_1", "--dry-run"]) == 0
+    assert str(_downloaded()[0].name) in capsys.readouterr().out
+
+
 VANISHED_CATALOG = f"""
 [[model]]
 id = "fake-smollm2"

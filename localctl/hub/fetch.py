@@ -193,6 +193,11 @@ def pull(
     )
 
 
+def cached(ref: str | Ref) -> PullResult | None:
+    """The verified files of ``ref`` from the cache alone (no request), or None."""
+    return _cached_result(ref, time.monotonic())
+
+
 def _cached_result(ref: str | Ref, started: float) -> PullResult | None:
     """The verified files of ``ref`` from the cache alone (``refs/main``), or None."""
     parsed = resolved_ref(ref)
