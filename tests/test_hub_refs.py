@@ -211,3 +211,27 @@ async def test_a_catalog_row_whose_files_vanished_is_refused_before_a_download(
             await pilot.pause(0.2)
             assert not screen.downloading and app.server is None
     assert not hub.file_gets() and not _downloaded()
+
+
+@pytest.mark.parametrize("verb", ["pull", "serve"])
+def test_pull_and_serve_refuse_a_catalog_row_whose_files_vanished(
+    hub: FakeHub,
+    verb: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from catalog.loader import load_catalog
+    from localctl import paths, snapshot
+    from localctl.cli import main
+
+    paths.user_catalog_file().parent.mkdir(parents=True, exist_ok=True)
+    paths.user_catalog_file().write_text(VANISHED_CATALOG, encoding="utf-8")
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    snapshot.refresh(load_catalog(paths.user_catalog_file()), only=["fake-smollm2"])
+    capsys.readouterr()
+    assert main([verb, "fake-smollm2:Q6_K"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("localctl: fake-smollm2:Q6_K is gone from the hub: ")
+    assert "catalog refresh" in lines[0]
+    assert not hub.file_gets() and not _downloaded()
