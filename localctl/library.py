@@ -246,16 +246,19 @@ def is_gguf_path(ref: str) -> bool:
     return ref.lower().endswith(".gguf") or Path(ref).expanduser().is_file()
 
 
-def catalog_target(model: ModelSpec, quant: QuantSpec, config: Config) -> Target:
-    """The target of a catalog quant, with its file when every part is on disk."""
+def catalog_target(
+    model: ModelSpec, quant: QuantSpec, config: Config, *, on_disk: bool = True
+) -> Target:
+    """The target of a catalog quant, with its file when every part is on disk
+    (``on_disk`` False: without looking, so without a file)."""
     from localctl.inventory import find_local
 
-    local = find_local(model, quant, config.model_folders)
+    local = find_local(model, quant, config.model_folders) if on_disk else None
     return Target(model, quant, local_path=local, name=model.id, source=model.repo)
 
 
 def library_targets(
-    models: Iterable[ModelSpec], config: Config, *, include_local: bool = True
+    models: Iterable[ModelSpec], config: Config, *, include_local: bool = True, on_disk: bool = True
 ) -> list[Target]:
     """Every catalog model x quant, then the GGUF files on disk that no catalog quant covers.
 
@@ -264,16 +267,26 @@ def library_targets(
         config: Where else to look for files (``model_folders``).
         include_local: Also list GGUF files on disk (HF cache, model folders, LM Studio…)
             that are no catalog quant, planned from their header.
+        on_disk: Look on disk at all; False gives the catalog's quants without their files
+            and without a scan of the model folders (a first plan that waits for nothing).
     """
-    targets = [catalog_target(model, quant, config) for model in models for quant in model.quants]
-    if include_local:
+    targets = [
+        catalog_target(model, quant, config, on_disk=on_disk)
+        for model in models
+        for quant in model.quants
+    ]
+    if include_local and on_disk:
         known = {t.local_path.absolute() for t in targets if t.local_path is not None}
         targets.extend(local_targets(known, config))
     return targets
 
 
 def catalog_rows(
-    config: Config, models: list[ModelSpec] | None = None, *, include_local: bool = True
+    config: Config,
+    models: list[ModelSpec] | None = None,
+    *,
+    include_local: bool = True,
+    on_disk: bool = True,
 ) -> list[CatalogRow]:
     """Unplanned rows of :func:`library_targets` (``models`` None: :func:`load_models`).
 
@@ -281,7 +294,8 @@ def catalog_rows(
         CatalogError: a malformed catalog entry.
     """
     chosen = load_models() if models is None else models
-    return [CatalogRow.of(t) for t in library_targets(chosen, config, include_local=include_local)]
+    targets = library_targets(chosen, config, include_local=include_local, on_disk=on_disk)
+    return [CatalogRow.of(t) for t in targets]
 
 
 def local_targets(known: set[Path], config: Config) -> list[Target]:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from localctl.config import Config
     from localctl.hardware import Hardware
     from localctl.hub import PullProgress
+    from localctl.request import PlanRequest
     from tui.context import TuiContext
 
 DETAIL_MIN_SCREEN = 100
@@ -139,31 +140,72 @@ class CatalogScreen(Screen[None]):
     def _load_rows(
         self, profile: str | None, ctx: int, kv_type: str, parallel: int, cancel: threading.Event
     ) -> None:
-        """Thread: hardware, catalog, then plans in batches; only posts messages."""
+        """Thread: plan with what is known at once, then probe, scan and re-plan.
+
+        The first plan uses the cached (or assumed) memory bandwidth and the catalog's own
+        rows; the bandwidth probe and the scan of the model folders come after it, and
+        only what they change is planned again. Only posts messages.
+        """
         from localctl.errors import LocalctlError
         from localctl.request import PlanRequest
 
+        known, config = self.hardware, self.context.config
+        first_load = not self.all_rows
         try:
-            hardware = self.hardware or resolve_hardware(profile)
+            hardware = known or resolve_hardware(profile, measure=False)
             self.post_message(self.HardwareReady(hardware))
-            rows = self.all_rows or catalog_rows(self.context.config)
-            request = PlanRequest.from_config(
-                self.context.config, ctx=ctx, kv_type=kv_type, parallel=parallel
-            )
+            rows = self.all_rows or catalog_rows(config, on_disk=False)
+            request = PlanRequest.from_config(config, ctx=ctx, kv_type=kv_type, parallel=parallel)
         except (LocalctlError, NotImplementedError) as error:
             self.post_message(self.LoadFailed(str(error) or type(error).__name__))
             return
-        if not self.all_rows:
+        if first_load:
             self.post_message(self.RowsReady(rows, ctx, planned=False))
-        planned: list[CatalogRow] = []
-        for row in plan_rows(rows, hardware, request, cancel):
+        planned = self._plan_batches(rows, [], hardware, request, ctx, cancel)
+        if planned is None or (known is not None and not first_load):
+            return
+        detect = known is None and not (profile and profile.strip())
+        try:
+            measured = resolve_hardware(profile) if detect else hardware  # the probe
+            every = catalog_rows(config) if first_load else rows  # the scan
+        except (LocalctlError, NotImplementedError) as error:
+            self.post_message(self.LoadFailed(str(error) or type(error).__name__))
+            return
+        if cancel.is_set():
+            return
+        if measured != hardware:
+            self.post_message(self.HardwareReady(measured))
+        if measured != hardware or first_load:  # new figures, or the files on disk found
+            shown = planned + every[len(planned) :]  # the old verdicts until replaced
+            self._plan_batches(every, [], measured, request, ctx, cancel, shown)
+
+    def _plan_batches(
+        self,
+        rows: list[CatalogRow],
+        planned: list[CatalogRow],
+        hardware: Hardware,
+        request: PlanRequest,
+        ctx: int,
+        cancel: threading.Event,
+        shown: list[CatalogRow] | None = None,
+    ) -> list[CatalogRow] | None:
+        """Plan ``rows`` after the ``planned`` prefix, posting batches; None if cancelled.
+
+        Rows not planned yet are shown as in ``shown`` (default: ``rows``, unplanned).
+        """
+        planned = list(planned)
+        rest = rows if shown is None else shown
+        if len(planned) == len(rows):
+            return planned
+        for row in plan_rows(rows[len(planned) :], hardware, request, cancel):
             planned.append(row)
             if len(planned) % PLAN_BATCH and len(planned) < len(rows):
                 continue
             if cancel.is_set():
-                return
+                return None
             done = len(planned) == len(rows)
-            self.post_message(self.RowsReady(planned + rows[len(planned) :], ctx, planned=done))
+            self.post_message(self.RowsReady(planned + rest[len(planned) :], ctx, planned=done))
+        return None if cancel.is_set() else planned
 
     def reload(self) -> None:
         """Read the catalog again (after a hub refresh) and re-plan every row."""
