@@ -125,7 +125,10 @@ def test_llama_cpp_allocates_what_the_plan_says(
     buffers = llama_buffers(path, CTX, "f16", flash_attn=False)
     # llama.cpp: 4.50 MiB before MLA (K 3.00 + V 1.50), 1.25 MiB with it (K only)
     assert buffers["kv"] * (1 << 20) == (MLA_KV if mla else PRE_MLA_KV)
-    assert main(["fit", str(path), "--ctx", str(CTX), "--hw", "cpu-64", "--json"]) == 0
+    # the plan for the backend that loaded it: llama-cpp-python without flash attention
+    args = ["fit", str(path), "--ctx", str(CTX), "--hw", "cpu-64", "--json"]
+    args += ["--backend", "llama-cpp-python", "--flash-attn", "off"]
+    assert main(args) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["kv_bytes"] == buffers["kv"] * (1 << 20)
     assert plan["compute_bytes"] == pytest.approx(buffers["compute"] * (1 << 20), rel=0.05)
