@@ -271,8 +271,8 @@ def export_markdown(conversation: Conversation) -> str:
     return "\n".join(out)
 
 
-def export_document(conversation: Conversation) -> dict[str, Any]:
-    """The conversation as a JSON-ready document (``chats export --json``)."""
+def summary_document(conversation: Conversation) -> dict[str, Any]:
+    """What ``chats list --json`` and ``chats export --json`` say of a conversation."""
     return {
         "id": conversation.id,
         "title": conversation.title,
@@ -280,6 +280,13 @@ def export_document(conversation: Conversation) -> dict[str, Any]:
         "created_s": conversation.created,
         "model": conversation.model,
         "status": conversation.status,
+    }
+
+
+def export_document(conversation: Conversation) -> dict[str, Any]:
+    """The conversation as a JSON-ready document (``chats export --json``)."""
+    return {
+        **summary_document(conversation),
         "messages": [
             {
                 "role": m["role"],

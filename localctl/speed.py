@@ -37,6 +37,7 @@ from localctl.speedtables import (
 
 if TYPE_CHECKING:
     from localctl.hardware import Gpu, Hardware
+    from localctl.plan import MemoryPlan
 
 DEFAULT_CPU_BANDWIDTH = 20e9
 """Assumed when the hardware cannot tell (a dual-channel DDR4 desktop under load)."""
@@ -308,20 +309,13 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes} min {rest} s"
 
 
-def speed_lines(
-    tok_s: float,
-    tok_s_range: tuple[float, float],
-    tok_s_short: float,
-    prompt_tok_s: float,
-    ttft_s: float,
-    ttft_tokens: int,
-    basis: str,
-) -> tuple[str, str, str]:
+def speed_lines(plan: MemoryPlan) -> tuple[str, str, str]:
     """The three lines every face shows for a plan's speed (decode, prompt, basis)."""
-    low, high = tok_s_range
-    decode = f"~{tok_s:.0f} tok/s ({low:.0f}–{high:.0f}) with the context full, "
-    decode += f"{tok_s_short:.0f} tok/s when short"
-    prompt = f"prompt ~{prompt_tok_s:,.0f} tok/s; first token after a {ttft_tokens:,}-token "
-    prompt += f"prompt in {format_seconds(ttft_s)}"
+    low, high = plan.predicted_tok_s_range
+    decode = f"~{plan.predicted_tok_s:.0f} tok/s ({low:.0f}–{high:.0f}) with the context full, "
+    decode += f"{plan.predicted_tok_s_short:.0f} tok/s when short"
+    prompt = f"prompt ~{plan.predicted_prompt_tok_s:,.0f} tok/s; first token after a "
+    prompt += f"{plan.ttft_prompt_tokens:,}-token prompt in {format_seconds(plan.predicted_ttft_s)}"
+    basis = plan.speed_basis
     source = basis if basis != "model" else "model fitted to published llama-bench results"
     return decode, prompt, source

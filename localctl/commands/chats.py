@@ -88,15 +88,10 @@ def load_conversation(conversation_id: str) -> Conversation:
 
 
 def _summary(conversation: Conversation) -> dict[str, Any]:
-    from localctl.conversations import started
+    from localctl.conversations import summary_document
 
     return {
-        "id": conversation.id,
-        "title": conversation.title,
-        "created": started(conversation),
-        "created_s": conversation.created,
-        "model": conversation.model,
-        "status": conversation.status,
+        **summary_document(conversation),
         "messages": len(conversation.messages),
         "path": str(conversation.path),
     }

@@ -229,14 +229,6 @@ def render_plan(plan: MemoryPlan, model: str, quant: str, hw: Hardware) -> str:
     if plan.placement != "none":
         from localctl.speed import speed_lines
 
-        decode, prompt, basis = speed_lines(
-            plan.predicted_tok_s,
-            plan.predicted_tok_s_range,
-            plan.predicted_tok_s_short,
-            plan.predicted_prompt_tok_s,
-            plan.predicted_ttft_s,
-            plan.ttft_prompt_tokens,
-            plan.speed_basis,
-        )
+        decode, prompt, basis = speed_lines(plan)
         lines += [f"predicted decode: {decode}", f"predicted {prompt}", f"speed: {basis}"]
     return "\n".join(lines)

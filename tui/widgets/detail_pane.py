@@ -42,15 +42,7 @@ def describe(row: CatalogRow, command: str = "") -> Text:
         text.append(f" at ctx {plan.ctx:,} (kv {plan.kv_type}, parallel {plan.parallel})\n")
         text.append(f"GPU layers: {plan.gpu_layers}/{plan.n_layers}\n")
         if plan.placement != "none":
-            decode, prompt, basis = speed_lines(
-                plan.predicted_tok_s,
-                plan.predicted_tok_s_range,
-                plan.predicted_tok_s_short,
-                plan.predicted_prompt_tok_s,
-                plan.predicted_ttft_s,
-                plan.ttft_prompt_tokens,
-                plan.speed_basis,
-            )
+            decode, prompt, basis = speed_lines(plan)
             text.append(f"Speed: {decode}\n")
             text.append(f"{prompt[0].upper()}{prompt[1:]}\n")
             text.append(f"({basis})\n", style="italic")
