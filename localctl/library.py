@@ -257,6 +257,19 @@ def catalog_target(
     return Target(model, quant, local_path=local, name=model.id, source=model.repo)
 
 
+def file_on_disk(target: Target, config: Config) -> Path | None:
+    """The target's first file if every part is on disk now, else None.
+
+    A row planned before the scan of the model folders finished does not know its file
+    yet; asking here before a download keeps a file on disk from being fetched again.
+    """
+    if target.local_path is not None or target.pull_ref:
+        return target.local_path
+    from localctl.inventory import find_local
+
+    return find_local(target.model, target.quant, config.model_folders)
+
+
 def library_targets(
     models: Iterable[ModelSpec], config: Config, *, include_local: bool = True, on_disk: bool = True
 ) -> list[Target]:

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from localctl.config import Config
-from localctl.library import LOCAL_SOURCE, catalog_rows, plan_rows
+from localctl.library import LOCAL_SOURCE, catalog_rows, file_on_disk, plan_rows
 from localctl.request import PlanRequest
 from tests.tui_helpers import hardware, model
 
@@ -33,6 +33,20 @@ def test_catalog_rows_add_unknown_files_on_disk_and_mark_known_ones(
     assert local.model.arch.n_layers == 30 and local.plan is None
     assert [row.key for row in catalog_rows(config, [known], include_local=False)] == [rows[0].key]
     assert catalog_rows(Config(), [known], include_local=False)[0].local_path is None
+
+
+def test_a_row_planned_before_the_folder_scan_still_finds_its_file_before_a_download(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    known = model("llama-3.1-8b", quants=1)
+    config = Config(model_folders=(str(folder),))
+    early = catalog_rows(config, [known], on_disk=False)[0]  # the first plan does not look
+    with (folder / known.quants[0].files[0]).open("wb") as sparse:
+        sparse.truncate(known.quants[0].size_bytes)
+    assert early.local_path is None  # the row has not been scanned yet...
+    assert file_on_disk(early.target, config) == folder / known.quants[0].files[0]  # ...the file is
 
 
 def test_plan_rows_plans_each_row_and_stops_when_cancelled(

@@ -135,6 +135,14 @@ async def test_gguf_in_a_model_folder_is_listed_planned_and_served_without_a_dow
     async with app.run_test(size=(150, 45)) as pilot:
         screen = app.catalog_screen
         await wait_until(pilot, lambda: screen.planned_ctx == screen.ctx, 60, "plan")
+
+        def scanned() -> bool:  # the first plan comes before the folder scan; wait for both
+            rows = screen.all_rows
+            local = [row for row in rows if row.model.family == "local"]
+            marked = [row for row in rows if row.local_path is not None and row not in local]
+            return bool(local and marked) and all(row.plan is not None for row in local)
+
+        await wait_until(pilot, scanned, 60, "scan")
         catalog_row = next(r for r in screen.all_rows if r.key == f"{FLOW_MODEL_ID}:{FLOW_QUANT}")
         assert catalog_row.local_path == folder / smollm2_path.name, "marked downloaded"
         local = [row for row in screen.all_rows if row.model.family == "local"]

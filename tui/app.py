@@ -320,7 +320,7 @@ class LocalctlApp(App[int]):
         started unless the user says so).
         """
         from localctl.errors import DownloadError
-        from localctl.library import check_on_hub
+        from localctl.library import check_on_hub, file_on_disk
 
         try:
             check_on_hub(row.target)
@@ -330,7 +330,7 @@ class LocalctlApp(App[int]):
             return
         if not await self._confirm_if_wont_fit(row, serve=serve):
             return
-        path = row.local_path
+        path = file_on_disk(row.target, self.context.config)
         if path is None:
             path = await self._download(row)
         if path is not None and serve:
