@@ -30,7 +30,7 @@ from localctl.hub.errors import (
     retryable,
 )
 from localctl.hub.refs import check_repo_id, safe_repo_path
-from localctl.hub.values import HEX40, HEX64
+from localctl.hub.values import HEX40, checked_size_and_sha256
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -228,17 +228,7 @@ def with_retries(
 def _listed(entry: Any) -> ListedFile:
     """Check one ``RepoFile`` from the hub and keep what localctl uses."""
     name = safe_repo_path(entry.path)
-    size = entry.size
-    sha256: str | None = None
-    if entry.lfs is not None:
-        sha256 = entry.lfs.sha256
-        size = entry.lfs.size
-        if not isinstance(sha256, str) or not HEX64.fullmatch(sha256):
-            raise DownloadError(
-                f"the hub sent a malformed sha256 for {name!r}: {sha256!r}; refusing it"
-            )
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        raise DownloadError(f"the hub sent a malformed size for {name!r}: {size!r}; refusing it")
+    size, sha256 = checked_size_and_sha256(name, entry.size, entry.lfs)
     date = ""
     commit = entry.last_commit
     if commit is not None and isinstance(commit.date, datetime.datetime):

@@ -20,7 +20,7 @@ from localctl.hub.refs import (
     parse_ref,
     safe_repo_path,
 )
-from localctl.hub.values import HEX40, HEX64, PullPlan, RemoteFile
+from localctl.hub.values import HEX40, PullPlan, RemoteFile, checked_size_and_sha256
 
 if TYPE_CHECKING:
     pass
@@ -56,19 +56,7 @@ def _remote_files(info: Any) -> dict[str, RemoteFile]:
             raise DownloadError(
                 f"the hub sent a malformed object id for {name!r}: {blob_id!r}; refusing it"
             )
-        size = sibling.size
-        sha256: str | None = None
-        if sibling.lfs is not None:
-            sha256 = sibling.lfs.sha256
-            size = sibling.lfs.size
-            if not isinstance(sha256, str) or not HEX64.fullmatch(sha256):
-                raise DownloadError(
-                    f"the hub sent a malformed sha256 for {name!r}: {sha256!r}; refusing it"
-                )
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise DownloadError(
-                f"the hub sent a malformed size for {name!r}: {size!r}; refusing it"
-            )
+        size, sha256 = checked_size_and_sha256(name, sibling.size, sibling.lfs)
         files[name] = RemoteFile(path=name, size_bytes=size, sha256=sha256, blob_id=blob_id)
     return files
 

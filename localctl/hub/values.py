@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    pass
-
+from localctl.errors import DownloadError
 
 HEX40 = re.compile(r"[0-9a-f]{40}")
 
@@ -90,3 +88,24 @@ class PullPlan:
     def total_bytes(self) -> int:
         """Sum of all file sizes."""
         return sum(f.size_bytes for f in self.files)
+
+
+def checked_size_and_sha256(name: str, size: Any, lfs: Any) -> tuple[int, str | None]:
+    """A hub file entry's byte size and LFS sha256 (None when not in LFS), checked.
+
+    ``size`` is the entry's own size; an ``lfs`` record, when present, gives both figures.
+
+    Raises:
+        DownloadError: a malformed sha256 or size (the hub's answer is refused).
+    """
+    sha256: str | None = None
+    if lfs is not None:
+        sha256 = lfs.sha256
+        size = lfs.size
+        if not isinstance(sha256, str) or not HEX64.fullmatch(sha256):
+            raise DownloadError(
+                f"the hub sent a malformed sha256 for {name!r}: {sha256!r}; refusing it"
+            )
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise DownloadError(f"the hub sent a malformed size for {name!r}: {size!r}; refusing it")
+    return size, sha256
