@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from localctl.hub import PullProgress
     from localctl.plan import MemoryPlan
     from localctl.request import PlanRequest
+    from localctl.session import LaunchOverrides
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,6 +80,26 @@ def _progress(p: PullProgress) -> None:
     print(f"\rdownloading {p.filename}: {pct:5.1f}%", end="", file=sys.stderr, flush=True)
 
 
+def _overrides(
+    args: argparse.Namespace,
+    extra: tuple[str, ...],
+    draft: Path | None,
+    api_key: str | None = None,
+) -> LaunchOverrides:
+    """What the command line says over the plan's launch options (serve and --dry-run)."""
+    from localctl.session import LaunchOverrides
+
+    return LaunchOverrides(
+        host=args.host,
+        port=args.port,
+        threads=args.threads,
+        gpu_layers=args.gpu_layers,
+        api_key=api_key,
+        extra_args=extra,
+        draft_path=draft,
+    )
+
+
 def _dry_run(
     args: argparse.Namespace, config: Config, request: PlanRequest, extra: tuple[str, ...]
 ) -> int:
@@ -89,7 +110,7 @@ def _dry_run(
     from localctl.draft import plan_with_draft
     from localctl.hardware import resolve_hardware
     from localctl.library import plan_target, resolve
-    from localctl.session import LaunchOverrides, draft_file, plan_command
+    from localctl.session import draft_file, plan_command
 
     hw = resolve_hardware(None)
     target = resolve(args.model, config)
@@ -101,15 +122,7 @@ def _dry_run(
     draft = draft_file(args.draft, name, path, config, pull=False)
     if draft is not None:
         memory_plan = plan_with_draft(memory_plan, draft, hw)
-    overrides = LaunchOverrides(
-        host=args.host,
-        port=args.port,
-        threads=args.threads,
-        gpu_layers=args.gpu_layers,
-        extra_args=extra,
-        draft_path=draft,
-    )
-    argv = plan_command(path, name, memory_plan, config, hw, overrides)
+    argv = plan_command(path, name, memory_plan, config, hw, _overrides(args, extra, draft))
     print(f"# {memory_plan.verdict()}: {memory_plan.reason}", file=sys.stderr)
     print(command_line(argv))
     return 0
@@ -167,7 +180,6 @@ def run(args: argparse.Namespace) -> int:
         is_loopback,
     )
     from localctl.session import (
-        LaunchOverrides,
         ServingSession,
         check_fits,
         draft_file,
@@ -199,15 +211,7 @@ def run(args: argparse.Namespace) -> int:
         memory_plan = plan_with_draft(memory_plan, draft, hw)
     if not args.force:
         check_fits(memory_plan, name)
-    overrides = LaunchOverrides(
-        host=args.host,
-        port=args.port,
-        threads=args.threads,
-        gpu_layers=args.gpu_layers,
-        api_key=api_key,
-        extra_args=extra,
-        draft_path=draft,
-    )
+    overrides = _overrides(args, extra, draft, api_key)
     options = launch_options(path, name, memory_plan, config, hw, overrides)
     session = ServingSession(options, memory_plan)
 
