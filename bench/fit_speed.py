@@ -6,6 +6,10 @@ Data (``bench/speed_data/``, every row with its source URL):
 - ``gathered.tsv``: further published rows (llama.cpp issues and PRs, Jeff Geerling's
   ai-benchmarks, normiebench), with CPU-only, AMD, Intel, small-model and host rows;
 - ``context.tsv``: tg512..tg8192 and pp512..pp8192 on 16 CUDA GPUs (context cost);
+- ``here.tsv``: this project's own llama-server runs on its 2-core EPYC VM, two small
+  models of different shape at three depths and on 1 and 2 threads: what a CPU's step
+  costs per block and per (attention head, cached position) pair, which the published
+  rows (large models, empty context) cannot separate;
 - ``hardware/*.toml``: one hardware profile per row (the user profile format);
 - ``catalog.toml``: a user catalog with the exact sizes llama-bench reported.
 
@@ -67,6 +71,10 @@ class Row:
     shape: ModelShape
     size_gb: float
     notes: str = ""
+    depth: int = 0
+    """Tokens cached before the ``tg`` run started (llama-bench's ``-d``; 0: empty)."""
+    pp_tokens: int = 512
+    """Length of the prompt ``pp`` was measured on."""
     predicted: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -85,10 +93,12 @@ class Row:
     @property
     def ctx_mean(self) -> int:
         """Mean filled context over a ``tgN`` run from an empty cache."""
-        return max(1, int(self.test[2:] or 128) // 2)
+        return self.depth + max(1, int(self.test[2:] or 128) // 2)
 
 
-def load_rows(kinds: Iterable[str] = ("calibration", "gathered")) -> tuple[list[Row], list[str]]:
+def load_rows(
+    kinds: Iterable[str] = ("calibration", "gathered", "here"),
+) -> tuple[list[Row], list[str]]:
     """Rows of the published tables that resolve; the others as one line each."""
     from catalog.loader import load_catalog
     from localctl.errors import LocalctlError
@@ -122,6 +132,8 @@ def load_rows(kinds: Iterable[str] = ("calibration", "gathered")) -> tuple[list[
                         shape=shape_from_catalog(model, quant.size_bytes, quant.name),
                         size_gb=quant.size_bytes / 1e9,
                         notes=raw.get("notes", ""),
+                        depth=int(raw.get("depth") or 0),
+                        pp_tokens=int(raw.get("pp_tokens") or 512),
                     )
                 )
     return rows, skipped
@@ -134,7 +146,7 @@ def decode_work(row: Row, ctx: int | None = None) -> speed.DecodeWork:
     n = row.shape.arch.n_layers
     filled = row.ctx_mean if ctx is None else ctx
     kv = _kv_read(row.shape, filled, "f16")
-    return decode_work(row.shape, n if row.on_gpu else 0, kv, [1] * n)
+    return decode_work(row.shape, n if row.on_gpu else 0, kv, [1] * n, filled=filled)
 
 
 def predict_decode(row: Row, ctx: int | None = None) -> float:
@@ -143,11 +155,13 @@ def predict_decode(row: Row, ctx: int | None = None) -> float:
 
 
 def predict_prompt(row: Row) -> float:
-    """Predicted pp512 tok/s with the current constants."""
+    """Predicted pp tok/s (``row.pp_tokens``, 512 for the published rows) with the current
+    constants."""
     from localctl.plan import prompt_work
 
     n = row.shape.arch.n_layers
-    return speed.prompt_tok_s(row.hw, prompt_work(row.shape, n if row.on_gpu else 0), 512)
+    work = prompt_work(row.shape, n if row.on_gpu else 0)
+    return speed.prompt_tok_s(row.hw, work, row.pp_tokens)
 
 
 # --------------------------------------------------------------------------- fitting
@@ -233,7 +247,8 @@ def fit_gpu(rows: list[Row], prior: dict[str, float]) -> dict[str, Any]:
 
 
 def fit_cpu(rows: list[Row]) -> dict[str, float]:
-    """Memory efficiency (grid) and the fixed cost per step and per thread (NNLS)."""
+    """Memory efficiency (grid); the fixed cost per step, per thread and per block and
+    the attention cost per (head, position) pair (NNLS)."""
     best: tuple[float, dict[str, float]] = (math.inf, {})
     if not rows:
         return {
@@ -242,6 +257,8 @@ def fit_cpu(rows: list[Row]) -> dict[str, float]:
             "fixed": 0.0005,
             "per_thread": 0.0,
             "overhead_bytes": 2e8,
+            "per_layer": 8e-5,
+            "attn_flops": 3000.0,
         }
     grid = [(e / 100, s / 100) for e in range(30, 96, 3) for s in range(70, 115, 5)]
     for efficiency, core_scale in grid:
@@ -250,18 +267,26 @@ def fit_cpu(rows: list[Row]) -> dict[str, float]:
         a, b = [], []
         for row in rows:
             work = decode_work(row)
-            rate = speed.cpu_stream_rate(row.hw)
+            rate = speed.cpu_stream_rate(row.hw, eight_bit=work.eight_bit)
             stream = (work.cpu_bytes + constants.KV_COST["cpu"] * work.cpu_kv_bytes) / rate
-            a.append([1.0, speed.cpu_threads(row.hw), 1e8 / rate])
+            attention = work.cpu_attn_pairs * 1000 / speed.cpu_flops(row.hw)
+            a.append([1.0, speed.cpu_threads(row.hw), work.cpu_layers * 1e-4, attention])
             b.append(1.0 / row.tg - stream)
         weights = np.array([row.tg for row in rows])
-        # Pseudo-rows: 0.5 ms per step, 20 us per thread, 100 MB; a fiftieth of a row each.
-        prior_a = [[0.02 / 0.0005, 0, 0], [0, 0.02 / 2e-5, 0], [0, 0, 0.02]]
+        # Pseudo-rows: 0.5 ms per step and 20 us per thread, a fiftieth of a row each;
+        # 80 us per block and 3,000 FLOPs per (head, position) pair, half a row each:
+        # only small models and deep contexts (here.tsv) can move them, and the published
+        # rows (large models, empty context) must not trade them for the rest.
+        prior = [0.0005, 2e-5, 0.8, 3.0]
+        strength = [0.02, 0.02, 0.5, 0.5]
+        prior_a = np.diag([w / value for w, value in zip(strength, prior, strict=True)])
         a_all = np.vstack([np.array(a) * weights[:, None], prior_a])
-        b_all = np.concatenate([np.array(b) * weights, [0.02, 0.02, 0.02]])
+        b_all = np.concatenate([np.array(b) * weights, strength])
         coef = nnls(a_all, b_all)
         constants.CPU_FIXED_S, constants.CPU_FIXED_PER_THREAD_S = float(coef[0]), float(coef[1])
-        constants.CPU_OVERHEAD_BYTES = float(coef[2]) * 1e8
+        constants.CPU_OVERHEAD_BYTES = 0.0
+        constants.CPU_LAYER_S = float(coef[2]) * 1e-4
+        constants.CPU_ATTN_FLOPS = float(coef[3]) * 1000
         errors = [math.log(predict_decode(row) / row.tg) for row in rows]
         score = sum(min(e * e, 0.09) for e in errors)
         if score < best[0]:
@@ -272,10 +297,28 @@ def fit_cpu(rows: list[Row]) -> dict[str, float]:
                     "core_scale": core_scale,
                     "fixed": float(coef[0]),
                     "per_thread": float(coef[1]),
-                    "overhead_bytes": round(float(coef[2]) * 1e8, -6),
+                    "overhead_bytes": 0.0,
+                    "per_layer": float(coef[2]) * 1e-4,
+                    "attn_flops": round(float(coef[3]) * 1000, 1),
                 },
             )
     return best[1]
+
+
+def fit_cpu_q8(rows: list[Row]) -> float:
+    """How many more bytes/s a core streams of Q8_0 weights than of 4-bit ones: the grid
+    value that fits the Q8_0 rows best (Ryzen 9 7950X and Threadripper PRO 5975WX on
+    Llama 3 8B, SmolLM2 here: 1.15-1.26x the bytes/s of their Q4_0 runs)."""
+    q8 = [row for row in rows if decode_work(row).eight_bit]
+    if not q8:
+        return 1.0
+    scored = []
+    for step in range(13):
+        constants.CPU_Q8_CORE_SCALE = 1.0 + step * 0.05
+        errors = [math.log(predict_decode(row) / row.tg) for row in q8]
+        scored.append((sum(e * e for e in errors), constants.CPU_Q8_CORE_SCALE))
+    constants.CPU_Q8_CORE_SCALE = min(scored)[1]
+    return round(constants.CPU_Q8_CORE_SCALE, 2)
 
 
 def fit_moe(rows: list[Row]) -> float:
@@ -340,15 +383,36 @@ def fit_prompt(rows: list[Row]) -> dict[str, float]:
     """Share of matrix throughput a 512-token prompt reaches, per family (median)."""
     result: dict[str, float] = {}
     for family in FAMILIES:
-        ratios = []
-        for row in rows:
-            if row.family != family or row.pp <= 0:
-                continue
-            constants.PROMPT_EFFICIENCY[family] = 1.0
-            ratios.append(row.pp / predict_prompt(row))
-        result[family] = round(statistics.median(ratios), 4) if ratios else 0.0
-    pooled = statistics.median([v for f, v in result.items() if v and f != "cpu"])
+        mine = [row for row in rows if row.family == family and row.pp > 0]
+        if not mine:
+            result[family] = 0.0
+            continue
+        result[family] = _prompt_efficiency(family, mine)
+        if family == "cpu":
+            # A CPU's prompt attention per (head, position) pair: the grid value whose
+            # efficiency fits the rows best (pp512 against pp2048 of here.tsv sets it).
+            scored = []
+            for per_pair in (0.0, 25.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1600.0):
+                constants.CPU_PROMPT_ATTN_FLOPS = per_pair
+                efficiency = _prompt_efficiency(family, mine)
+                errors = [math.log(predict_prompt(row) / row.pp) for row in mine]
+                scored.append((sum(e * e for e in errors), per_pair, efficiency))
+            _, per_pair, result[family] = min(scored)
+            constants.CPU_PROMPT_ATTN_FLOPS = per_pair
+            result["cpu_attn"] = per_pair
+    pooled = statistics.median([v for f, v in result.items() if v and f in FAMILIES[:-1]])
     return {f: (v or pooled) for f, v in result.items()}
+
+
+def _prompt_efficiency(family: str, rows: list[Row]) -> float:
+    """The efficiency that predicts the median row exactly (it scales the matrix work
+    only, so iterate)."""
+    efficiency = 1.0
+    for _ in range(8):
+        constants.PROMPT_EFFICIENCY[family] = efficiency
+        efficiency *= statistics.median(row.pp / predict_prompt(row) for row in rows)
+    constants.PROMPT_EFFICIENCY[family] = efficiency
+    return round(efficiency, 4)
 
 
 def prior_for(rows: list[Row]) -> dict[str, float]:
@@ -373,8 +437,11 @@ def fit(rows: list[Row]) -> dict[str, Any]:
     kv = fit_context(gpu)
     constants.KV_COST.update(kv_table(kv))
     gpu = fit_gpu(gpu_rows, prior_for(gpu_rows))
-    cpu = fit_cpu(cpu_rows)
+    constants.CPU_Q8_CORE_SCALE = 1.0
+    cpu = fit_cpu([r for r in cpu_rows if not decode_work(r).eight_bit])
     fitted = {"gpu": gpu, "cpu": cpu, "kv_cuda": kv}
+    apply(fitted)
+    cpu["q8"] = fit_cpu_q8(cpu_rows)
     apply(fitted)
     fitted["moe"] = fit_moe(moe_rows)
     apply(fitted)
@@ -391,7 +458,9 @@ def kv_table(kv_cuda: float) -> dict[str, float]:
     With flash attention the K and V rows are read once, fused: 1.0 (an RX 7900 XTX
     decodes an 8B Q4_K_M 0.68 ms slower at 4096 tokens of context, PR 26284: 0.89 of
     its KV bytes at the fitted bandwidth, floored at the bytes themselves). Metal:
-    3/1.6 of CUDA's, as published for Apple relative to CUDA.
+    3/1.6 of CUDA's, as published for Apple relative to CUDA. A CPU reads its KV bytes
+    once; its attention arithmetic is a term of its own (``CPU_ATTN_FLOPS`` per head
+    and position, fitted on ``here.tsv``).
     """
     metal = 3.0 / 1.6
     return {
@@ -403,8 +472,8 @@ def kv_table(kv_cuda: float) -> dict[str, float]:
         "amd-fa": 1.0,
         "intel": kv_cuda,
         "intel-fa": 1.0,
-        "cpu": 1.5,
-        "cpu-fa": 1.5,
+        "cpu": 1.0,
+        "cpu-fa": 1.0,
     }
 
 
@@ -425,6 +494,9 @@ def apply(fitted: dict[str, Any]) -> None:
         constants.CPU_FIXED_S = float(cpu["fixed"])
         constants.CPU_FIXED_PER_THREAD_S = float(cpu["per_thread"])
         constants.CPU_OVERHEAD_BYTES = float(cpu["overhead_bytes"])
+        constants.CPU_LAYER_S = float(cpu["per_layer"])
+        constants.CPU_ATTN_FLOPS = float(cpu["attn_flops"])
+        constants.CPU_Q8_CORE_SCALE = float(cpu.get("q8", 1.0))
     if "kv_cuda" in fitted:
         constants.KV_COST.update(kv_table(fitted["kv_cuda"]))
     if "attention" in fitted:
@@ -432,7 +504,9 @@ def apply(fitted: dict[str, Any]) -> None:
     if "moe" in fitted:
         constants.MOE_EXPERT_COST = fitted["moe"]
     if "prompt" in fitted:
-        constants.PROMPT_EFFICIENCY.update(fitted["prompt"])
+        prompt = dict(fitted["prompt"])
+        constants.CPU_PROMPT_ATTN_FLOPS = prompt.pop("cpu_attn", constants.CPU_PROMPT_ATTN_FLOPS)
+        constants.PROMPT_EFFICIENCY.update(prompt)
 
 
 def snapshot() -> dict[str, Any]:
@@ -539,6 +613,8 @@ def report(rows: list[Row]) -> str:
             )
             if not fit_s["n"]:
                 continue
+            if not cv_s["n"]:
+                cv_s = {"median_abs": math.nan, "bias": math.nan, "within20": math.nan}
             lines.append(
                 f"| {name} | {fit_s['n']} | {fit_s['median_abs']:.1%} | {fit_s['bias']:+.1%} "
                 f"| {fit_s['within20']:.0%} | {cv_s['median_abs']:.1%} | {cv_s['bias']:+.1%} "
@@ -547,7 +623,7 @@ def report(rows: list[Row]) -> str:
 
     by_family: dict[str, list[Row]] = {f: [r for r in rows if r.family == f] for f in FAMILIES}
     by_size = {label: [r for r in rows if size_bucket(r) == label] for *_, label in SIZE_BUCKETS}
-    by_origin = {o: [r for r in rows if r.origin == o] for o in ("calibration", "gathered")}
+    by_origin = {o: [r for r in rows if r.origin == o] for o in ("calibration", "gathered", "here")}
     table("Decode (tg, short context) by device class", {"all": rows, **by_family})
     table("Decode by model size", by_size)
     table("Decode by data set", by_origin)
@@ -564,6 +640,27 @@ def report(rows: list[Row]) -> str:
             f"| {error(r, 'cv', r.tg):+.0%} |"
         )
     return "\n".join(lines)
+
+
+def calibrated_band(rows: list[Row]) -> tuple[float, float]:
+    """Measured/predicted 10th-90th percentile ratios once each device's own level is
+    taken out: what a prediction calibrated on one model of a device keeps for another
+    (devices with two models or more, in-sample fit)."""
+    by_device: dict[str, list[float]] = {}
+    for row in rows:
+        if "fit" in row.predicted and row.tg > 0:
+            by_device.setdefault(row.profile, []).append(math.log(row.tg / row.predicted["fit"]))
+    spread = []
+    for logs in by_device.values():
+        if len({round(v, 6) for v in logs}) >= 2:
+            centre = statistics.fmean(logs)
+            spread += [math.exp(v - centre) for v in logs]
+    spread.sort()
+    if not spread:
+        return (0.9, 1.1)
+    low = spread[max(0, int(0.1 * (len(spread) - 1)))]
+    high = spread[min(len(spread) - 1, math.ceil(0.9 * (len(spread) - 1)))]
+    return round(min(low, 0.95), 2), round(max(high, 1.05), 2)
 
 
 def constants_source(decode_band: dict[str, Any], prompt_band: dict[str, Any]) -> str:
@@ -595,7 +692,9 @@ def constants_source(decode_band: dict[str, Any], prompt_band: dict[str, Any]) -
     ]
     for name in sorted(values):
         value = values[name]
-        if name.endswith("_BAND"):
+        if isinstance(value, tuple):
+            kind = "tuple[float, float]"
+        elif name.endswith("_BAND"):
             kind = "dict[str, tuple[float, float]]"
         else:
             kind = types.get(type(value), "float")
@@ -621,6 +720,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(rows)} rows, {len({r.group for r in rows})} devices")
     print(f"fitted: {fitted}")
     print(report(rows))
+    constants.CALIBRATED_BAND = calibrated_band(rows)
+    print(f"calibrated band (spread between models on one device): {constants.CALIBRATED_BAND}")
     if args.write and decode_band:
         CONSTANTS_FILE.write_text(constants_source(decode_band, prompt_band), encoding="utf-8")
         print(f"wrote {CONSTANTS_FILE}")

@@ -113,6 +113,7 @@ def calibration_for(hw: Hardware, backend: str) -> speed.Calibration | None:
         prompt_scale=result.prompt_scale,
         fixed_extra_s=result.fixed_extra_s,
         label=_label(result),
+        decode_sd=result.gen_tok_s_sd / result.gen_tok_s if result.gen_tok_s > 0 else 0.0,
     )
 
 
@@ -444,7 +445,8 @@ def run_bench(
     n = shape.arch.n_layers
     kv_layers = [1] * n
     filled = prompt_tokens + gen_tokens // 2
-    work = decode_work(shape, placed.gpu_layers, _kv_read(shape, filled, "f16"), kv_layers)
+    kv = _kv_read(shape, filled, "f16")
+    work = decode_work(shape, placed.gpu_layers, kv, kv_layers, filled=filled)
     prompt = prompt_work(shape, placed.gpu_layers if hw.gpus else 0)
     decode_scale, prompt_scale, fixed_extra_s = scales(
         hw,

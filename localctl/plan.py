@@ -492,11 +492,14 @@ def decode_work(
     kv_read: int,
     kv_layers: list[int],
     cpu_moe_layers: int = 0,
+    *,
+    filled: int = 0,
 ) -> speed.DecodeWork:
     """Bytes one decode step reads on each device, split as llama.cpp places layers.
 
     The last ``gpu_layers`` blocks are on the GPU, the output head too when every
-    block is there; each device reads its active weights and its share of the KV cache.
+    block is there; each device reads its active weights and its share of the KV cache
+    (``kv_read`` bytes in all, ``filled`` tokens cached).
     """
     n = shape.arch.n_layers
     total_kv = sum(kv_layers) or 1
@@ -518,7 +521,9 @@ def decode_work(
         start = max(cpu_moe_layers, n - gpu_layers)
         gpu_experts = int(sum(shape.layer_expert_bytes[start:]) * ratio) if gpu_layers else 0
     active = gpu_read + cpu_read
-    params = _active_params(shape)
+    # Every decode step computes the logits: the head's weights count as arithmetic.
+    params = _active_params(shape) + shape.arch.n_vocab * shape.arch.n_embd
+    cpu_layers = n - gpu_layers
     return speed.DecodeWork(
         gpu_bytes=gpu_read,
         cpu_bytes=cpu_read,
@@ -527,14 +532,25 @@ def decode_work(
         gpu_params=params * gpu_read / active if active else 0.0,
         gpu_expert_bytes=gpu_experts,
         k_quant=speed.is_k_quant(shape.quant),
+        eight_bit=shape.quant.upper() == "Q8_0",
+        cpu_layers=cpu_layers,
+        cpu_attn_pairs=attention_pairs(shape, filled, range(cpu_layers)),
     )
+
+
+def attention_pairs(shape: ModelShape, filled: int, layers: range) -> float:
+    """(query head, cached position) pairs one decode step's attention visits in
+    ``layers`` with ``filled`` tokens cached (a sliding-window layer sees its window)."""
+    arch = shape.arch
+    flags = memory.swa_layer_flags(arch, shape.swa_layers)
+    window = arch.sliding_window or filled
+    seen = sum(min(filled, window) if flags[layer] else filled for layer in layers)
+    return float(arch.n_heads * seen)
 
 
 def _active_params(shape: ModelShape) -> int:
-    # Unknown parameter count: active bytes at 4.5 bits per weight (a Q4_K_M file).
-    return shape.active_params or int(
-        (sum(shape.layer_active_bytes) + shape.output_bytes) * 8 / 4.5
-    )
+    # Unknown parameter count: block bytes at 4.5 bits per weight (a Q4_K_M file).
+    return shape.active_params or int(sum(shape.layer_active_bytes) * 8 / 4.5)
 
 
 def prompt_work(shape: ModelShape, gpu_layers: int, cpu_moe_layers: int = 0) -> speed.PromptWork:
@@ -546,12 +562,16 @@ def prompt_work(shape: ModelShape, gpu_layers: int, cpu_moe_layers: int = 0) -> 
     cpu_bytes = sum(shape.layer_bytes[: n - gpu_layers]) if 0 < gpu_layers < n else 0
     if cpu_moe_layers and shape.layer_expert_bytes:
         cpu_bytes += sum(shape.layer_expert_bytes[:cpu_moe_layers])
+    swa = sum(memory.swa_layer_flags(arch, shape.swa_layers)) if arch.sliding_window else 0
     return speed.PromptWork(
         active_params=active_params,
         n_layers=n,
         attn_width=width or arch.n_embd,
         cpu_bytes=cpu_bytes,
         on_gpu=gpu_layers > 0,
+        attn_heads=arch.n_heads * n,
+        swa_heads=arch.n_heads * swa,
+        swa_window=arch.sliding_window,
     )
 
 
@@ -574,11 +594,11 @@ def predict_speed(
 
     def decode(filled: int) -> float:
         kv = _kv_read(shape, filled, kv_type)
-        work = decode_work(shape, gpu_layers, kv, kv_layers, cpu_moe_layers)
+        work = decode_work(shape, gpu_layers, kv, kv_layers, cpu_moe_layers, filled=filled)
         return speed.decode_tok_s(hw, work, flash_attn=flash_attn, calibration=calibration)
 
     tok_s = decode(ctx)
-    low, high = (1.0, 1.0) if calibration else speed.decode_band(hw, on_gpu=on_gpu)
+    low, high = speed.decode_band(hw, on_gpu=on_gpu, calibration=calibration)
     prompt = prompt_work(shape, gpu_layers if hw.gpus else 0, cpu_moe_layers)
     long_prompt = min(ctx, speed.LONG_PROMPT_TOKENS)
     ttft = speed.prompt_seconds(hw, prompt, long_prompt, calibration=calibration)

@@ -39,8 +39,9 @@ class ModelShape:
     the CPU repack copy (:func:`catalog.memory.repacked_bytes`); empty when the
     shape is estimated from catalog numbers."""
     active_params: int = 0
-    """Parameters one token passes through (MoE: the experts in use; 0 when unknown):
-    the FLOPs of prompt processing."""
+    """Block parameters one token passes through (MoE: the experts in use; 0 when
+    unknown): the FLOPs of prompt processing. The output head is not counted: a prompt
+    computes logits for its last token only (llama-server and llama-bench alike)."""
     quant: str = ""
     """Quant name (``Q4_K_M``): K- and I-quants cost more arithmetic per weight to decode."""
     layer_expert_bytes: tuple[int, ...] = ()
@@ -78,7 +79,7 @@ def shape_from_gguf(info: GgufInfo, extra: tuple[GgufInfo, ...] = ()) -> ModelSh
     active = [0] * arch.n_layers
     experts = [0] * arch.n_layers
     ratio = arch.n_experts_used / arch.n_experts if arch.n_experts else 1.0
-    embd = output = params = embd_params = 0
+    embd = output = params = 0
     has_output = False
     matrices = []
     for tensor in (t for part in (info, *extra) for t in part.tensors):
@@ -100,11 +101,9 @@ def shape_from_gguf(info: GgufInfo, extra: tuple[GgufInfo, ...] = ()) -> ModelSh
             params += int(tensor.n_elements * ratio) if tensor.is_expert else tensor.n_elements
         elif tensor.name == "token_embd.weight":
             embd += tensor.n_bytes
-            embd_params = tensor.n_elements
         else:
             output += tensor.n_bytes
             has_output = has_output or tensor.name == "output.weight"
-            params += tensor.n_elements
     return ModelShape(
         arch=arch,
         layer_bytes=tuple(layers),
@@ -115,7 +114,7 @@ def shape_from_gguf(info: GgufInfo, extra: tuple[GgufInfo, ...] = ()) -> ModelSh
         kv_heads_per_layer=info.n_kv_heads_per_layer,
         swa_layers=info.swa_layers,
         matrices=tuple(matrices),
-        active_params=params + (embd_params if not has_output else 0),
+        active_params=params,
         quant=info.file_type,
         layer_expert_bytes=tuple(experts) if any(experts) else (),
     )
@@ -154,7 +153,9 @@ def shape_from_catalog(model: ModelSpec, size_bytes: int, quant: str = "") -> Mo
         embd_bytes=embd,
         output_bytes=output,
         tied_output=arch.tied_embeddings,
-        active_params=int((model.active_params or model.params) - embd_params),
+        active_params=int(
+            (model.active_params or model.params) - embd_params * (1 if arch.tied_embeddings else 2)
+        ),
         quant=quant,
         layer_expert_bytes=tuple(int(b * min(1.0, expert_share)) for b in layers)
         if expert_share

@@ -71,6 +71,15 @@ class DecodeWork:
     stream slower than dense weights (:data:`localctl.speed_constants.MOE_EXPERT_COST`)."""
     k_quant: bool = False
     """K- or I-quant weights: their dequantisation costs more arithmetic per weight."""
+    eight_bit: bool = False
+    """Q8_0 weights: the simplest dequantisation, so a core streams more bytes of them
+    per second (:data:`localctl.speed_constants.CPU_Q8_CORE_SCALE`)."""
+    cpu_layers: int = 0
+    """Blocks the CPU runs: each costs dispatch and thread synchronisation
+    (:data:`localctl.speed_constants.CPU_LAYER_S`) however small its weights."""
+    cpu_attn_pairs: float = 0.0
+    """(query head, cached position) pairs the CPU's attention visits: arithmetic that
+    grows with the context (:data:`localctl.speed_constants.CPU_ATTN_FLOPS` each)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +95,12 @@ class PromptWork:
     cpu_bytes: float = 0.0
     """Weights left in RAM (partial offload): copied to the GPU per micro-batch."""
     on_gpu: bool = False
+    attn_heads: int = 0
+    """Query heads summed over the blocks: a CPU's attention costs per (head, position)
+    pair, whatever the head size."""
+    swa_heads: int = 0
+    """The part of ``attn_heads`` in sliding-window blocks (they see ``swa_window``)."""
+    swa_window: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +108,7 @@ class Calibration:
     """What ``localctl bench`` measured on this machine, as scales on the model's rates."""
 
     decode_scale: float = 1.0
-    """Measured / modelled streaming rate (bytes per second of the step's bandwidth term)."""
+    """Measured / modelled rate: of the GPU's streaming, and of the whole CPU step."""
     prompt_scale: float = 1.0
     """Measured / modelled matrix throughput."""
     fixed_extra_s: float = 0.0
@@ -101,6 +116,8 @@ class Calibration:
     not streaming, dominated the benched step)."""
     label: str = ""
     """Where the scales come from (``calibrated here: llama-server b4500, 2026-12-01``)."""
+    decode_sd: float = 0.0
+    """Standard deviation of the measured decode rate over its mean (repeatability)."""
 
 
 def _gpu_bandwidth(hw: Hardware, gpu: Gpu) -> float:
@@ -134,7 +151,7 @@ def cpu_threads(hw: Hardware) -> int:
     return max(1, hw.physical_cores)
 
 
-def cpu_stream_rate(hw: Hardware, calibration: Calibration | None = None) -> float:
+def cpu_stream_rate(hw: Hardware, *, eight_bit: bool = False) -> float:
     """Bytes/s a CPU decode streams: memory-bound or core-bound, whichever is lower."""
     bandwidth = hw.ram_bandwidth_bytes_s or DEFAULT_CPU_BANDWIDTH
     efficiency = (
@@ -143,8 +160,22 @@ def cpu_stream_rate(hw: Hardware, calibration: Calibration | None = None) -> flo
         else constants.CPU_MEMORY_EFFICIENCY
     )
     per_core = CORE_RATES[core_class(hw.cpu_name)][0] * 1e9 * constants.CPU_CORE_SCALE
-    rate = min(efficiency * bandwidth, cpu_threads(hw) * per_core)
-    return rate * (calibration.decode_scale if calibration else 1.0)
+    if eight_bit:
+        per_core *= constants.CPU_Q8_CORE_SCALE
+    return min(efficiency * bandwidth, cpu_threads(hw) * per_core)
+
+
+def cpu_flops(hw: Hardware) -> float:
+    """Peak matrix FLOP/s of the CPU's threads (the core type's tabled rate)."""
+    return cpu_threads(hw) * CORE_RATES[core_class(hw.cpu_name)][1] * 1e9
+
+
+def cpu_attention_seconds(hw: Hardware, pairs: float, *, prompt: bool = False) -> float:
+    """Seconds a CPU's attention takes over ``pairs`` (head, position) pairs: one query
+    at a time in a decode step, a whole micro-batch at a time (far cheaper per pair) in
+    a prompt."""
+    per_pair = constants.CPU_PROMPT_ATTN_FLOPS if prompt else constants.CPU_ATTN_FLOPS
+    return pairs * per_pair / cpu_flops(hw) if pairs > 0 else 0.0
 
 
 def cpu_fixed_s(hw: Hardware) -> float:
@@ -219,9 +250,13 @@ def decode_seconds(
     if work.cpu_bytes > 0 or work.cpu_kv_bytes > 0:
         kv = kv_cost(hw, on_gpu=False, flash_attn=flash_attn) * work.cpu_kv_bytes
         overhead = 0.0 if on_gpu else constants.CPU_OVERHEAD_BYTES
-        seconds += (work.cpu_bytes + kv + overhead) / cpu_stream_rate(hw, calibration)
+        cpu = (work.cpu_bytes + kv + overhead) / cpu_stream_rate(hw, eight_bit=work.eight_bit)
+        cpu += work.cpu_layers * constants.CPU_LAYER_S
+        cpu += cpu_attention_seconds(hw, work.cpu_attn_pairs)
         if not on_gpu:
-            seconds += cpu_fixed_s(hw)
+            cpu += cpu_fixed_s(hw)
+        # A run measured here scales the CPU's whole step: its parts share the cores.
+        seconds += cpu / (calibration.decode_scale if calibration else 1.0)
     return seconds
 
 
@@ -266,11 +301,17 @@ def prompt_seconds(
         return 0.0
     flops = matrix_flops(hw, on_gpu=work.on_gpu, calibration=calibration)
     weights = 2.0 * work.active_params * n_tokens
-    # Attention: 4 x layers x width FLOPs per token and position, sum over positions.
-    attention = (
-        constants.ATTENTION_COST * 4.0 * work.n_layers * work.attn_width * n_tokens * n_tokens / 2
-    )
-    seconds = (weights + attention) / flops
+    if work.on_gpu or not work.attn_heads:
+        # Attention: 4 x layers x width FLOPs per token and position, summed over positions.
+        attention = constants.ATTENTION_COST * 4.0 * work.n_layers * work.attn_width
+        seconds = (weights + attention * n_tokens * n_tokens / 2) / flops
+    else:
+        # A CPU pays per (head, position) pair, as its decode does.
+        full = (work.attn_heads - work.swa_heads) * n_tokens * n_tokens / 2
+        window = min(n_tokens, work.swa_window)
+        swa = work.swa_heads * (window * window / 2 + (n_tokens - window) * window)
+        scale = calibration.prompt_scale if calibration else 1.0
+        seconds = weights / flops + cpu_attention_seconds(hw, full + swa, prompt=True) / scale
     if work.on_gpu and work.cpu_bytes > 0:
         batches = -(-n_tokens // UBATCH_TOKENS)
         seconds += batches * work.cpu_bytes / PCIE_BYTES_S
@@ -289,9 +330,17 @@ def prompt_tok_s(
     return round(n_tokens / seconds, 1) if seconds > 0 else 0.0
 
 
-def decode_band(hw: Hardware, *, on_gpu: bool) -> tuple[float, float]:
-    """Measured/predicted ratio range of the device class (cross-validated residuals)."""
-    return constants.DECODE_BAND[device_family(hw, on_gpu=on_gpu)]
+def decode_band(
+    hw: Hardware, *, on_gpu: bool, calibration: Calibration | None = None
+) -> tuple[float, float]:
+    """Measured/predicted ratio range: the device class's cross-validated residuals, or,
+    calibrated here, the spread between models on one device widened by two standard
+    deviations of the measurement."""
+    if calibration is None:
+        return constants.DECODE_BAND[device_family(hw, on_gpu=on_gpu)]
+    low, high = constants.CALIBRATED_BAND
+    spread = 2 * calibration.decode_sd
+    return round(low - spread, 3), round(high + spread, 3)
 
 
 def prompt_band(hw: Hardware, *, on_gpu: bool) -> tuple[float, float]:

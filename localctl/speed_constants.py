@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
-ATTENTION_COST: float = 5.32
+ATTENTION_COST: float = 5.21
+CALIBRATED_BAND: tuple[float, float] = (0.91, 1.12)
+CPU_ATTN_FLOPS: float = 2552.4
 CPU_CORE_SCALE: float = 0.9
-CPU_FIXED_PER_THREAD_S: float = 5.6e-05
-CPU_FIXED_S: float = 0.000471
+CPU_FIXED_PER_THREAD_S: float = 2.5e-05
+CPU_FIXED_S: float = 0.0
+CPU_LAYER_S: float = 6e-05
 CPU_MEASURED_EFFICIENCY: float = 0.85
 CPU_MEMORY_EFFICIENCY: float = 0.75
 CPU_OVERHEAD_BYTES: float = 0.0
+CPU_PROMPT_ATTN_FLOPS: float = 800.0
+CPU_Q8_CORE_SCALE: float = 1.3
 DECODE_BAND: dict[str, tuple[float, float]] = {
     "nvidia-gddr": (0.84, 1.13),
     "nvidia-hbm": (0.83, 1.15),
@@ -17,7 +22,7 @@ DECODE_BAND: dict[str, tuple[float, float]] = {
     "apple-ultra": (0.67, 1.31),
     "amd": (0.65, 1.32),
     "intel": (0.81, 1.19),
-    "cpu": (0.8, 1.36),
+    "cpu": (0.8, 1.29),
 }
 DECODE_FLOPS_PER_WEIGHT: dict[str, float] = {
     "nvidia-gddr": 13.85,
@@ -72,26 +77,26 @@ KV_COST: dict[str, float] = {
     "amd-fa": 1.0,
     "intel": 2.5,
     "intel-fa": 1.0,
-    "cpu": 1.5,
-    "cpu-fa": 1.5,
+    "cpu": 1.0,
+    "cpu-fa": 1.0,
 }
 MOE_EXPERT_COST: float = 1.89
 MULTI_GPU_S: float = 0.0
 PROMPT_BAND: dict[str, tuple[float, float]] = {
-    "nvidia-gddr": (0.59, 1.38),
-    "nvidia-hbm": (0.69, 1.23),
-    "apple": (0.86, 1.24),
-    "apple-ultra": (0.82, 1.11),
-    "amd": (0.2, 1.99),
-    "intel": (0.6, 1.36),
-    "cpu": (0.57, 1.1),
+    "nvidia-gddr": (0.59, 1.43),
+    "nvidia-hbm": (0.69, 1.21),
+    "apple": (0.86, 1.21),
+    "apple-ultra": (0.78, 1.13),
+    "amd": (0.19, 1.98),
+    "intel": (0.64, 1.36),
+    "cpu": (0.55, 1.1),
 }
 PROMPT_EFFICIENCY: dict[str, float] = {
-    "nvidia-gddr": 0.4306,
-    "nvidia-hbm": 0.3194,
-    "apple": 0.6654,
-    "apple-ultra": 0.6767,
-    "amd": 0.3431,
-    "intel": 0.2933,
-    "cpu": 0.9798,
+    "nvidia-gddr": 0.4015,
+    "nvidia-hbm": 0.3075,
+    "apple": 0.6444,
+    "apple-ultra": 0.6334,
+    "amd": 0.3363,
+    "intel": 0.2713,
+    "cpu": 0.8757,
 }

@@ -122,6 +122,20 @@ def test_a_real_run_is_stored_and_predicts_what_it_measured(
     assert after.predicted_tok_s == pytest.approx(report.result.gen_tok_s, rel=0.05)
 
 
+def test_a_calibrated_band_keeps_the_spread_between_models_and_the_measurement_sd(
+    smollm2_path: Path,
+) -> None:
+    shape = shape_from_file(smollm2_path)
+    request = PlanRequest(ctx=1024, backend="llama-server")
+    benchrun.save_result(stored(decode_scale=1.0))
+    steady = plan(shape, THIS_MACHINE, request)
+    low, high = steady.predicted_tok_s_range
+    assert low < 0.95 * steady.predicted_tok_s and high > 1.05 * steady.predicted_tok_s
+    benchrun.save_result(replace(stored(decode_scale=1.0), gen_tok_s_sd=20.0))
+    noisy = plan(shape, THIS_MACHINE, request)
+    assert noisy.predicted_tok_s_range[0] < low and noisy.predicted_tok_s_range[1] > high
+
+
 def test_a_small_model_on_a_gpu_corrects_the_fixed_cost_not_the_bandwidth() -> None:
     gpu = replace(
         THIS_MACHINE,

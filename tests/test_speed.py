@@ -192,3 +192,45 @@ def test_a_model_that_fits_whole_is_offloaded_whole_and_a_split_keeps_the_margin
     split = plan("llama-3-70b-x:Q4_K_M", profile("x-rtx4080"))
     assert split.placement == "partial"
     assert split.gpu_bytes <= profile("x-rtx4080").vram_free_bytes - (1 << 30)
+
+
+def test_a_cpu_pays_for_context_per_attention_head_not_per_kv_byte() -> None:
+    # Measured here (bench/speed_data/here.tsv): SmolLM2 (30 blocks x 9 heads) falls from
+    # 87 to 35 tok/s between 4 and 2,048 cached tokens; Gemma 3 270M (18 x 4 heads, five
+    # blocks in six on a 512-token window) only from 44.5 to 37.4, though its KV row is
+    # nearly as large.
+    hw = profile("g-epyc-vm-2c")
+    smol = plan("smollm2-135m:Q4_1", hw, ctx=2048 + 64)
+    gemma = plan("gemma-3-270m:Q4_K_M", hw, ctx=2048 + 64)
+    assert smol.predicted_tok_s < 0.55 * smol.predicted_tok_s_short
+    assert gemma.predicted_tok_s > 0.8 * gemma.predicted_tok_s_short
+
+
+def test_a_cpu_step_costs_per_block_so_fewer_bigger_blocks_stream_faster() -> None:
+    hw = profile("g-epyc-vm-2c")
+    smol, gemma = plan("smollm2-135m:Q4_1", hw), plan("gemma-3-270m:Q4_K_M", hw)
+    smol_bytes = CATALOG.resolve("smollm2-135m:Q4_1")[1].size_bytes
+    gemma_bytes = CATALOG.resolve("gemma-3-270m:Q4_K_M")[1].size_bytes
+    # Gemma reads 2.6x the bytes in 18 blocks against 30: it decodes at about half the rate.
+    ratio = gemma.predicted_tok_s_short / smol.predicted_tok_s_short
+    assert smol_bytes / gemma_bytes < ratio < 0.6
+
+
+def test_calibrated_on_one_model_here_the_others_stay_within_20_percent() -> None:
+    """What `localctl bench` on the test model does for every other row measured here."""
+    from bench.fit_speed import load_rows, predict_decode
+
+    rows, _ = load_rows(("here",))
+    anchor = next(r for r in rows if r.ref == "smollm2-135m:Q4_1" and r.depth == 512)
+    scale = anchor.tg / predict_decode(anchor)
+    errors = {f"{r.ref}@{r.depth}": predict_decode(r) * scale / r.tg - 1 for r in rows}
+    assert len(errors) >= 10
+    assert all(abs(e) <= 0.2 for e in errors.values()), errors
+
+
+def test_a_prompt_does_not_pay_for_the_output_head() -> None:
+    # A prompt computes logits for its last token only: Gemma 3 270M's 168M-parameter
+    # tied head is not prompt work, its 100M block parameters are.
+    model, quant = CATALOG.resolve("gemma-3-270m:Q4_K_M")
+    shape = shape_for_quant(model, quant.name)
+    assert 90e6 < shape.active_params < 110e6
