@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     import httpx
 
 
+MAX_HELPER_REPLY_BYTES = 16 << 20
+"""Most of a helper endpoint's answer read: the token ids of a million-token text, about
+7 MB of JSON, fit twice; a server streaming more is not counting tokens."""
 MISSING_ROUTE_CODES = frozenset({404, 405, 501})
 """Answers meaning a server has no such endpoint (as opposed to a refused key or an error)."""
 
@@ -38,16 +41,25 @@ async def _helper_post(
     if _routes.get((base, path)) is False:
         return None
     try:
-        response = await client.post(base + path, json=body, headers=bearer_headers(api_key))
+        async with client.stream(
+            "POST", base + path, json=body, headers=bearer_headers(api_key)
+        ) as response:
+            status = response.status_code
+            raw = b""
+            if status == 200:
+                async for chunk in response.aiter_bytes():
+                    raw += chunk
+                    if len(raw) > MAX_HELPER_REPLY_BYTES:
+                        return None  # no tokenizer answers that much: not one to trust
     except Exception:  # a server without the endpoint may also just drop the connection
         return None
-    if response.status_code in MISSING_ROUTE_CODES:
+    if status in MISSING_ROUTE_CODES:
         _routes[(base, path)] = False
         return None
-    if response.status_code != 200:
+    if status != 200:
         return None
     try:
-        document = response.json()
+        document = json.loads(raw)
     except ValueError:
         _routes[(base, path)] = False
         return None

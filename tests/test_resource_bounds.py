@@ -78,3 +78,54 @@ def test_a_hostile_header_in_a_model_folder_costs_the_catalog_nothing(tmp_path: 
     targets = library.local_targets(set(), config)
     assert [t.local_path.name for t in targets if t.local_path] == ["tiny.gguf"]
     assert time.thread_time() - started < catalog.gguf.MAX_PARSE_CPU_S
+
+
+def test_a_tokenize_reply_that_never_ends_is_not_read_whole() -> None:
+    import asyncio
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    from localctl.tokens import MAX_HELPER_REPLY_BYTES, count_tokens
+
+    sent = [0]
+
+    class Endless(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # an answer of token ids that goes on and on
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            chunk = b"1," * (1 << 19)
+            try:
+                self.wfile.write(b'{"tokens": [')
+                while sent[0] < 4 * MAX_HELPER_REPLY_BYTES:
+                    self.wfile.write(chunk)
+                    sent[0] += len(chunk)
+            except OSError:
+                return
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+
+    async def count() -> int | None:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await count_tokens(client, base, "hello", None)
+
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        assert asyncio.run(count()) is None
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        server.shutdown()
+        server.server_close()
+    # Read up to the bound and dropped: never the 64 MiB the server had to send.
+    assert peak < 3 * MAX_HELPER_REPLY_BYTES
