@@ -77,6 +77,14 @@ def _find_repos(query: str, limit: int, cancel: threading.Event | None) -> list[
     return list(listing.with_retries(call, "the model search", cancel, retry=False))
 
 
+def _plain_repo_id(info: Any) -> bool:
+    try:
+        hub.check_repo_id(str(info.id))
+    except BadInputError:
+        return False
+    return True
+
+
 def _hit(info: Any, cancel: threading.Event | None) -> RepoHit:
     repo = str(info.id)
     modified = info.last_modified
@@ -118,7 +126,8 @@ def search_hub(
         raise BadInputError("search needs a query, e.g. `localctl search qwen3`")
     if limit < 1:
         raise BadInputError("--limit must be at least 1")
-    found = _find_repos(text, limit, cancel)
+    # An id the hub would refuse (a hostile mirror: escape sequences, paths) is left out.
+    found = [info for info in _find_repos(text, limit, cancel) if _plain_repo_id(info)]
     with ThreadPoolExecutor(max_workers=LIST_WORKERS) as pool:
         hits = tuple(pool.map(lambda info: _hit(info, cancel), found))
     return SearchResult(query=text, endpoint=hub.hub_endpoint(), hits=hits)

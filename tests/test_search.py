@@ -25,6 +25,7 @@ from tests.fakehub import (
     SMOLLM2_FILE,
     VALID_TOKEN,
     FakeHub,
+    FakeRepo,
     hub_env,
     search_repos,
 )
@@ -252,3 +253,15 @@ def test_search_fit_plans_each_quant_from_its_header(hub: FakeHub, smollm2_path:
     assert "GPU" in human.stdout and "tok/s" in human.stdout
     refused = _localctl(hub, "search", "smollm2", "--hw", "rtx4090")
     assert refused.returncode == 2 and "pass --fit too" in refused.stderr
+
+
+def test_a_hostile_repo_id_from_the_hub_never_reaches_the_terminal(smollm2_path: Path) -> None:
+    # Only a hostile mirror (HF_ENDPOINT) sends an id the hub would refuse: escape
+    # sequences that retitle the terminal or hide text. The search leaves it out.
+    hostile = FakeRepo("evil/smollm2\x1b]0;owned\x07\x1b[2J", [], downloads=9_000)
+    with FakeHub([*search_repos(smollm2_path), hostile], lifetime_s=120) as fake:
+        done = _localctl(fake, "search", "smollm2")
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout and "\x1b" not in done.stderr
+    assert "owned" not in done.stdout
+    assert DEFAULT_REPO in done.stdout
