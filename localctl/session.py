@@ -275,21 +275,40 @@ def draft_file(
     return draft
 
 
+def with_draft(
+    name: str,
+    path: Path,
+    plan: MemoryPlan,
+    config: Config,
+    hw: Hardware,
+    *,
+    ref: str | None = None,
+    pull: bool = False,
+    progress: Callable[[PullProgress], None] | None = None,
+) -> tuple[MemoryPlan, Path | None]:
+    """``plan`` with the draft model added (``ref``: ``--draft``; None: the config's
+    ``[drafts]`` entry for ``name`` or the file's name), and the draft's file;
+    ``(plan, None)`` when the model has no draft. Every face plans a draft here.
+
+    Raises:
+        BadInputError: the draft is not on disk (and not pulled) or cannot draft for the
+            model.
+    """
+    from localctl.draft import plan_with_draft
+
+    draft = draft_file(ref, name, path, config, pull=pull, progress=progress)
+    return (plan_with_draft(plan, draft, hw) if draft is not None else plan), draft
+
+
 def with_configured_draft(
     name: str, path: Path, plan: MemoryPlan | None, config: Config, hw: Hardware | None
 ) -> tuple[MemoryPlan | None, Path | None]:
     """``plan`` with the config's ``[drafts]`` entry for ``name`` (or the file's name)
-    added, and the draft's file; ``(plan, None)`` when the model has no draft.
-
-    Raises:
-        BadInputError: the draft is not on disk or cannot draft for the model.
-    """
-    from localctl.draft import plan_with_draft
-
-    draft = draft_file(None, name, path, config, pull=False)
-    if draft is not None and plan is not None and hw is not None:
-        plan = plan_with_draft(plan, draft, hw)
-    return plan, draft
+    added, and the draft's file (see :func:`with_draft`); a row not planned yet keeps
+    None and still learns its draft."""
+    if plan is None or hw is None:
+        return plan, draft_file(None, name, path, config, pull=False)
+    return with_draft(name, path, plan, config, hw)
 
 
 def launch_command(

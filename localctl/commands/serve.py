@@ -107,10 +107,9 @@ def _dry_run(
     from pathlib import Path
 
     from localctl.backends import command_line
-    from localctl.draft import plan_with_draft
     from localctl.hardware import resolve_hardware
     from localctl.library import plan_target, resolve
-    from localctl.session import draft_file, plan_command
+    from localctl.session import plan_command, with_draft
 
     hw = resolve_hardware(None)
     target = resolve(args.model, config)
@@ -118,10 +117,9 @@ def _dry_run(
     path = target.local_path or Path(target.quant.files[0] if target.quant.files else name)
     if target.local_path is None:
         print(f"{name} is not downloaded yet: serve downloads it first", file=sys.stderr)
-    memory_plan = plan_target(target, hw, request)
-    draft = draft_file(args.draft, name, path, config, pull=False)
-    if draft is not None:
-        memory_plan = plan_with_draft(memory_plan, draft, hw)
+    memory_plan, draft = with_draft(
+        name, path, plan_target(target, hw, request), config, hw, ref=args.draft
+    )
     argv = plan_command(path, name, memory_plan, config, hw, _overrides(args, extra, draft))
     print(f"# {memory_plan.verdict()}: {memory_plan.reason}", file=sys.stderr)
     print(command_line(argv))
@@ -170,7 +168,6 @@ def run(args: argparse.Namespace) -> int:
     from localctl.auth import api_key_from
     from localctl.commands.fit import plan_request
     from localctl.config import load_config
-    from localctl.draft import plan_with_draft
     from localctl.errors import ServerError
     from localctl.native import choose_backend
     from localctl.server import (
@@ -182,8 +179,8 @@ def run(args: argparse.Namespace) -> int:
     from localctl.session import (
         ServingSession,
         check_fits,
-        draft_file,
         launch_options,
+        with_draft,
     )
 
     config = load_config()
@@ -206,9 +203,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if pulled:
             print(file=sys.stderr)  # ends the progress line, also before an error
-    draft = draft_file(args.draft, name, path, config, progress=progress)
-    if draft is not None:
-        memory_plan = plan_with_draft(memory_plan, draft, hw)
+    memory_plan, draft = with_draft(
+        name, path, memory_plan, config, hw, ref=args.draft, pull=True, progress=progress
+    )
     if not args.force:
         check_fits(memory_plan, name)
     overrides = _overrides(args, extra, draft, api_key)
