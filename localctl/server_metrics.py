@@ -3,16 +3,22 @@
 localctl starts llama-server with ``--metrics --slots``; :func:`read_server_metrics` reads
 both into one :class:`ServerMetrics` for the meters: how full the KV cache is, requests
 running and waiting, and how many prompt tokens came from the cache. Another server (or a
-native one started without those flags) gives None.
+native one started without those flags) gives None. A meter that reads them every second
+keeps one :class:`ServerMetricsReader`, whose connection lives across readings.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from localctl.auth import bearer_headers
 from localctl.endpoint import base_url
+
+if TYPE_CHECKING:
+    import httpx
 
 TIMEOUT_S = 2.0
 """A meter must not wait longer than this for the server."""
@@ -70,24 +76,33 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-def read_server_metrics(url: str, api_key: str | None) -> ServerMetrics | None:
+def read_server_metrics(
+    url: str, api_key: str | None, client: httpx.Client | None = None
+) -> ServerMetrics | None:
     """Read ``/metrics`` and ``/slots`` of the server at ``url`` (blocking, bounded).
+
+    Args:
+        url: Server base URL, with or without ``/v1``.
+        api_key: Bearer key, if the server wants one.
+        client: An httpx client to reuse; by default one is made for this reading.
 
     Returns:
         The figures, or None when the server does not offer both.
     """
     import httpx
 
+    if client is None:
+        with httpx.Client(timeout=TIMEOUT_S) as http:
+            return read_server_metrics(url, api_key, http)
     base = base_url(url)
     headers = bearer_headers(api_key)
     try:
-        with httpx.Client(timeout=TIMEOUT_S) as http:
-            metrics = http.get(base + "/metrics", headers=headers)
-            slots = http.get(base + "/slots", headers=headers)
-            if metrics.status_code != 200 or slots.status_code != 200:
-                return None
-            values = parse_prometheus(metrics.text[: 1 << 20])
-            slot_list = slots.json()
+        metrics = client.get(base + "/metrics", headers=headers, timeout=TIMEOUT_S)
+        slots = client.get(base + "/slots", headers=headers, timeout=TIMEOUT_S)
+        if metrics.status_code != 200 or slots.status_code != 200:
+            return None
+        values = parse_prometheus(metrics.text[: 1 << 20])
+        slot_list = slots.json()
     except (httpx.HTTPError, ValueError):
         return None
     if not isinstance(slot_list, list):
@@ -112,3 +127,31 @@ def read_server_metrics(url: str, api_key: str | None) -> ServerMetrics | None:
         draft_tokens_total=int(values.get("spec_decode_num_draft_tokens_total", 0)),
         draft_accepted_total=int(values.get("spec_decode_num_accepted_tokens_total", 0)),
     )
+
+
+class ServerMetricsReader:
+    """Reads server figures again and again over one HTTP client (safe from any thread).
+
+    A new client per reading costs some 50 ms of CPU (it loads the certificate store) and
+    a new connection; a meter reading every second would take that from the model it shows.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._client: httpx.Client | None = None
+
+    def read(self, url: str, api_key: str | None) -> ServerMetrics | None:
+        """:func:`read_server_metrics` of ``url`` over the kept client."""
+        import httpx
+
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=TIMEOUT_S)
+            return read_server_metrics(url, api_key, self._client)
+
+    def close(self) -> None:
+        """Close the client (a later :meth:`read` opens a new one)."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None

@@ -26,8 +26,10 @@ answers a prompt longer than its context), ``progress`` (``prompt_progress`` chu
 the request asks with ``return_progress``, ``delay_s`` apart, then the tokens),
 ``endless_line`` (one token, then a ``data:`` line that never ends: 64 MiB). Also serves
 ``GET /v1/models`` (model id ``model_id``), ``GET /props`` (with ``n_ctx`` set: llama-server
-style ``default_generation_settings.n_ctx`` and ``build_info``), ``POST /extras/tokenize``
-(whitespace tokens). Every chat request body is kept in ``requests``. The server thread is a
+style ``default_generation_settings.n_ctx`` and ``build_info``; ``GET /metrics`` and
+``GET /slots`` as llama-server answers them, one idle slot of ``n_ctx``), ``POST
+/extras/tokenize`` (whitespace tokens). Every chat request body is kept in ``requests``,
+every GET path in ``got``. The server thread is a
 daemon and stops by itself after ``lifetime_s``.
 """
 
@@ -104,6 +106,8 @@ class FakeSSE:
         self.requests: list[dict[str, Any]] = []
         self.posted: list[str] = []
         """Paths of the POST requests received, in order."""
+        self.got: list[str] = []
+        """Paths of the GET requests received, in order."""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -121,9 +125,21 @@ class FakeSSE:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
+                fake.got.append(self.path)
                 if self.path == "/props" and fake.n_ctx:
                     settings = {"n_ctx": fake.n_ctx}
                     self._json({"default_generation_settings": settings, "build_info": "fake"})
+                    return
+                if self.path == "/metrics" and fake.n_ctx:
+                    body = b"llamacpp:requests_processing 0\nllamacpp:prompt_tokens_total 5\n"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                if self.path == "/slots" and fake.n_ctx:
+                    self._json([{"id": 0, "n_ctx": fake.n_ctx, "n_prompt_tokens": 0}])
                     return
                 self._json({"data": [{"id": fake.model_id, "object": "model"}]})
 

@@ -11,13 +11,14 @@ import localctl.library
 from localctl.chat_session import ChatEndpoint, ChatSession
 from localctl.config import Config
 from localctl.replies import TokenDelta
-from tests.fakesse import serve_fake_sse
+from tests.fakesse import FakeSSE, serve_fake_sse
 from tests.tui_flow import wait_until
 from tests.tui_helpers import model
 from tui.app import make_app
 from tui.screens.log import LogModal
 from tui.screens.modals import AttachModal, ConversationModal, ModelSettingsModal
 from tui.widgets.chat_pane import ChatPane
+from tui.widgets.meters_pane import MetersPane
 
 SIZE = (150, 45)
 
@@ -101,6 +102,32 @@ async def test_meters_run_while_a_reply_streams_and_count_a_stopped_one() -> Non
             assert not after.live and after.replies == 1
             assert after.session_completion_tokens >= during.session_completion_tokens
             assert after.energy_wh > 0 and all(v > 0 for v in after.api_equivalent_usd.values())
+
+
+async def test_the_server_is_not_asked_for_its_figures_while_a_reply_streams() -> None:
+    """/metrics and /slots wait for the reply's end (asking would take time from it); the
+    machine meters go on, and the server's figures shown stay."""
+    app = make_app(hw_profile="rtx4090", config=Config())
+    with FakeSSE("normal", tokens=150, delay_s=0.02, n_ctx=4096) as fake:  # 3 s of reply
+        async with app.run_test(size=SIZE) as pilot:
+            await _attach(app, pilot, fake.url)
+            chat = app.chat_screen
+            meters = chat.query_one(MetersPane)
+            await _send(pilot, app, "tell me everything")
+
+            def streamed(tokens: int) -> bool:
+                return chat.replying and chat.snapshot.session_completion_tokens >= tokens
+
+            await wait_until(pilot, lambda: streamed(25), 10, "streaming")
+            asked = fake.got.count("/metrics")
+            sampled = meters.system
+            await wait_until(pilot, lambda: meters.system is not sampled, 5, "machine sampled")
+            await wait_until(pilot, lambda: streamed(125), 10, "two more seconds of reply")
+            assert fake.got.count("/metrics") == asked
+            await wait_until(pilot, lambda: chat.replies_finished == 1, 10, "reply ended")
+            await wait_until(pilot, lambda: fake.got.count("/metrics") > asked, 5, "read after")
+            await wait_until(pilot, lambda: meters.server is not None, 5, "figures shown")
+            assert meters.server is not None and meters.server.n_ctx == 4096
 
 
 async def test_a_reply_cut_off_by_its_reader_still_counts() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -20,6 +21,7 @@ from textual.worker import WorkerCancelled, WorkerFailed
 from localctl.chat_session import ChatSession, ContextTrimmed, SavingStopped, TurnEnded
 from localctl.replies import PromptProgress, ThinkingDelta, TokenDelta
 from localctl.sanitize import printable
+from localctl.server_metrics import ServerMetricsReader
 from tui.widgets.chat_pane import ChatPane, ThinkingBlock
 from tui.widgets.meters_pane import MetersPane
 
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from tui.context import TuiContext
 
 SYSTEM_REFRESH_S = 1.0
+"""How often the machine meters are sampled; the server's own figures (/metrics, /slots)
+too, except while a reply streams: asking then would take time from the reply."""
 LIVE_METERS_S = 0.5
 """How often the meters show a reply that is still streaming."""
 PROGRESS_AFTER_S = 1.0
@@ -84,6 +88,9 @@ class ChatScreen(Screen[None]):
         self.replies_finished = 0
         """Replies that ended (done, stopped or failed) since the app started."""
         self._status = "no server - pick a model in the catalog (F1)"
+        self._server_figures = ServerMetricsReader()
+        self.server_readings = 0
+        """Times the server's /metrics and /slots were read."""
 
     @property
     def endpoint(self) -> ChatEndpoint | None:
@@ -116,6 +123,9 @@ class ChatScreen(Screen[None]):
         self.set_interval(SYSTEM_REFRESH_S, self._sample_system)
         self.set_interval(LIVE_METERS_S, self._show_live_meters)
         self._sample_system()
+
+    def on_unmount(self) -> None:
+        self._server_figures.close()
 
     def _show_live_meters(self) -> None:
         """While a reply streams, the meters count it as far as it got."""
@@ -226,6 +236,7 @@ class ChatScreen(Screen[None]):
         # A reply stopped before it ended is counted too (as far as it got).
         meters = message.meters if message.meters is not None else self.session.meters
         self.query_one(MetersPane).snapshot = meters
+        self._sample_system()  # the server's figures were not read while it streamed
 
     def action_toggle_thinking(self) -> None:
         """Expand or collapse the replies' thinking."""
@@ -306,8 +317,11 @@ class ChatScreen(Screen[None]):
     # -- meters ---------------------------------------------------------------
 
     def _sample_system(self) -> None:
+        endpoint = self.session.endpoint
+        native = endpoint is not None and self.session.native_server
+        server = endpoint if native and not self.replying else None
         self.run_worker(
-            self._read_system,
+            partial(self._read_system, self.server_pid, server, native),
             name="system meters",
             group="system",
             thread=True,
@@ -315,21 +329,33 @@ class ChatScreen(Screen[None]):
             exit_on_error=False,
         )
 
-    def _read_system(self) -> None:
+    def _read_system(self, pid: int | None, server: ChatEndpoint | None, native: bool) -> None:
+        """Sample the machine, and ``server``'s own figures unless it is None (kept as shown
+        while ``native``, cleared when the server is not a native one)."""
         from localctl.meters import system_snapshot
-        from localctl.server_metrics import read_server_metrics
 
-        reading = system_snapshot(self.server_pid)
-        endpoint = self.session.endpoint
-        figures = None
-        if endpoint is not None and self.session.native_server:
-            figures = read_server_metrics(endpoint.url, endpoint.api_key)
+        reading = system_snapshot(pid)
+        if server is None:
+            self.app.call_from_thread(self._show_system, reading, keep_server=native)
+            return
+        figures = self._server_figures.read(server.url, server.api_key)
         self.app.call_from_thread(self._show_system, reading, figures)
 
-    def _show_system(self, reading: SystemSnapshot, figures: ServerMetrics | None = None) -> None:
-        if self.is_mounted:
-            self.query_one(MetersPane).system = reading
-            self.query_one(MetersPane).server = figures
+    def _show_system(
+        self,
+        reading: SystemSnapshot,
+        figures: ServerMetrics | None = None,
+        *,
+        keep_server: bool = False,
+    ) -> None:
+        if not self.is_mounted:
+            return
+        meters = self.query_one(MetersPane)
+        meters.system = reading
+        if not keep_server:
+            if figures is not None:
+                self.server_readings += 1
+            meters.server = figures
 
     @property
     def snapshot(self) -> MeterSnapshot:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -19,6 +20,22 @@ BAR_CELLS = 12
 def _bar(fraction: float, cells: int = BAR_CELLS) -> str:
     full = round(max(0.0, min(1.0, fraction)) * cells)
     return "█" * full + "░" * (cells - full)
+
+
+def _show(widget: Static, content: Text) -> None:
+    """Show ``content`` in ``widget``: nothing when it shows that already, a repaint without
+    a layout pass when the lines are as many as before and none wraps (its size stays)."""
+    shown = widget.content
+    if shown == content:
+        return
+    lines = content.plain.split("\n")
+    same_size = (
+        isinstance(shown, Text)
+        and shown.plain.count("\n") + 1 == len(lines)
+        and widget.content_size.width > 0
+        and max(map(cell_len, lines)) <= widget.content_size.width
+    )
+    widget.update(content, layout=not same_size)
 
 
 def _money(usd: float) -> str:
@@ -92,7 +109,7 @@ class MetersPane(Vertical):
             per_pass = snap.draft_tokens_per_pass or 0.0
             speed.append(f"\ndraft  {snap.draft_acceptance:8.0%} accepted")
             speed.append(f"\n       x{per_pass:.1f} tokens per pass", style="dim")
-        self.query_one("#speed", Static).update(speed)
+        _show(self.query_one("#speed", Static), speed)
         self.query_one("#speed-spark", Sparkline).data = list(snap.gen_tok_s_history[-60:])
         tokens = Text(
             f"{snap.replies} replies\n"
@@ -106,7 +123,7 @@ class MetersPane(Vertical):
             tokens.append(_bar(snap.context_tokens / snap.n_ctx, 24))
         if snap.cached_tokens:
             tokens.append(f"\n{snap.cached_tokens:,} prompt tok from cache", style="dim")
-        self.query_one("#tokens", Static).update(tokens)
+        _show(self.query_one("#tokens", Static), tokens)
         costs = Text()
         for model, usd in sorted(snap.api_equivalent_usd.items()):
             costs.append(self._cost_line(model, usd) + "\n")
@@ -119,7 +136,7 @@ class MetersPane(Vertical):
         if snap.price_source:
             costs.append(f"\nprices: {snap.price_source}", style="dim")
             costs.append("\nother tokenizers count differently", style="dim")
-        self.query_one("#costs", Static).update(costs)
+        _show(self.query_one("#costs", Static), costs)
 
     def watch_progress(self, progress: PromptProgress | None) -> None:
         self.watch_snapshot(self.snapshot)
@@ -136,7 +153,7 @@ class MetersPane(Vertical):
                 f"{figures.requests_deferred} waiting\n"
             )
             text.append(f"prompt cache hits {figures.cache_hit_fraction:.0%}", style="dim")
-        self.query_one("#server", Static).update(text)
+        _show(self.query_one("#server", Static), text)
 
     def watch_system(self, reading: SystemSnapshot) -> None:
         if not self.is_mounted:
@@ -144,12 +161,12 @@ class MetersPane(Vertical):
         gib = 1024**3
         ram_pct = 100 * reading.ram_used_bytes / max(reading.ram_total_bytes, 1)
         self.query_one("#cpu-bar", ProgressBar).update(progress=reading.cpu_percent)
-        self.query_one("#cpu-label", Label).update(f"CPU {reading.cpu_percent:.0f}%")
+        _show(self.query_one("#cpu-label", Label), Text(f"CPU {reading.cpu_percent:.0f}%"))
         self.query_one("#ram-bar", ProgressBar).update(progress=ram_pct)
         ram = f"RAM {reading.ram_used_bytes / gib:.1f}/{reading.ram_total_bytes / gib:.1f} GiB"
         if reading.server_rss_bytes:
             ram += f" · server {reading.server_rss_bytes / 2**20:,.0f} MiB"
-        self.query_one("#ram-label", Label).update(ram)
+        _show(self.query_one("#ram-label", Label), Text(ram))
         vram_bar = self.query_one("#vram-bar", ProgressBar)
         vram_label = self.query_one("#vram-label", Label)
         if reading.vram_total_bytes:
@@ -159,7 +176,7 @@ class MetersPane(Vertical):
             vram += f" · GPU {reading.gpu_util_percent:.0f}%"
             if reading.gpu_power_w is not None:
                 vram += f" · {reading.gpu_power_w:.0f} W"
-            vram_label.update(vram)
+            _show(vram_label, Text(vram))
         else:
             vram_bar.update(progress=0)
-            vram_label.update("VRAM (no GPU)")
+            _show(vram_label, Text("VRAM (no GPU)"))
