@@ -24,16 +24,16 @@ def _bar(fraction: float, cells: int = BAR_CELLS) -> str:
 
 def _show(widget: Static, content: Text) -> None:
     """Show ``content`` in ``widget``: nothing when it shows that already, a repaint without
-    a layout pass when the lines are as many as before and none wraps (its size stays)."""
+    a layout pass when its size stays (as many lines, each the same or unwrapped)."""
     shown = widget.content
     if shown == content:
         return
+    width = widget.content_size.width
     lines = content.plain.split("\n")
-    same_size = (
-        isinstance(shown, Text)
-        and shown.plain.count("\n") + 1 == len(lines)
-        and widget.content_size.width > 0
-        and max(map(cell_len, lines)) <= widget.content_size.width
+    before = shown.plain.split("\n") if isinstance(shown, Text) else []
+    same_size = len(before) == len(lines) and all(
+        new == old or max(cell_len(new), cell_len(old)) <= width
+        for new, old in zip(lines, before, strict=True)
     )
     widget.update(content, layout=not same_size)
 
@@ -46,15 +46,19 @@ def _money(usd: float) -> str:
 
 
 class MetersPane(Vertical):
-    """Throughput, cost and load meters; attributes in, nothing out."""
+    """Throughput, cost and load meters; attributes in, nothing out.
 
-    snapshot: reactive[MeterSnapshot] = reactive(MeterSnapshot, always_update=True)
+    The pane draws nothing itself: its watchers update the children, which repaint alone
+    (a repaint of the pane would redraw all of them, several times a second while a reply
+    streams)."""
+
+    snapshot: reactive[MeterSnapshot] = reactive(MeterSnapshot, always_update=True, repaint=False)
     """Session figures shown."""
-    system: reactive[SystemSnapshot] = reactive(SystemSnapshot, always_update=True)
+    system: reactive[SystemSnapshot] = reactive(SystemSnapshot, always_update=True, repaint=False)
     """Latest machine load shown."""
-    progress: reactive[PromptProgress | None] = reactive(None, always_update=True)
+    progress: reactive[PromptProgress | None] = reactive(None, always_update=True, repaint=False)
     """How far the server has read the prompt in flight (None: not reading one)."""
-    server: reactive[ServerMetrics | None] = reactive(None, always_update=True)
+    server: reactive[ServerMetrics | None] = reactive(None, always_update=True, repaint=False)
     """The native server's own figures (/metrics, /slots); None for other servers."""
 
     def compose(self) -> ComposeResult:
