@@ -140,6 +140,44 @@ async def test_streamed_reply_renders_completely_and_never_as_markup():
         assert "[@click=app.quit]boom[/]" in text
 
 
+async def test_a_reply_writer_calls_back_after_each_batch_it_hands_over():
+    """What else must repaint while a reply streams (the live meters) joins the text's frames."""
+    pane = ChatPane()
+    app = Harness(pane)
+    async with app.run_test(size=SIZE) as pilot:
+        handed: list[int] = []
+        writer = await pane.begin_reply(on_flush=lambda: handed.append(writer.chars))
+        for _ in range(3):
+            await writer.write("tok ")
+            await pilot.pause(0.2)  # past the batching interval
+        await writer.close()
+        assert len(handed) == writer.flushes >= 2  # the first words go at once
+        assert handed == sorted(handed) and handed[-1] == 12
+
+
+async def test_meters_pane_redraws_figures_that_change_in_place():
+    from localctl.config import Config
+
+    meters_widget = MetersPane()
+    app = Harness(meters_widget)
+    async with app.run_test(size=SIZE) as pilot:
+        totals = SessionMeters()
+        for completion in (100, 2_345):
+            figures = ReplyMetrics(
+                ttft_s=0.25,
+                prompt_tokens=20,
+                prompt_tok_s=400.0,
+                completion_tokens=completion,
+                gen_tok_s=55.5,
+                total_s=2.0,
+            )
+            totals.add(figures)
+            meters_widget.snapshot = totals.snapshot(Config().cost)
+            await pilot.pause()
+        tokens = str(meters_widget.query_one("#tokens").render())
+        assert "2 replies" in tokens and "2,445 tok" in tokens
+
+
 async def test_meters_pane_shows_session_figures_and_costs():
     from localctl.config import Config
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from functools import partial
@@ -40,7 +41,8 @@ SYSTEM_REFRESH_S = 1.0
 """How often the machine meters are sampled; the server's own figures (/metrics, /slots)
 too, except while a reply streams: asking then would take time from the reply."""
 LIVE_METERS_S = 0.5
-"""How often the meters show a reply that is still streaming."""
+"""How often the meters show a reply that is still streaming: at a repaint of its text, so
+both share one frame, or by a timer while no text comes (a long prompt, a pause)."""
 PROGRESS_AFTER_S = 1.0
 """A prompt still being read after this long shows its progress in the TTFT meter."""
 STOP_GRACE_S = 1.0
@@ -89,8 +91,9 @@ class ChatScreen(Screen[None]):
         """Replies that ended (done, stopped or failed) since the app started."""
         self._status = "no server - pick a model in the catalog (F1)"
         self._server_figures = ServerMetricsReader()
-        self.server_readings = 0
-        """Times the server's /metrics and /slots were read."""
+        self._live_shown_at = 0.0
+        self._held_reading: SystemSnapshot | None = None
+        """A machine reading that waits for the next live meters (a reply is streaming)."""
 
     @property
     def endpoint(self) -> ChatEndpoint | None:
@@ -121,16 +124,23 @@ class ChatScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.set_interval(SYSTEM_REFRESH_S, self._sample_system)
-        self.set_interval(LIVE_METERS_S, self._show_live_meters)
+        self.set_interval(LIVE_METERS_S, partial(self._show_live_meters, LIVE_METERS_S * 1.5))
         self._sample_system()
 
     def on_unmount(self) -> None:
         self._server_figures.close()
 
-    def _show_live_meters(self) -> None:
-        """While a reply streams, the meters count it as far as it got."""
-        if self.replying and self.is_mounted:
-            self.query_one(MetersPane).snapshot = self.session.live_meters()
+    def _show_live_meters(self, after_s: float = LIVE_METERS_S) -> None:
+        """While a reply streams, the meters count it as far as it got, at most once each
+        ``after_s``; a machine reading that came meanwhile is shown with them."""
+        now = time.monotonic()
+        if not (self.replying and self.is_mounted) or now - self._live_shown_at < after_s:
+            return
+        self._live_shown_at = now
+        meters = self.query_one(MetersPane)
+        if self._held_reading is not None:
+            meters.system, self._held_reading = self._held_reading, None
+        meters.snapshot = self.session.live_meters()
 
     def on_screen_resume(self) -> None:
         self.query_one(ChatPane).focus_prompt()
@@ -176,7 +186,7 @@ class ChatScreen(Screen[None]):
 
         pane = self.query_one(ChatPane)
         gauges = self.query_one(MetersPane)
-        writer = await pane.begin_reply()
+        writer = await pane.begin_reply(on_flush=self._show_live_meters)
         parts: list[str] = []
         ended: TurnEnded | None = None
         thinking: ThinkingBlock | None = None
@@ -194,6 +204,7 @@ class ChatScreen(Screen[None]):
                         if thinking is None:
                             thinking = await pane.begin_thinking(writer)
                         thinking.write(event.text)
+                        self._show_live_meters()
                     elif isinstance(event, PromptProgress):
                         slow = event.elapsed_s >= PROGRESS_AFTER_S
                         done = event.processed >= event.total
@@ -351,10 +362,11 @@ class ChatScreen(Screen[None]):
         if not self.is_mounted:
             return
         meters = self.query_one(MetersPane)
-        meters.system = reading
+        if self.replying:
+            self._held_reading = reading  # shown with the live meters, in their frame
+        else:
+            meters.system, self._held_reading = reading, None
         if not keep_server:
-            if figures is not None:
-                self.server_readings += 1
             meters.server = figures
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import ClassVar
@@ -60,11 +61,18 @@ class ReplyWriter:
 
     The first text is shown at once; after that a ticker hands what arrived to the widget
     every ``interval_s``, so the repaint rate is bounded however fast tokens come.
+    ``on_flush`` runs after each batch: what else should repaint then joins the same frame.
     """
 
-    def __init__(self, stream: MarkdownStream, interval_s: float = FLUSH_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        stream: MarkdownStream,
+        interval_s: float = FLUSH_INTERVAL_S,
+        on_flush: Callable[[], None] | None = None,
+    ) -> None:
         self._stream = stream
         self._interval_s = interval_s
+        self._on_flush = on_flush
         self._pending: list[str] = []
         self._ticker: asyncio.Task[None] | None = None
         self.chars = 0
@@ -95,6 +103,8 @@ class ReplyWriter:
             self._pending.clear()
             self.flushes += 1
             await self._stream.write(batch)
+            if self._on_flush is not None:
+                self._on_flush()
 
     async def close(self) -> None:
         """Write what is left and wait until the widget shows all of it."""
@@ -193,11 +203,12 @@ class ChatPane(Vertical):
         self.transcript.scroll_end(animate=False)
         return widget
 
-    async def begin_reply(self) -> ReplyWriter:
-        """Mount an empty assistant message and return a writer streaming into it."""
+    async def begin_reply(self, on_flush: Callable[[], None] | None = None) -> ReplyWriter:
+        """Mount an empty assistant message and return a writer streaming into it
+        (``on_flush``: see :class:`ReplyWriter`)."""
         widget = await self.add_assistant("")
         self.transcript.anchor()
-        writer = ReplyWriter(Markdown.get_stream(widget))
+        writer = ReplyWriter(Markdown.get_stream(widget), on_flush=on_flush)
         writer.widget = widget
         self.reply_writer = writer
         return writer
