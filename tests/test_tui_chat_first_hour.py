@@ -130,6 +130,18 @@ async def test_the_server_is_not_asked_for_its_figures_while_a_reply_streams() -
             assert meters.server is not None and meters.server.n_ctx == 4096
 
 
+async def test_the_hosted_twin_is_looked_up_on_connect_not_during_the_first_reply() -> None:
+    from localctl.cost import hosted_model_for
+
+    hosted_model_for.cache_clear()
+    app = make_app(hw_profile="rtx4090", config=Config())
+    async with app.run_test(size=SIZE) as pilot:
+        await app.action_show_chat()
+        app.chat_screen.connect(ChatEndpoint("http://127.0.0.1:9", None, "m:Q4_0"), "test")
+        await wait_until(pilot, lambda: hosted_model_for.cache_info().currsize == 1, 10, "twin")
+        assert app.chat_screen.replies_finished == 0
+
+
 async def test_a_reply_cut_off_by_its_reader_still_counts() -> None:
     with serve_fake_sse("slow", tokens=2000) as url:
         session = ChatSession(Config(), ChatEndpoint(url, "k", "fake"))

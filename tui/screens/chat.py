@@ -157,6 +157,19 @@ class ChatScreen(Screen[None]):
         self._status = status
         if self.is_mounted:
             self.query_one("#server-status", Static).update(Text(printable(status)))
+        if endpoint is not None:
+            from localctl.cost import hosted_model_for
+
+            # The meters price the model as hosted; finding its twin reads the catalog
+            # (~0.1 s of CPU): now, not in the middle of the first reply.
+            self.run_worker(
+                partial(hosted_model_for, endpoint.model),
+                name="hosted twin",
+                group="hosted",
+                thread=True,
+                exclusive=True,
+                exit_on_error=False,
+            )
 
     # -- replies --------------------------------------------------------------
 
