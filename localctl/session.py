@@ -297,7 +297,9 @@ def with_draft(
     from localctl.draft import plan_with_draft
 
     draft = draft_file(ref, name, path, config, pull=pull, progress=progress)
-    return (plan_with_draft(plan, draft, hw) if draft is not None else plan), draft
+    if draft is None or plan.draft is not None:  # none, or added already
+        return plan, draft
+    return plan_with_draft(plan, draft, hw), draft
 
 
 def with_configured_draft(

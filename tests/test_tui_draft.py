@@ -67,6 +67,14 @@ async def test_a_draft_set_in_settings_is_saved_and_in_the_server_command(
         bars = app.catalog_screen.query_one("PlanBar")
         assert bars.plan is not None and bars.plan.draft is not None
         assert bars.plan.total_bytes > before.plan.total_bytes + 60_000_000
+        # The table's row is planned with it too: its verdict counts the draft's memory.
+        screen = app.catalog_screen
+
+        def table_row_total() -> int:
+            row = next((r for r in screen.all_rows if r.key == LOCAL_KEY), None)
+            return row.plan.total_bytes if row is not None and row.plan is not None else 0
+
+        await wait_for(pilot, lambda: table_row_total() > before.plan.total_bytes + 60_000_000)
 
         # Clearing the field takes the draft out again.
         await pilot.press("f3")
@@ -77,6 +85,7 @@ async def test_a_draft_set_in_settings_is_saved_and_in_the_server_command(
         await wait_for(pilot, lambda: not isinstance(app.screen, SettingsModal))
         assert not tomllib.loads(paths.config_file().read_text()).get("drafts")
         await wait_for(pilot, lambda: "--model-draft" not in _detail(app))
+        await wait_for(pilot, lambda: table_row_total() == before.plan.total_bytes)
 
 
 async def test_an_incompatible_or_missing_draft_is_refused_in_one_line(

@@ -280,10 +280,12 @@ class LocalctlApp(App[int]):
         plan_inputs = ("default_ctx", "kv_type", "parallel")
         server_inputs = ("backend", "llama_server_path")
         rescan = config.model_folders != old.model_folders
-        if config.drafts != old.drafts:
+        drafts = config.drafts != old.drafts
+        if drafts:
             self.catalog_screen.query_one(DetailPane).config = config
         if (
             rescan
+            or drafts  # a row's verdict counts its draft's memory
             or any(getattr(config, k) != getattr(old, k) for k in plan_inputs)
             or any(getattr(config.server, k) != getattr(old.server, k) for k in server_inputs)
         ):

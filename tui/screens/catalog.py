@@ -18,7 +18,7 @@ from localctl.hardware import resolve_hardware
 from localctl.library import CatalogRow, catalog_rows, plan_rows
 from tui.rows import SORT_KEYS, families, select_rows, step_ctx
 from tui.widgets.catalog_table import CatalogTable
-from tui.widgets.detail_pane import DetailPane
+from tui.widgets.detail_pane import DetailPane, with_draft
 from tui.widgets.download_panel import DownloadPanel
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.hardware_bar import HardwareBar
@@ -197,7 +197,10 @@ class CatalogScreen(Screen[None]):
         rest = rows if shown is None else shown
         if len(planned) == len(rows):
             return planned
+        config = self.context.config
         for row in plan_rows(rows[len(planned) :], hardware, request, cancel):
+            if config.drafts:  # the verdict counts the configured draft's memory too
+                row = with_draft(row, config, hardware)[0]
             planned.append(row)
             if len(planned) % PLAN_BATCH and len(planned) < len(rows):
                 continue
