@@ -139,11 +139,13 @@ def _folders(model_folders: Sequence[str]) -> list[tuple[Path, str]]:
     return result
 
 
-def scan_local_ggufs(model_folders: Sequence[str] = ()) -> list[LocalGguf]:
+def scan_local_ggufs(model_folders: Sequence[str] = (), *, fresh: bool = False) -> list[LocalGguf]:
     """Every GGUF file in the HF cache, configured model folders and other tools' folders.
 
     Args:
         model_folders: The configured folders (``Config.model_folders``).
+        fresh: Scan now even if a scan under :data:`SCAN_TTL_S` old is at hand (before a
+            download: a file added a second ago must count).
 
     Returns:
         One entry per file (each part of a split set is its own entry), HF cache first.
@@ -155,7 +157,7 @@ def scan_local_ggufs(model_folders: Sequence[str] = ()) -> list[LocalGguf]:
     key = (str(cache), *(str(f) for f, _ in folders))
     now = time.monotonic()
     cached = _scan_cache.get(key)
-    if cached is not None and now - cached[0] < SCAN_TTL_S:
+    if cached is not None and now - cached[0] < SCAN_TTL_S and not fresh:
         return list(cached[1])
     found = _hf_cache_ggufs(cache)
     for folder, source in folders:
@@ -194,7 +196,7 @@ def _matches(entry: LocalGguf, name: str) -> bool:
 
 
 def find_local(
-    model: ModelSpec, quant: QuantSpec, model_folders: Sequence[str] = ()
+    model: ModelSpec, quant: QuantSpec, model_folders: Sequence[str] = (), *, fresh: bool = False
 ) -> Path | None:
     """First file of ``model`` x ``quant`` when every part is on disk, else None.
 
@@ -205,6 +207,7 @@ def find_local(
         model: The catalog entry (its ``repo`` locates the HF cache folder).
         quant: The quant whose ``files`` must all be present.
         model_folders: The configured folders (``Config.model_folders``).
+        fresh: Scan the folders now (see :func:`scan_local_ggufs`).
 
     Returns:
         Path of the first file, or None.
@@ -219,7 +222,7 @@ def find_local(
         return found
     names = [_base_name(f) for f in quant.files]
     single = len(names) == 1 and quant.size_exact and quant.size_bytes > 0
-    for entry in scan_local_ggufs(model_folders):
+    for entry in scan_local_ggufs(model_folders, fresh=fresh):
         if entry.source == "hf-cache" or not _matches(entry, names[0]):
             continue
         if single and entry.size_bytes != quant.size_bytes:

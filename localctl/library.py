@@ -267,7 +267,7 @@ def file_on_disk(target: Target, config: Config) -> Path | None:
         return target.local_path
     from localctl.inventory import find_local
 
-    return find_local(target.model, target.quant, config.model_folders)
+    return find_local(target.model, target.quant, config.model_folders, fresh=True)
 
 
 def library_targets(

@@ -49,6 +49,18 @@ def test_a_row_planned_before_the_folder_scan_still_finds_its_file_before_a_down
     assert file_on_disk(early.target, config) == folder / known.quants[0].files[0]  # ...the file is
 
 
+def test_a_file_added_just_after_a_scan_is_found_before_a_download(tmp_path: Path) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    known = model("llama-3.1-8b", quants=1)
+    config = Config(model_folders=(str(folder),))
+    row = catalog_rows(config, [known])[0]  # scanned: nothing there yet
+    assert row.local_path is None
+    with (folder / known.quants[0].files[0]).open("wb") as sparse:  # a second later
+        sparse.truncate(known.quants[0].size_bytes)
+    assert file_on_disk(row.target, config) == folder / known.quants[0].files[0]
+
+
 def test_plan_rows_plans_each_row_and_stops_when_cancelled(
     smollm2_path: Path, tmp_path: Path
 ) -> None:
