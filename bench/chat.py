@@ -92,8 +92,7 @@ def _localctl_chat(url: str, key: str) -> float:
             "chat",
             "--url",
             url,
-            "--api-key",
-            key,
+            f"--api-key={key}",  # a key may start with "-"
             "--prompt",
             PROMPT,
             "--max-tokens",

@@ -141,8 +141,7 @@ def test_cli_json_document_and_saved_conversation(smollm2_server) -> None:
             "chat",
             "--url",
             smollm2_server.url,
-            "--api-key",
-            smollm2_server.api_key,
+            f"--api-key={smollm2_server.api_key}",  # a key may start with "-"
             "--prompt",
             "Say hello",
             "--max-tokens",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,9 +18,20 @@ from textual.message import Message
 from textual.widgets import Collapsible, Input, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+
 FLUSH_INTERVAL_S = 1 / 12
 """How often streamed text reaches the Markdown widget (12 Hz, what the eye needs): tokens
 are batched in between, so a fast model does not pay for a repaint per token."""
+
+
+@functools.cache
+def _markdown_parser() -> MarkdownIt:
+    """One parser for every message: the widget's default builds one per streamed batch."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("gfm-like")
 
 
 class HistoryInput(Input):
@@ -198,7 +210,7 @@ class ChatPane(Vertical):
 
     async def add_assistant(self, text: str) -> Markdown:
         """Show a finished assistant message."""
-        widget = Markdown(text, classes="message assistant")
+        widget = Markdown(text, classes="message assistant", parser_factory=_markdown_parser)
         await self.transcript.mount(widget)
         self.transcript.scroll_end(animate=False)
         return widget
