@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from contextlib import aclosing
 
 import pytest
@@ -96,8 +97,11 @@ async def test_meters_run_while_a_reply_streams_and_count_a_stopped_one() -> Non
             await wait_until(pilot, live, 10, "meters while streaming")
             during = chat.snapshot
             assert during.gen_tok_s > 0 and during.energy_wh > 0 and during.api_equivalent_usd
+            # Garbage collections during the reply leave the app's older objects out...
+            assert gc.get_freeze_count() > 1000
             await pilot.press("escape")
             await wait_until(pilot, lambda: chat.replies_finished == 1, 10, "stopped")
+            assert gc.get_freeze_count() == 0  # ...which are collected as usual after it
             after = chat.snapshot
             assert not after.live and after.replies == 1
             assert after.session_completion_tokens >= during.session_completion_tokens
