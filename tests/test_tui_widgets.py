@@ -155,6 +155,17 @@ async def test_a_reply_writer_calls_back_after_each_batch_it_hands_over():
         assert handed == sorted(handed) and handed[-1] == 12
 
 
+def _reply(completion_tokens: int) -> ReplyMetrics:
+    return ReplyMetrics(
+        ttft_s=0.25,
+        prompt_tokens=20,
+        prompt_tok_s=400.0,
+        completion_tokens=completion_tokens,
+        gen_tok_s=55.5,
+        total_s=2.0,
+    )
+
+
 async def test_meters_pane_redraws_figures_that_change_in_place():
     from localctl.config import Config
 
@@ -163,15 +174,7 @@ async def test_meters_pane_redraws_figures_that_change_in_place():
     async with app.run_test(size=SIZE) as pilot:
         totals = SessionMeters()
         for completion in (100, 2_345):
-            figures = ReplyMetrics(
-                ttft_s=0.25,
-                prompt_tokens=20,
-                prompt_tok_s=400.0,
-                completion_tokens=completion,
-                gen_tok_s=55.5,
-                total_s=2.0,
-            )
-            totals.add(figures)
+            totals.add(_reply(completion))
             meters_widget.snapshot = totals.snapshot(Config().cost)
             await pilot.pause()
         tokens = str(meters_widget.query_one("#tokens").render())
@@ -185,15 +188,7 @@ async def test_meters_pane_shows_session_figures_and_costs():
     app = Harness(meters_widget)
     async with app.run_test(size=SIZE) as pilot:
         totals = SessionMeters()
-        figures = ReplyMetrics(
-            ttft_s=0.25,
-            prompt_tokens=20,
-            prompt_tok_s=400.0,
-            completion_tokens=100,
-            gen_tok_s=55.5,
-            total_s=2.0,
-        )
-        totals.add(figures)
+        totals.add(_reply(100))
         meters_widget.snapshot = totals.snapshot(Config().cost)
         await pilot.pause()
         speed = str(meters_widget.query_one("#speed").render())
