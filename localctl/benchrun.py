@@ -2,8 +2,9 @@
 calibration every later prediction on this machine takes from it.
 
 A result is kept per machine fingerprint (CPU, GPUs, backend) with the backend's build,
-in ``data_dir()/bench.json``. :func:`calibration_for` turns the newest result for the
-machine and backend into a :class:`localctl.speed.Calibration`: the ratio of the
+in ``data_dir()/bench.json``. :func:`calibration_for` turns the newest results for the
+machine and backend (up to three runs of the newest build, averaged) into a
+:class:`localctl.speed.Calibration`: the ratio of the
 streaming rate (and matrix rate) the run implies to the one the model assumed, so a
 model of any size is predicted from what was measured here.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import statistics
 import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -96,41 +98,62 @@ def save_result(result: BenchResult) -> None:
     atomic_write(store_file(), json.dumps(document, indent=1).encode("utf-8"))
 
 
-def _label(result: BenchResult) -> str:
+RUNS_AVERAGED = 3
+"""A calibration is the mean of this many of the newest runs of one build: on a shared or
+busy machine one run can read 10% off the next."""
+
+
+def _label(result: BenchResult, runs: int) -> str:
     day = time.strftime("%Y-%m-%d", time.localtime(result.when))
-    return f"calibrated here ({result.build}, {day})"
+    averaged = f"; mean of {runs} runs" if runs > 1 else ""
+    return f"calibrated here ({result.build}, {day}{averaged})"
 
 
 def calibration_for(hw: Hardware, backend: str) -> speed.Calibration | None:
-    """The calibration of this machine and backend, or None (a simulated profile has none)."""
+    """The calibration of this machine and backend, or None (a simulated profile has none).
+
+    The newest run's build decides; its newest :data:`RUNS_AVERAGED` runs are averaged
+    (geometric mean of their scales), so each ``localctl bench`` refines the figure and
+    a new build starts afresh.
+    """
     if hw.profile:
         return None
-    result = _newest(fingerprint(hw, backend))
-    if result is None:
+    runs = _recent(fingerprint(hw, backend))
+    if not runs:
         return None
+    decode = [r.decode_scale for r in runs]
+    within = statistics.fmean(r.gen_tok_s_sd / r.gen_tok_s for r in runs if r.gen_tok_s > 0)
+    between = statistics.stdev(decode) / statistics.fmean(decode) if len(runs) > 1 else 0.0
     return speed.Calibration(
-        decode_scale=result.decode_scale,
-        prompt_scale=result.prompt_scale,
-        fixed_extra_s=result.fixed_extra_s,
-        label=_label(result),
-        decode_sd=result.gen_tok_s_sd / result.gen_tok_s if result.gen_tok_s > 0 else 0.0,
+        decode_scale=statistics.geometric_mean(decode),
+        prompt_scale=statistics.geometric_mean(r.prompt_scale for r in runs),
+        fixed_extra_s=statistics.fmean(r.fixed_extra_s for r in runs),
+        label=_label(runs[-1], len(runs)),
+        decode_sd=max(within, between),
     )
 
 
-def _newest(key: str) -> BenchResult | None:
+def _recent(key: str) -> tuple[BenchResult, ...]:
     try:
         stamp = store_file().stat().st_mtime_ns
     except OSError:
-        return None
-    return _newest_in(key, str(store_file()), stamp)
+        return ()
+    return _recent_in(key, str(store_file()), stamp)
 
 
 @functools.lru_cache(maxsize=16)
-def _newest_in(key: str, file: str, stamp: int) -> BenchResult | None:
+def _recent_in(key: str, file: str, stamp: int) -> tuple[BenchResult, ...]:
     """Cached per store file and modification time, so planning a whole catalog reads it once."""
     del file, stamp
-    matching = [r for r in load_results() if r.fingerprint == key]
-    return matching[-1] if matching else None
+    matching = [
+        r
+        for r in load_results()
+        if r.fingerprint == key and r.decode_scale > 0 and r.prompt_scale > 0
+    ]
+    if not matching:
+        return ()
+    build = matching[-1].build
+    return tuple([r for r in matching if r.build == build][-RUNS_AVERAGED:])
 
 
 # --------------------------------------------------------------------------- the run
@@ -300,8 +323,6 @@ def measure_once(
 
 def mean_sd(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for one value)."""
-    import statistics
-
     mean = statistics.fmean(values)
     return mean, statistics.stdev(values) if len(values) > 1 else 0.0
 

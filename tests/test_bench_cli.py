@@ -61,11 +61,19 @@ def test_a_stored_run_calibrates_every_prediction_on_this_machine(smollm2_path: 
     assert plan(shape, replace(THIS_MACHINE, cpu_name="Other"), request).speed_basis == "model"
 
 
-def test_the_newest_run_wins_and_a_foreign_store_reads_as_empty() -> None:
+def test_the_newest_runs_of_the_newest_build_are_averaged_and_a_foreign_store_is_empty() -> None:
+    benchrun.save_result(stored(decode_scale=8.0))
     benchrun.save_result(stored(decode_scale=2.0))
     benchrun.save_result(stored(decode_scale=0.5))
+    benchrun.save_result(stored(decode_scale=1.0))
     calibration = benchrun.calibration_for(THIS_MACHINE, "llama-server")
-    assert calibration is not None and calibration.decode_scale == 0.5
+    # The newest three (2.0, 0.5, 1.0): their geometric mean; their spread widens the band.
+    assert calibration is not None and calibration.decode_scale == pytest.approx(1.0)
+    assert "mean of 3 runs" in calibration.label and calibration.decode_sd > 0.5
+    benchrun.save_result(replace(stored(decode_scale=0.5), build="llama-server b2"))
+    calibration = benchrun.calibration_for(THIS_MACHINE, "llama-server")
+    assert calibration is not None and calibration.decode_scale == 0.5  # a new build: afresh
+    assert "b2" in calibration.label and "mean of" not in calibration.label
     benchrun.store_file().write_text('{"version": 99, "results": [1]}')
     assert benchrun.calibration_for(THIS_MACHINE, "llama-server") is None
     benchrun.store_file().write_text("not json")
