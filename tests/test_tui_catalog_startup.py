@@ -34,7 +34,7 @@ def gates(monkeypatch: pytest.MonkeyPatch) -> dict[str, threading.Event]:
         opened["probe"].wait(60)
         return PROBED_BANDWIDTH, "measured", []
 
-    def scan(folders: Any) -> list[Any]:
+    def scan(folders: Any, **options: Any) -> list[Any]:
         started["scan"].set()
         opened["scan"].wait(60)
         return []
