@@ -116,10 +116,12 @@ class FakeSSE:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _json(self, doc: object) -> None:
-                body = json.dumps(doc).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
+            def _json(self, doc: object, status: int = 200) -> None:
+                self._body(json.dumps(doc).encode(), "application/json", status)
+
+            def _body(self, body: bytes, content_type: str, status: int = 200) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -132,11 +134,7 @@ class FakeSSE:
                     return
                 if self.path == "/metrics" and fake.n_ctx:
                     body = b"llamacpp:requests_processing 0\nllamacpp:prompt_tokens_total 5\n"
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/plain")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
+                    self._body(body, "text/plain")
                     return
                 if self.path == "/slots" and fake.n_ctx:
                     self._json([{"id": 0, "n_ctx": fake.n_ctx, "n_prompt_tokens": 0}])
@@ -171,12 +169,7 @@ class FakeSSE:
                         "n_prompt_tokens": OVERFLOW_PROMPT,
                         "n_ctx": fake.n_ctx or 4096,
                     }
-                    doc = json.dumps({"error": error}).encode()
-                    self.send_response(400)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(doc)))
-                    self.end_headers()
-                    self.wfile.write(doc)
+                    self._json({"error": error}, 400)
                     return
                 if fake.mode == "http_error":
                     body = f"<h1>{ESCAPES}[/]broken</h1>".encode() * 1000
