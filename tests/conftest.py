@@ -22,6 +22,25 @@ SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db
 SMOLLM2_SIZE = 98_362_432
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_localctl(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -m localctl ARGS`` from the checkout, output captured; a non-zero exit is
+    returned, not raised (``env`` None: this process's environment)."""
+    return subprocess.run(
+        [sys.executable, "-m", "localctl", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def test_cache_dir() -> Path:
     """Where test assets (model, native server build) are cached between runs."""
     root = os.environ.get("LOCALCTL_TEST_CACHE") or str(Path.home() / ".cache" / "localctl-test")
@@ -125,6 +144,16 @@ def fetch_gemma3_270m() -> Path:
 def gemma3_path() -> Path:
     """Path of the real Gemma 3 270M Q4_K_M model (253 MB, sliding-window attention)."""
     return fetch_gemma3_270m()
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    """A small valid GGUF file (header and zero weights) in the test's own folder."""
+    from tests.fit_helpers import TinyModel
+
+    path = tmp_path / "tiny.gguf"
+    path.write_bytes(TinyModel().build())
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -7,26 +7,20 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from localctl.draft import check_vocab, read_vocab, speedup
 from localctl.errors import BadInputError
+from tests.conftest import run_localctl
 from tests.server_helpers import write_fake_exe
 
 CACHE = Path.home() / ".cache" / "localctl-test"
 
 
 def _localctl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "localctl", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
+    return run_localctl(*args, env={**os.environ, **(env or {})})
 
 
 def test_fit_json_carries_the_exact_command_line(smollm2_path: Path) -> None:

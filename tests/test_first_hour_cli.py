@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 
 from localctl.cli import main
 from localctl.errors import BadInputError
+from tests.conftest import run_localctl
 
 
 def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -234,21 +236,11 @@ def _refusing_server() -> Iterator[str]:
         server.server_close()
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HUGE = ["--ctx", "16777216", "--parallel", "1024"]
 """A context no machine holds: every plan says won't fit."""
 
 
-def _localctl(*args: str, env: dict[str, str] | None = None, timeout: float = 60):  # type: ignore[no-untyped-def]
-    return subprocess.run(
-        [sys.executable, "-m", "localctl", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+_localctl = functools.partial(run_localctl, timeout=60)
 
 
 def _huge_config() -> None:

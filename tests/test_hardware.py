@@ -27,6 +27,7 @@ from localctl.hwtables import (
     apple_bandwidth_gb_s,
     gpu_bandwidth_gb_s,
 )
+from tests.conftest import run_localctl
 
 REAL_MACHINE_BUSY = hardware.machine_busy
 
@@ -821,13 +822,7 @@ def test_hardware_to_dict_is_plain_json() -> None:
 
 
 def localctl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "localctl", "hw", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_localctl("hw", *args, timeout=60)
 
 
 def test_cli_hw_json_describes_this_machine() -> None:

@@ -7,34 +7,21 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_localctl
 from tests.fakehub import DEFAULT_REPO, SMOLLM2_FILE, FakeHub, hub_env, smollm2_repo
 
-ROOT = Path(__file__).resolve().parents[1]
 HUGE = ["--ctx", "16777216", "--parallel", "1024"]
 """A context no machine holds: every plan says won't fit."""
 HUB_REFS = [f"{DEFAULT_REPO}:Q4_1", f"{DEFAULT_REPO}/{SMOLLM2_FILE}"]
 
 
-def _localctl(
-    *args: str, env: dict[str, str], timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "localctl", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+_localctl = run_localctl
 
 
 def _downloaded() -> list[Path]:

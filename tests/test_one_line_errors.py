@@ -17,14 +17,6 @@ from localctl import paths
 from localctl.cli import main
 from localctl.config import load_config
 from localctl.errors import ConfigError
-from tests.fit_helpers import TinyModel
-
-
-@pytest.fixture
-def tiny(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.gguf"
-    path.write_bytes(TinyModel().build())
-    return path
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,6 @@ from localctl.backends import backend_argv, backend_options, check_passthrough
 from localctl.cli import main
 from localctl.errors import BadInputError
 from localctl.server import ServerOptions
-from tests.fit_helpers import TinyModel
 from tests.server_helpers import write_fake_exe
 
 HELP = """
@@ -31,13 +30,6 @@ if "--help" in sys.argv:
     sys.exit(0)
 sys.exit(3)
 """
-
-
-@pytest.fixture
-def tiny(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.gguf"
-    path.write_bytes(TinyModel().build())
-    return path
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from localctl import paths, snapshot
 from localctl.commands.catalog import summary
 from localctl.errors import DownloadError
 from localctl.hub import env as hub_environ
-from tests.conftest import SMOLLM2_SHA256, SMOLLM2_SIZE
+from tests.conftest import SMOLLM2_SHA256, SMOLLM2_SIZE, run_localctl
 from tests.fakehub import (
     DEFAULT_REPO,
     SMOLLM2_FILE,
@@ -30,7 +29,6 @@ from tests.fakehub import (
     smollm2_repo,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 MODEL = "fake-smollm2"
 Q6_FILE = "SmolLM2-135M-Instruct.Q6_K.gguf"
 Q6_SIZE = 138_772_032
@@ -104,15 +102,7 @@ def hub(smollm2_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub
 
 
 def _localctl(hub: FakeHub, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "localctl", *args],
-        env=hub_env(hub, **env),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_localctl(*args, env=hub_env(hub, **env))
 
 
 def _change_the_hub(hub: FakeHub) -> int:

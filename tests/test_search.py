@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from localctl import search
 from localctl.errors import BadInputError, DownloadError
 from localctl.hub import env as hub_environ
 from localctl.hub import listing
-from tests.conftest import SMOLLM2_SHA256, SMOLLM2_SIZE
+from tests.conftest import SMOLLM2_SHA256, SMOLLM2_SIZE, run_localctl
 from tests.fakehub import (
     DEFAULT_REPO,
     GATED_SEARCH_REPO,
@@ -30,8 +29,6 @@ from tests.fakehub import (
     search_repos,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture
 def hub(smollm2_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
@@ -42,15 +39,7 @@ def hub(smollm2_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub
 
 
 def _localctl(hub: FakeHub, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "localctl", *args],
-        env=hub_env(hub, **env),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_localctl(*args, env=hub_env(hub, **env))
 
 
 def test_search_json_lists_gguf_repos_by_downloads_with_quants_and_exact_sizes(

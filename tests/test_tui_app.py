@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-import time
 import tomllib
-from collections.abc import Callable
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from localctl import paths
 from localctl.config import Config, load_config
+from tests.tui_helpers import planned, wait_for
 from tui.app import LocalctlApp, make_app
 from tui.screens.catalog import CatalogScreen
 from tui.screens.help import HelpModal
@@ -22,20 +20,6 @@ from tui.widgets.detail_pane import DetailPane
 
 SIZE = (150, 45)
 PROFILE = "rtx4090"
-
-
-async def wait_for(pilot: Pilot[int], condition: Callable[[], bool], timeout_s: float = 20) -> None:
-    """Let the app run until ``condition()`` holds; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
-
-
-def planned(app: LocalctlApp) -> bool:
-    screen = app.catalog_screen
-    return bool(screen.all_rows) and screen.planned_ctx == screen.ctx
 
 
 def verdicts(app: LocalctlApp) -> list[str]:

@@ -9,7 +9,7 @@ from textual.pilot import Pilot
 
 from localctl import paths
 from localctl.config import Config, ServerConfig, load_config
-from tests.test_tui_app import wait_for
+from tests.tui_helpers import wait_for
 from tui.app import LocalctlApp, make_app
 from tui.screens.settings import SettingsModal
 from tui.widgets.detail_pane import DetailPane

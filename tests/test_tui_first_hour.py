@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,8 @@ from textual.widgets import DataTable, Input, Label
 from localctl import paths
 from localctl.config import Config
 from tests.fit_helpers import TinyModel
+from tests.tui_helpers import planned
+from tests.tui_helpers import wait_for as wait_app
 from tui.app import LocalctlApp, make_app
 from tui.screens.help import HelpModal
 from tui.screens.settings import SettingsModal
@@ -23,16 +24,8 @@ PROFILE = "rtx4090"
 
 
 async def wait_for(pilot: Pilot[int], condition: Callable[[], bool], timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
-
-
-def planned(app: LocalctlApp) -> bool:
-    screen = app.catalog_screen
-    return bool(screen.all_rows) and screen.planned_ctx == screen.ctx
+    """:func:`tests.tui_helpers.wait_for`, with this file's longer default."""
+    await wait_app(pilot, condition, timeout_s)
 
 
 async def open_settings(app: LocalctlApp, pilot: Pilot[int]) -> SettingsModal:

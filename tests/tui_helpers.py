@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, ComposeResult
 from textual.message import Message
@@ -14,7 +16,28 @@ from localctl.library import CatalogRow
 from localctl.plan import MemoryPlan
 from localctl.request import PlanRequest
 
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
+    from tui.app import LocalctlApp
+
 GIB = 1024**3
+
+
+async def wait_for(pilot: Pilot[int], condition: Callable[[], bool], timeout_s: float = 20) -> None:
+    """Let the app run until ``condition()`` holds; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+def planned(app: LocalctlApp) -> bool:
+    """Every catalog row is planned for the context shown."""
+    screen = app.catalog_screen
+    return bool(screen.all_rows) and screen.planned_ctx == screen.ctx
+
 
 ARCH = ArchSpec(
     architecture="llama",
