@@ -15,7 +15,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localctl.server import ModelServer
 
 PROMPT = "Write a long story about a lighthouse keeper."
 MAX_TOKENS = 128
@@ -133,24 +136,28 @@ def _in_process(model_path: str, threads: int) -> float:
     return statistics.median(rates)
 
 
-def _server_rates(backend: str, native: str = "") -> tuple[float, float]:
-    """Median gen tok/s of the bare SSE loop and of ``localctl chat`` on one server."""
+def smollm2_server(backend: str, native: str = "") -> ModelServer:
+    """The chat benches' server (not started): SmolLM2 at ctx 2048 on the physical cores."""
     import psutil
 
     from localctl.server import ModelServer, ServerOptions
     from tests.conftest import fetch_smollm2
 
-    threads = psutil.cpu_count(logical=False) or 1
-    server = ModelServer(
+    return ModelServer(
         ServerOptions(
             model_path=fetch_smollm2(),
             backend=backend,
             port=0,
             ctx=2048,
-            threads=threads,
+            threads=psutil.cpu_count(logical=False) or 1,
             llama_server_path=native,
         )
     )
+
+
+def _server_rates(backend: str, native: str = "") -> tuple[float, float]:
+    """Median gen tok/s of the bare SSE loop and of ``localctl chat`` on one server."""
+    server = smollm2_server(backend, native)
     server.start_sync()
     try:
         url, key = server.url, server.api_key or ""

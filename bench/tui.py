@@ -27,34 +27,38 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_FRAME_RUNS = 5
 FIRST_FRAME_MARKER = b"Quit"
+COLUMNS, LINES = 120, 40
+
+
+def spawn_in_terminal(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``argv`` on a 120x40 pseudo-terminal as a terminal would run it; returns the
+    process and the terminal side to read its output from (the caller closes it)."""
+    import fcntl
+
+    env = {**env, "TERM": "xterm-256color", "COLUMNS": str(COLUMNS), "LINES": str(LINES)}
+    env.pop("TEXTUAL", None)
+    main_fd, child_fd = pty.openpty()
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
+    process = subprocess.Popen(
+        argv,
+        stdin=child_fd,
+        stdout=child_fd,
+        stderr=child_fd,
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(child_fd)
+    return process, main_fd
 
 
 def first_frame_s(timeout_s: float = 20.0) -> float:
     """Seconds from spawning ``python -m localctl`` in a pty to its first painted frame."""
-    import fcntl
-
     with tempfile.TemporaryDirectory() as home:
-        env = {
-            **os.environ,
-            "LOCALCTL_HOME": home,
-            "TERM": "xterm-256color",
-            "COLUMNS": "120",
-            "LINES": "40",
-        }
-        env.pop("TEXTUAL", None)
-        main_fd, child_fd = pty.openpty()
-        fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
         started = time.perf_counter()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "localctl"],
-            stdin=child_fd,
-            stdout=child_fd,
-            stderr=child_fd,
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
+        process, main_fd = spawn_in_terminal(
+            [sys.executable, "-m", "localctl"], {**os.environ, "LOCALCTL_HOME": home}
         )
-        os.close(child_fd)
         seen = b""
         elapsed = float("nan")
         try:

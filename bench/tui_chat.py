@@ -16,14 +16,10 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import select
 import statistics
-import struct
-import subprocess
 import sys
 import tempfile
-import termios
 import threading
 import time
 from pathlib import Path
@@ -89,24 +85,12 @@ def _child(url: str, key: str, output: Path) -> None:
 
 def _tui_chat(url: str, key: str) -> dict[str, float]:
     """One TUI run in a 120x40 pseudo-terminal whose output is drained as a terminal would."""
-    import fcntl
+    from bench.tui import spawn_in_terminal
 
     with tempfile.TemporaryDirectory() as scratch:
         output = Path(scratch) / "figures.json"
-        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
-        env.pop("TEXTUAL", None)
-        main_fd, child_fd = pty.openpty()
-        fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bench.tui_chat", url, key, str(output)],
-            stdin=child_fd,
-            stdout=child_fd,
-            stderr=child_fd,
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-        )
-        os.close(child_fd)
+        argv = [sys.executable, "-m", "bench.tui_chat", url, key, str(output)]
+        process, main_fd = spawn_in_terminal(argv, dict(os.environ))
         drained = [0]
 
         def drain() -> None:
@@ -141,26 +125,15 @@ def _tui_chat(url: str, key: str) -> dict[str, float]:
 
 def run() -> list[dict[str, Any]]:
     """Alternating TUI and CLI runs on one server; medians and the ratio."""
-    import psutil
 
+    from bench.chat import smollm2_server
     from bench.serve import _native
-    from localctl.server import ModelServer, ServerOptions
-    from tests.conftest import fetch_smollm2
 
     os.environ.setdefault("LOCALCTL_HOME", tempfile.mkdtemp(prefix="localctl-bench-"))
     native = _native()
     backend = "llama-server" if native else "llama-cpp-python"
     load = os.getloadavg()
-    server = ModelServer(
-        ServerOptions(
-            model_path=fetch_smollm2(),
-            backend=backend,
-            port=0,
-            ctx=2048,
-            threads=psutil.cpu_count(logical=False) or 1,
-            llama_server_path=native or "",
-        )
-    )
+    server = smollm2_server(backend, native or "")
     server.start_sync()
     tui: list[dict[str, float]] = []
     cli: list[float] = []
