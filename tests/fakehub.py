@@ -132,6 +132,35 @@ def listed_file(path: str, size: int, sha256: str) -> FakeFile:
     return FakeFile(path=path, size=size, data=b"", sha256=sha256)
 
 
+def fake_smollm2_entry(
+    quants: str, model_id: str = "fake-smollm2", repo_id: str = DEFAULT_REPO
+) -> str:
+    """A user-catalog entry for SmolLM2 135M on the fake hub; ``quants`` are its
+    ``[[model.quant]]`` tables."""
+    return f"""
+[[model]]
+id = "{model_id}"
+name = "SmolLM2 135M on the fake hub"
+family = "smollm"
+repo = "{repo_id}"
+params = 134_515_008
+license = "Apache-2.0"
+
+[model.arch]
+architecture = "llama"
+n_layers = 30
+n_embd = 576
+n_heads = 9
+n_kv_heads = 3
+key_length = 64
+value_length = 64
+n_vocab = 49152
+ctx_train = 8192
+n_ff = 1536
+
+{quants}"""
+
+
 def smollm2_repo(model: Path, repo_id: str = DEFAULT_REPO) -> FakeRepo:
     """The real SmolLM2 GGUF, a 3-part split copy of it (byte slices) and a README."""
     size = model.stat().st_size

@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_localctl
-from tests.fakehub import DEFAULT_REPO, SMOLLM2_FILE, FakeHub, hub_env, smollm2_repo
+from tests.fakehub import (
+    DEFAULT_REPO,
+    SMOLLM2_FILE,
+    FakeHub,
+    fake_smollm2_entry,
+    hub_env,
+    smollm2_repo,
+)
 
 HUGE = ["--ctx", "16777216", "--parallel", "1024"]
 """A context no machine holds: every plan says won't fit."""
@@ -133,28 +140,7 @@ def test_offline_a_hub_quant_in_the_cache_still_serves(
     assert str(_downloaded()[0].name) in capsys.readouterr().out
 
 
-VANISHED_CATALOG = f"""
-[[model]]
-id = "fake-smollm2"
-name = "SmolLM2 135M on the fake hub"
-family = "smollm"
-repo = "{DEFAULT_REPO}"
-params = 134_515_008
-license = "Apache-2.0"
-
-[model.arch]
-architecture = "llama"
-n_layers = 30
-n_embd = 576
-n_heads = 9
-n_kv_heads = 3
-key_length = 64
-value_length = 64
-n_vocab = 49152
-ctx_train = 8192
-n_ff = 1536
-
-[[model.quant]]
+VANISHED_CATALOG = fake_smollm2_entry(f"""[[model.quant]]
 name = "Q4_1"
 files = ["{SMOLLM2_FILE}"]
 size_bytes = 98_000_000
@@ -163,7 +149,7 @@ size_bytes = 98_000_000
 name = "Q6_K"
 files = ["SmolLM2-135M-Instruct.Q6_K.gguf"]
 size_bytes = 138_772_032
-"""
+""")
 
 
 async def test_a_catalog_row_whose_files_vanished_is_refused_before_a_download(

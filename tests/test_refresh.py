@@ -24,6 +24,7 @@ from tests.fakehub import (
     SPLIT_NAMES,
     FakeHub,
     FakeRepo,
+    fake_smollm2_entry,
     hub_env,
     listed_file,
     smollm2_repo,
@@ -42,28 +43,7 @@ def _catalog_entry(repo: FakeRepo, model_id: str = MODEL, repo_id: str = DEFAULT
     sizes = ", ".join(str(p.size) for p in parts if p)
     hashes = ", ".join(f'"{p.sha256}"' for p in parts if p)
     names = ", ".join(f'"{n}"' for n in SPLIT_NAMES)
-    return f"""
-[[model]]
-id = "{model_id}"
-name = "SmolLM2 135M on the fake hub"
-family = "smollm"
-repo = "{repo_id}"
-params = 134_515_008
-license = "Apache-2.0"
-
-[model.arch]
-architecture = "llama"
-n_layers = 30
-n_embd = 576
-n_heads = 9
-n_kv_heads = 3
-key_length = 64
-value_length = 64
-n_vocab = 49152
-ctx_train = 8192
-n_ff = 1536
-
-[[model.quant]]
+    quants = f"""[[model.quant]]
 name = "Q4_1"
 files = ["{SMOLLM2_FILE}"]
 file_sizes = [{SMOLLM2_SIZE}]
@@ -81,6 +61,7 @@ files = ["{Q6_FILE}"]
 file_sizes = [{Q6_SIZE}]
 sha256 = ["{Q6_SHA}"]
 """
+    return fake_smollm2_entry(quants, model_id, repo_id)
 
 
 @pytest.fixture
