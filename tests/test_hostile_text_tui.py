@@ -13,10 +13,9 @@ from localctl.config import Config, save_config
 from tests.fakehub import FakeHub
 from tests.fakesse import ESCAPES, HOSTILE_ID, serve_fake_sse
 from tests.fit_helpers import TinyModel, kv_str
-from tests.tui_flow import flow_repo, select_flow_row, wait_until
+from tests.tui_flow import fill_attach, flow_repo, select_flow_row, wait_until
 from tui.app import make_app
 from tui.commands import LocalctlCommands
-from tui.screens.modals import AttachModal
 from tui.widgets.detail_pane import DetailPane
 
 CONTROL = ("\x1b", "\x07", "\x9b", "\x9d")
@@ -35,12 +34,7 @@ async def test_attached_server_id_and_reply_are_shown_inert() -> None:
     app = make_app(hw_profile="rtx4090", config=Config())
     with serve_fake_sse("hostile", model_id=HOSTILE_ID) as url:
         async with app.run_test(size=(150, 45)) as pilot:
-            app.action_attach()
-            await wait_until(pilot, lambda: isinstance(app.screen, AttachModal), 5, "modal")
-            await pilot.pause()
-            app.screen.query_one("#attach-url", Input).value = url
-            app.screen.query_one("#attach-url", Input).focus()
-            await pilot.press("enter")
+            await fill_attach(app, pilot, url)
             chat = app.chat_screen
             await wait_until(pilot, lambda: chat.endpoint is not None, 20, "attach")
             assert chat.endpoint is not None and chat.endpoint.model == "evil[/]model"

@@ -12,10 +12,9 @@ from localctl.config import Config
 from localctl.server import free_port
 from localctl.session import RemoteEndpoint
 from tests.fakesse import serve_fake_sse
-from tests.tui_flow import prompt_and_wait, wait_until
+from tests.tui_flow import fill_attach, prompt_and_wait, wait_until
 from tests.tui_helpers import model
 from tui.app import make_app
-from tui.screens.modals import AttachModal
 
 
 @pytest.fixture(autouse=True)
@@ -24,13 +23,7 @@ def small_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _attach(app, pilot, url: str, key: str = "") -> None:
-    app.action_attach()
-    await wait_until(pilot, lambda: isinstance(app.screen, AttachModal), 5, "attach modal")
-    await pilot.pause()
-    app.screen.query_one("#attach-key", Input).value = key
-    app.screen.query_one("#attach-url", Input).value = url
-    app.screen.query_one("#attach-url", Input).focus()
-    await pilot.press("enter")
+    await fill_attach(app, pilot, url, key)
 
 
 async def test_attach_chats_with_a_remote_server_and_stop_launches_nothing() -> None:

@@ -13,11 +13,11 @@ from localctl.chat_session import ChatEndpoint, ChatSession
 from localctl.config import Config
 from localctl.replies import TokenDelta
 from tests.fakesse import FakeSSE, serve_fake_sse
-from tests.tui_flow import wait_until
+from tests.tui_flow import fill_attach, wait_until
 from tests.tui_helpers import model
 from tui.app import make_app
 from tui.screens.log import LogModal
-from tui.screens.modals import AttachModal, ConversationModal, ModelSettingsModal
+from tui.screens.modals import ConversationModal, ModelSettingsModal
 from tui.widgets.chat_pane import ChatPane
 from tui.widgets.meters_pane import MetersPane
 
@@ -30,12 +30,7 @@ def small_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _attach(app, pilot, url: str) -> None:
-    app.action_attach()
-    await wait_until(pilot, lambda: isinstance(app.screen, AttachModal), 5, "attach modal")
-    await pilot.pause()
-    app.screen.query_one("#attach-url", Input).value = url
-    app.screen.query_one("#attach-url", Input).focus()
-    await pilot.press("enter")
+    await fill_attach(app, pilot, url)
     await wait_until(pilot, lambda: app.chat_screen.endpoint is not None, 10, "attached")
     await wait_until(pilot, lambda: app.screen is app.chat_screen, 10, "chat screen")
 

@@ -70,3 +70,19 @@ async def prompt_and_wait(
     await pilot.press("enter")
     await wait_until(pilot, lambda: chat.replies_finished > before, timeout_s, "reply")
     await pilot.pause(0.2)
+
+
+async def fill_attach(
+    app: LocalctlApp, pilot: Pilot[int], url: str, key: str | None = None
+) -> None:
+    """Open the attach dialog, type ``url`` (and ``key`` when given) and press enter."""
+    from tui.screens.modals import AttachModal
+
+    app.action_attach()
+    await wait_until(pilot, lambda: isinstance(app.screen, AttachModal), 5, "attach modal")
+    await pilot.pause()
+    if key is not None:
+        app.screen.query_one("#attach-key", Input).value = key
+    app.screen.query_one("#attach-url", Input).value = url
+    app.screen.query_one("#attach-url", Input).focus()
+    await pilot.press("enter")
