@@ -26,6 +26,14 @@ def _config(folder: Path) -> Config:
     )
 
 
+def _app_with_local_model(tmp_path: Path, model: Path) -> LocalctlApp:
+    """The app with a model folder holding ``model`` as ``tiny-chat.Q4_1.gguf``."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "tiny-chat.Q4_1.gguf").symlink_to(model)
+    return make_app(config=_config(folder))
+
+
 def _detail(app: LocalctlApp) -> str:
     return str(app.catalog_screen.query_one(DetailPane).query_one("#detail-text").render())
 
@@ -44,10 +52,7 @@ async def _open_settings_on_local_row(app: LocalctlApp, pilot: Pilot[int]) -> Se
 async def test_a_draft_set_in_settings_is_saved_and_in_the_server_command(
     smollm2_path: Path, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "models"
-    folder.mkdir()
-    (folder / "tiny-chat.Q4_1.gguf").symlink_to(smollm2_path)
-    app = make_app(config=_config(folder))
+    app = _app_with_local_model(tmp_path, smollm2_path)
     async with app.run_test(size=SIZE) as pilot:
         modal = await _open_settings_on_local_row(app, pilot)
         assert "--model-draft" not in _detail(app)
@@ -91,10 +96,7 @@ async def test_a_draft_set_in_settings_is_saved_and_in_the_server_command(
 async def test_an_incompatible_or_missing_draft_is_refused_in_one_line(
     smollm2_path: Path, gemma3_path: Path, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "models"
-    folder.mkdir()
-    (folder / "tiny-chat.Q4_1.gguf").symlink_to(smollm2_path)
-    app = make_app(config=_config(folder))
+    app = _app_with_local_model(tmp_path, smollm2_path)
     async with app.run_test(size=SIZE) as pilot:
         modal = await _open_settings_on_local_row(app, pilot)
         for draft, says in (
