@@ -256,7 +256,6 @@ def fit_cpu(rows: list[Row]) -> dict[str, float]:
             "core_scale": 1.0,
             "fixed": 0.0005,
             "per_thread": 0.0,
-            "overhead_bytes": 2e8,
             "per_layer": 8e-5,
             "attn_flops": 3000.0,
         }
@@ -284,7 +283,6 @@ def fit_cpu(rows: list[Row]) -> dict[str, float]:
         b_all = np.concatenate([np.array(b) * weights, strength])
         coef = nnls(a_all, b_all)
         constants.CPU_FIXED_S, constants.CPU_FIXED_PER_THREAD_S = float(coef[0]), float(coef[1])
-        constants.CPU_OVERHEAD_BYTES = 0.0
         constants.CPU_LAYER_S = float(coef[2]) * 1e-4
         constants.CPU_ATTN_FLOPS = float(coef[3]) * 1000
         errors = [math.log(predict_decode(row) / row.tg) for row in rows]
@@ -297,7 +295,6 @@ def fit_cpu(rows: list[Row]) -> dict[str, float]:
                     "core_scale": core_scale,
                     "fixed": float(coef[0]),
                     "per_thread": float(coef[1]),
-                    "overhead_bytes": 0.0,
                     "per_layer": float(coef[2]) * 1e-4,
                     "attn_flops": round(float(coef[3]) * 1000, 1),
                 },
@@ -493,7 +490,6 @@ def apply(fitted: dict[str, Any]) -> None:
         constants.CPU_CORE_SCALE = cpu["core_scale"]
         constants.CPU_FIXED_S = float(cpu["fixed"])
         constants.CPU_FIXED_PER_THREAD_S = float(cpu["per_thread"])
-        constants.CPU_OVERHEAD_BYTES = float(cpu["overhead_bytes"])
         constants.CPU_LAYER_S = float(cpu["per_layer"])
         constants.CPU_ATTN_FLOPS = float(cpu["attn_flops"])
         constants.CPU_Q8_CORE_SCALE = float(cpu.get("q8", 1.0))

@@ -122,7 +122,7 @@ def calibration_for(hw: Hardware, backend: str) -> speed.Calibration | None:
     if not runs:
         return None
     decode = [r.decode_scale for r in runs]
-    within = statistics.fmean(r.gen_tok_s_sd / r.gen_tok_s for r in runs if r.gen_tok_s > 0)
+    within = statistics.fmean(r.gen_tok_s_sd / r.gen_tok_s for r in runs)
     between = statistics.stdev(decode) / statistics.fmean(decode) if len(runs) > 1 else 0.0
     return speed.Calibration(
         decode_scale=statistics.geometric_mean(decode),
@@ -148,7 +148,7 @@ def _recent_in(key: str, file: str, stamp: int) -> tuple[BenchResult, ...]:
     matching = [
         r
         for r in load_results()
-        if r.fingerprint == key and r.decode_scale > 0 and r.prompt_scale > 0
+        if r.fingerprint == key and min(r.decode_scale, r.prompt_scale, r.gen_tok_s) > 0
     ]
     if not matching:
         return ()

@@ -562,7 +562,7 @@ def prompt_work(shape: ModelShape, gpu_layers: int, cpu_moe_layers: int = 0) -> 
     cpu_bytes = sum(shape.layer_bytes[: n - gpu_layers]) if 0 < gpu_layers < n else 0
     if cpu_moe_layers and shape.layer_expert_bytes:
         cpu_bytes += sum(shape.layer_expert_bytes[:cpu_moe_layers])
-    swa = sum(memory.swa_layer_flags(arch, shape.swa_layers)) if arch.sliding_window else 0
+    swa = sum(memory.swa_layer_flags(arch, shape.swa_layers))
     return speed.PromptWork(
         active_params=active_params,
         n_layers=n,

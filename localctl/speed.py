@@ -249,8 +249,7 @@ def decode_seconds(
         seconds += calibration.fixed_extra_s
     if work.cpu_bytes > 0 or work.cpu_kv_bytes > 0:
         kv = kv_cost(hw, on_gpu=False, flash_attn=flash_attn) * work.cpu_kv_bytes
-        overhead = 0.0 if on_gpu else constants.CPU_OVERHEAD_BYTES
-        cpu = (work.cpu_bytes + kv + overhead) / cpu_stream_rate(hw, eight_bit=work.eight_bit)
+        cpu = (work.cpu_bytes + kv) / cpu_stream_rate(hw, eight_bit=work.eight_bit)
         cpu += work.cpu_layers * constants.CPU_LAYER_S
         cpu += cpu_attention_seconds(hw, work.cpu_attn_pairs)
         if not on_gpu:
@@ -281,10 +280,7 @@ def decode_tok_s(
 def matrix_flops(hw: Hardware, *, on_gpu: bool, calibration: Calibration | None = None) -> float:
     """FLOP/s a prompt reaches: the fitted share of the device's matrix throughput."""
     family = device_family(hw, on_gpu=on_gpu)
-    if family == "cpu":
-        peak = cpu_threads(hw) * CORE_RATES[core_class(hw.cpu_name)][1] * 1e9
-    else:
-        peak = gpu_tflops_of(hw) * 1e12
+    peak = cpu_flops(hw) if family == "cpu" else gpu_tflops_of(hw) * 1e12
     scale = calibration.prompt_scale if calibration else 1.0
     return constants.PROMPT_EFFICIENCY[family] * peak * scale
 

@@ -12,7 +12,6 @@ CPU_FIXED_S: float = 0.0
 CPU_LAYER_S: float = 6e-05
 CPU_MEASURED_EFFICIENCY: float = 0.85
 CPU_MEMORY_EFFICIENCY: float = 0.75
-CPU_OVERHEAD_BYTES: float = 0.0
 CPU_PROMPT_ATTN_FLOPS: float = 800.0
 CPU_Q8_CORE_SCALE: float = 1.3
 DECODE_BAND: dict[str, tuple[float, float]] = {
