@@ -34,6 +34,16 @@ for ``/tokenize``, ``/extras/tokenize`` or ``/apply-template`` until it has answ
 once; an endpoint it lacks is not requested again (each miss was a 404 per reply)."""
 
 
+async def _body_within(response: httpx.Response, limit: int) -> bytes | None:
+    """The whole body, or None once it runs past ``limit`` bytes (the rest is not read)."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
 async def _helper_post(
     client: httpx.AsyncClient, base: str, path: str, body: dict[str, Any], api_key: str | None
 ) -> dict[str, Any] | None:
@@ -45,12 +55,11 @@ async def _helper_post(
             "POST", base + path, json=body, headers=bearer_headers(api_key)
         ) as response:
             status = response.status_code
-            raw = b""
+            raw: bytes | None = b""
             if status == 200:
-                async for chunk in response.aiter_bytes():
-                    raw += chunk
-                    if len(raw) > MAX_HELPER_REPLY_BYTES:
-                        return None  # no tokenizer answers that much: not one to trust
+                raw = await _body_within(response, MAX_HELPER_REPLY_BYTES)
+            if raw is None:
+                return None  # no tokenizer answers that much: not one to trust
     except Exception:  # a server without the endpoint may also just drop the connection
         return None
     if status in MISSING_ROUTE_CODES:
@@ -122,11 +131,9 @@ async def served_model_name(url: str, api_key: str | None) -> str:
             client.stream("GET", models, headers=bearer_headers(api_key)) as answer,
         ):
             answer.raise_for_status()
-            body = b""
-            async for chunk in answer.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_SSE_LINE_BYTES:
-                    return "default"
+            body = await _body_within(answer, MAX_SSE_LINE_BYTES)
+        if body is None:
+            return "default"
         name = " ".join(printable(json.loads(body)["data"][0]["id"]).split())[:ERROR_CHARS]
     except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
         return "default"
