@@ -347,11 +347,19 @@ class SystemSnapshot:
     """One sample of the machine while a model runs (the defaults: nothing sampled yet)."""
 
     cpu_percent: float = 0.0
+    """Busy share of all the machine's cores (100: every core busy)."""
+    cpu_count: int = 1
+    """Logical cores."""
     ram_used_bytes: int = 0
     ram_total_bytes: int = 1
     server_rss_bytes: int | None = None
     """RSS of the server process (children included); None without a pid or when it is gone."""
     gpus: tuple[GpuUsage, ...] = ()
+
+    @property
+    def idle_cores(self) -> float:
+        """Cores' worth of CPU time that went unused."""
+        return max(0.0, 100.0 - self.cpu_percent) / 100.0 * self.cpu_count
 
     @property
     def vram_used_bytes(self) -> int:
@@ -383,6 +391,7 @@ def system_snapshot(server_pid: int | None = None) -> SystemSnapshot:
     rss = None if server_pid is None else process_tree_rss(server_pid)
     return SystemSnapshot(
         cpu_percent=psutil.cpu_percent(interval=None),
+        cpu_count=psutil.cpu_count() or 1,
         ram_used_bytes=memory.total - memory.available,
         ram_total_bytes=memory.total,
         server_rss_bytes=rss,

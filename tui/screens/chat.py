@@ -25,7 +25,7 @@ from localctl.chat_session import ChatSession, ContextTrimmed, SavingStopped, Tu
 from localctl.replies import PromptProgress, ThinkingDelta, TokenDelta
 from localctl.sanitize import printable
 from localctl.server_metrics import ServerMetricsReader
-from tui.widgets.chat_pane import ChatPane, ThinkingBlock
+from tui.widgets.chat_pane import ROOMY, ChatPane, ThinkingBlock, pace_for
 from tui.widgets.meters_pane import MetersPane
 
 if TYPE_CHECKING:
@@ -42,9 +42,10 @@ if TYPE_CHECKING:
 SYSTEM_REFRESH_S = 1.0
 """How often the machine meters are sampled; the server's own figures (/metrics, /slots)
 too, except while a reply streams: asking then would take time from the reply."""
-LIVE_METERS_S = 0.5
-"""How often the meters show a reply that is still streaming: at a repaint of its text, so
-both share one frame, or by a timer while no text comes (a long prompt, a pause)."""
+LIVE_METERS_S = ROOMY.meters_s
+"""How often a timer shows a reply still streaming in the meters while no text comes (a
+long prompt, a pause); while text comes, they are shown with it (one frame for both) at
+its pace (:class:`~tui.widgets.chat_pane.Pace`)."""
 PROGRESS_AFTER_S = 1.0
 """A prompt still being read after this long shows its progress in the TTFT meter."""
 STOP_GRACE_S = 1.0
@@ -141,17 +142,20 @@ class ChatScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.set_interval(SYSTEM_REFRESH_S, self._sample_system)
-        self.set_interval(LIVE_METERS_S, partial(self._show_live_meters, LIVE_METERS_S * 1.5))
+        self.set_interval(LIVE_METERS_S, partial(self._show_live_meters, slack=1.5))
         self._sample_system()
 
     def on_unmount(self) -> None:
         self._server_figures.close()
 
-    def _show_live_meters(self, after_s: float = LIVE_METERS_S) -> None:
+    def _show_live_meters(self, slack: float = 1.0) -> None:
         """While a reply streams, the meters count it as far as it got, at most once each
-        ``after_s``; a machine reading that came meanwhile is shown with them."""
+        ``slack`` times its pace's ``meters_s``; a machine reading that came meanwhile is
+        shown with them."""
         now = time.monotonic()
-        if not (self.replying and self.is_mounted) or now - self._live_shown_at < after_s:
+        writer = self.query_one(ChatPane).reply_writer if self.is_mounted else None
+        every = (writer.pace if writer is not None else ROOMY).meters_s * slack
+        if not (self.replying and self.is_mounted) or now - self._live_shown_at < every:
             return
         self._live_shown_at = now
         meters = self.query_one(MetersPane)
@@ -212,9 +216,14 @@ class ChatScreen(Screen[None]):
     @work(group="reply", exclusive=True, exit_on_error=False)
     async def _stream_reply(self, prompt: str, cancel: asyncio.Event) -> None:
         """Stream one reply into the transcript, garbage collections looking at what the
-        reply makes only (see :func:`_young_objects_only`)."""
-        with _young_objects_only():
-            await self._reply(prompt, cancel)
+        reply makes only (see :func:`_young_objects_only`), the prompt's cursor still."""
+        pane = self.query_one(ChatPane)
+        pane.hold_cursor(True)
+        try:
+            with _young_objects_only():
+                await self._reply(prompt, cancel)
+        finally:
+            pane.hold_cursor(False)
 
     async def _reply(self, prompt: str, cancel: asyncio.Event) -> None:
         """Stream one reply into the transcript; the MarkdownStream batches widget updates."""
@@ -400,10 +409,20 @@ class ChatScreen(Screen[None]):
         meters = self.query_one(MetersPane)
         if self.replying:
             self._held_reading = reading  # shown with the live meters, in their frame
+            self._pace_reply(reading)
         else:
             meters.system, self._held_reading = reading, None
         if not keep_server:
             meters.server = figures
+
+    def _pace_reply(self, reading: SystemSnapshot) -> None:
+        """Show the streaming text as often as the machine has room for, judged by a reading
+        taken wholly while the reply streamed (an earlier one saw the machine idle)."""
+        writer = self.query_one(ChatPane).reply_writer
+        if writer is None or writer.started_at is None:
+            return
+        if time.monotonic() - writer.started_at > 1.1 * SYSTEM_REFRESH_S:
+            writer.pace = pace_for(reading.idle_cores)
 
     @property
     def snapshot(self) -> MeterSnapshot:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
+import re
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -14,16 +16,52 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Region
 from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Collapsible, Input, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
 
-FLUSH_INTERVAL_S = 1 / 12
-"""How often streamed text reaches the Markdown widget (12 Hz, what the eye needs): tokens
-are batched in between, so a fast model does not pay for a repaint per token."""
+
+@dataclass(frozen=True)
+class Pace:
+    """How often a streaming reply is shown: tokens are batched in between, never a repaint
+    per token."""
+
+    text_s: float
+    """Seconds between repaints of its text."""
+    format_s: float
+    """Seconds between hand-overs of its finished blocks to the Markdown widget, where they
+    are formatted (a mount and a layout of the screen, some 30 ms on a small machine)."""
+    meters_s: float
+    """Seconds between updates of the meters beside it (some 20 ms on a small machine)."""
+
+
+ROOMY = Pace(text_s=1 / 12, format_s=0.0, meters_s=1.0)
+"""While the machine has a core to spare: 12 Hz (what the eye needs), each block
+formatted as soon as it is finished, the meters every second."""
+BUSY = Pace(text_s=1 / 4, format_s=2.0, meters_s=2.0)
+"""While every core is busy (a model computing on the CPU), whose time each frame takes
+from the model: 4 Hz, blocks formatted and the meters updated every 2 s. A frame of the
+screen costs 5-10 ms of a core on a small machine; this keeps the reply's display near 4%
+of one (the CLI's own reading of the stream costs some 6%)."""
+
+
+def pace_for(idle_cores: float) -> Pace:
+    """The pace for a machine with ``idle_cores`` cores' worth of CPU unused."""
+    return ROOMY if idle_cores >= 1.0 else BUSY
+
+
+TAIL_STEP_LINES = 4
+"""The unfinished end of a reply reserves its height in steps of this many lines: the
+screen is laid out again when the text outgrows them, not at every repaint."""
+
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_HEADING = re.compile(r" {0,3}#{1,6}(?:[ \t]|$)")
 
 
 @functools.cache
@@ -68,45 +106,169 @@ class HistoryInput(Input):
         self.cursor_position = len(self.value)
 
 
-class ReplyWriter:
-    """Feeds streamed text to a Markdown widget in batches, never one UI update per token.
+def _closes(fence: str, marker: str, after: str) -> bool:
+    """True when a line of ``marker`` followed by ``after`` closes code fence ``fence``."""
+    return marker[0] == fence[0] and len(marker) >= len(fence) and not after.strip()
 
-    The first text is shown at once; after that a ticker hands what arrived to the widget
-    every ``interval_s``, so the repaint rate is bounded however fast tokens come.
-    ``on_flush`` runs after each batch: what else should repaint then joins the same frame.
+
+class BlockSplitter:
+    """Finds where streamed Markdown's finished blocks end.
+
+    A block is finished after a blank line, a heading line or a closing code fence (never
+    inside an open fence): no later text changes how it renders, so it can go to the
+    Markdown widget once. Each line is looked at once.
+    """
+
+    def __init__(self) -> None:
+        self.text = ""
+        """Text not yet taken."""
+        self.finished = 0
+        """Length of the finished blocks at the start of :attr:`text`."""
+        self._scanned = 0
+        self._fence: str | None = None
+
+    def feed(self, text: str) -> None:
+        """Add ``text``."""
+        self.text += text
+        while (end := self.text.find("\n", self._scanned)) >= 0:
+            line = self.text[self._scanned : end]
+            self._scanned = end + 1
+            marker = _FENCE.match(line)
+            if self._fence is not None:
+                if marker is not None and _closes(
+                    self._fence, marker.group(1), line[marker.end() :]
+                ):
+                    self._fence = None
+                    self.finished = self._scanned
+            elif marker is not None:
+                self._fence = marker.group(1)
+            elif not line.strip() or _HEADING.match(line):
+                self.finished = self._scanned
+
+    def take(self, everything: bool = False) -> str:
+        """Remove and return the finished blocks (``everything``: all the text)."""
+        cut = len(self.text) if everything else self.finished
+        done, self.text = self.text[:cut], self.text[cut:]
+        self._scanned = max(self._scanned - cut, 0)
+        self.finished = 0
+        return done
+
+
+class StreamTail(Widget):
+    """The end of a streaming reply not yet formatted, as plain text under the Markdown.
+
+    Wrapped lines are kept: a repaint re-wraps only the last paragraph and redraws only the
+    rows it changed, and the height grows in steps of :data:`TAIL_STEP_LINES`, so showing
+    more text costs no layout of the screen until it outgrows the rows reserved.
+    """
+
+    DEFAULT_CSS = """
+    StreamTail { height: 0; padding: 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(classes="stream-tail")
+        self.text = ""
+        """The text shown."""
+        self._rows: list[Strip] = []
+        self._line_starts: list[int] = []
+        """Row where each of the text's lines begins."""
+        self._width = 0
+        self._reserved = 0
+
+    def show(self, text: str) -> None:
+        """Show ``text`` instead of what is shown."""
+        width = self.content_size.width
+        old, self.text = self.text, text
+        if width != self._width or not text.startswith(old):
+            first_line = 0
+        else:  # text was added: only the last line shown can have changed
+            first_line = max(len(self._line_starts) - 1, 0)
+        self._wrap(width, first_line)
+
+    def _wrap(self, width: int, first_line: int) -> None:
+        self._width = width
+        if width <= 0:
+            self._rows, self._line_starts = [], []
+            return
+        before = len(self._rows)
+        first_row = self._line_starts[first_line] if first_line < len(self._line_starts) else 0
+        del self._rows[first_row:]
+        del self._line_starts[first_line:]
+        console = self.app.console
+        style = self.rich_style
+        lines = self.text.split("\n") if self.text else []
+        for line in lines[first_line:]:
+            self._line_starts.append(len(self._rows))
+            for row in Text(line, style=style).wrap(console, width):
+                self._rows.append(Strip(row.render(console)).extend_cell_length(width, style))
+        rows = len(self._rows)
+        reserved = math.ceil(rows / TAIL_STEP_LINES) * TAIL_STEP_LINES
+        if reserved != self._reserved:
+            self._reserved = reserved
+            self.styles.height = reserved  # lays the screen out again
+        self.refresh(Region(0, first_row, width, max(rows, before) - first_row))
+
+    def on_resize(self) -> None:
+        self._wrap(self.content_size.width, 0)
+
+    def render_line(self, y: int) -> Strip:
+        if y < len(self._rows):
+            return self._rows[y]
+        return Strip.blank(self.content_size.width, self.rich_style)
+
+
+class ReplyWriter:
+    """Feeds streamed text to the reply's widgets in batches, never one UI update per token.
+
+    The first text is shown at once; after that a ticker hands what arrived to the widgets
+    at the :attr:`pace`, so the repaint rate is bounded however fast tokens come; it starts
+    :data:`BUSY` until the caller knows the machine has room. With a ``tail``, finished
+    Markdown blocks go to the Markdown widget (a layout of the screen each time) and the
+    rest is shown by the tail (a repaint of its changed rows): Markdown is parsed once per
+    block, not once per batch. ``on_flush`` runs after each batch: what else should repaint
+    then joins the same frame.
     """
 
     def __init__(
         self,
         stream: MarkdownStream,
-        interval_s: float = FLUSH_INTERVAL_S,
+        pace: Pace = BUSY,
         on_flush: Callable[[], None] | None = None,
+        tail: StreamTail | None = None,
     ) -> None:
         self._stream = stream
-        self._interval_s = interval_s
+        self.pace = pace
+        """How often text is shown and formatted; may change while the reply streams."""
+        self._formatted_at = 0.0
         self._on_flush = on_flush
+        self._tail = tail
+        self._blocks = BlockSplitter()
         self._pending: list[str] = []
         self._ticker: asyncio.Task[None] | None = None
         self.chars = 0
         """Characters written so far."""
+        self.started_at: float | None = None
+        """When the first text came (``time.monotonic``); None before."""
         self.flushes = 0
         """Batches handed to the widget (each one repaint of the message)."""
         self.widget: Markdown | None = None
         """The message widget written to."""
 
     async def write(self, text: str) -> None:
-        """Queue ``text``; the ticker hands it to the widget within ``interval_s``."""
+        """Queue ``text``; the ticker shows it within the pace's ``text_s``."""
         if not text:
             return
         self._pending.append(text)
         self.chars += len(text)
         if self._ticker is None:
+            self.started_at = time.monotonic()
             await self._flush()  # the first words show without waiting
             self._ticker = asyncio.create_task(self._tick())
 
     async def _tick(self) -> None:
         while True:
-            await asyncio.sleep(self._interval_s)
+            await asyncio.sleep(self.pace.text_s)
             await self._flush()
 
     async def _flush(self) -> None:
@@ -114,17 +276,33 @@ class ReplyWriter:
             batch = "".join(self._pending)
             self._pending.clear()
             self.flushes += 1
-            await self._stream.write(batch)
+            if self._tail is None:
+                await self._stream.write(batch)
+            else:
+                self._blocks.feed(batch)
+                now = time.monotonic()
+                if self._blocks.finished and now - self._formatted_at >= self.pace.format_s:
+                    self._formatted_at = now
+                    await self._stream.write(self._blocks.take())
+                self._tail.show(self._blocks.text)
             if self._on_flush is not None:
                 self._on_flush()
 
     async def close(self) -> None:
-        """Write what is left and wait until the widget shows all of it."""
+        """Write what is left and wait until the Markdown widget shows all of it."""
         if self._ticker is not None:
             self._ticker.cancel()
             with suppress(asyncio.CancelledError):
                 await self._ticker
         await self._flush()
+        if self._tail is not None:
+            rest = self._blocks.take(everything=True)
+            if rest:
+                await self._stream.write(rest)
+            await self._stream.stop()
+            await self._tail.remove()
+            self._tail = None
+            return
         await self._stream.stop()
 
 
@@ -148,10 +326,10 @@ class ThinkingBlock(Collapsible):
         return "".join(self._parts)
 
     def write(self, text: str) -> None:
-        """Add ``text``; the widget is updated at most :data:`FLUSH_INTERVAL_S` apart."""
+        """Add ``text``; the widget is updated at most :data:`BUSY` ``text_s`` apart."""
         self._parts.append(text)
         now = time.monotonic()
-        if now - self._last_flush >= FLUSH_INTERVAL_S:
+        if now - self._last_flush >= BUSY.text_s:
             self._last_flush = now
             self._show()
 
@@ -219,8 +397,10 @@ class ChatPane(Vertical):
         """Mount an empty assistant message and return a writer streaming into it
         (``on_flush``: see :class:`ReplyWriter`)."""
         widget = await self.add_assistant("")
+        tail = StreamTail()
+        await self.transcript.mount(tail)
         self.transcript.anchor()
-        writer = ReplyWriter(Markdown.get_stream(widget), on_flush=on_flush)
+        writer = ReplyWriter(Markdown.get_stream(widget), on_flush=on_flush, tail=tail)
         writer.widget = widget
         self.reply_writer = writer
         return writer
@@ -256,6 +436,11 @@ class ChatPane(Vertical):
         if not prompt.value.strip():
             prompt.value = text
             prompt.cursor_position = len(text)
+
+    def hold_cursor(self, held: bool) -> None:
+        """Stop the prompt's cursor blinking while ``held`` (a reply streams: each blink is
+        a frame of the whole screen, taken from the model on a small machine)."""
+        self.query_one(HistoryInput).cursor_blink = not held
 
     def focus_prompt(self) -> None:
         """Put the keyboard focus on the prompt (none yet while the pane is being composed:

@@ -32,7 +32,8 @@ class DownloadPanel(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label(id="download-title")
-        yield ProgressBar(show_eta=False, id="download-bar")
+        # Determinate while idle: an empty bar would animate (a timer at 15 Hz) unseen.
+        yield ProgressBar(total=1, show_eta=False, id="download-bar")
         yield Label(id="download-info")
 
     _generation = 0
@@ -60,3 +61,4 @@ class DownloadPanel(Horizontal):
     def _hide(self, generation: int) -> None:
         if generation == self._generation:
             self.display = False
+            self.query_one(ProgressBar).update(total=1, progress=0)

@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
-from textual.widgets import Label, ProgressBar, Sparkline, Static
+from textual.widgets import Label, Sparkline, Static
 
 from localctl.meters import MeterSnapshot, SystemSnapshot
 from localctl.replies import PromptProgress
@@ -71,9 +71,7 @@ class MetersPane(Vertical):
         yield Label("API-equivalent cost", classes="meters-title")
         yield Static(id="costs")
         yield Label("Machine", classes="meters-title")
-        for name in ("cpu", "ram", "vram"):
-            yield Label(name.upper(), id=f"{name}-label", classes="meter-label")
-            yield ProgressBar(total=100, show_eta=False, id=f"{name}-bar")
+        yield Static(id="machine")
 
     def on_mount(self) -> None:
         self.watch_snapshot(self.snapshot)
@@ -82,6 +80,7 @@ class MetersPane(Vertical):
 
     def on_resize(self) -> None:
         self.watch_snapshot(self.snapshot)
+        self.watch_system(self.system)
 
     def _cost_line(self, name: str, usd: float) -> str:
         """``name`` and dollars on one line of the pane's width; the name gives way first."""
@@ -163,24 +162,21 @@ class MetersPane(Vertical):
         if not self.is_mounted:
             return
         gib = 1024**3
-        ram_pct = 100 * reading.ram_used_bytes / max(reading.ram_total_bytes, 1)
-        self.query_one("#cpu-bar", ProgressBar).update(progress=reading.cpu_percent)
-        _show(self.query_one("#cpu-label", Label), Text(f"CPU {reading.cpu_percent:.0f}%"))
-        self.query_one("#ram-bar", ProgressBar).update(progress=ram_pct)
+        cells = max(self.content_size.width, BAR_CELLS)
+        text = Text(f"CPU {reading.cpu_percent:.0f}%\n")
+        text.append(_bar(reading.cpu_percent / 100, cells) + "\n\n")
         ram = f"RAM {reading.ram_used_bytes / gib:.1f}/{reading.ram_total_bytes / gib:.1f} GiB"
         if reading.server_rss_bytes:
             ram += f" · server {reading.server_rss_bytes / 2**20:,.0f} MiB"
-        _show(self.query_one("#ram-label", Label), Text(ram))
-        vram_bar = self.query_one("#vram-bar", ProgressBar)
-        vram_label = self.query_one("#vram-label", Label)
+        text.append(ram + "\n")
+        text.append(_bar(reading.ram_used_bytes / max(reading.ram_total_bytes, 1), cells) + "\n\n")
         if reading.vram_total_bytes:
-            vram_bar.update(progress=100 * reading.vram_used_bytes / reading.vram_total_bytes)
             used, total = reading.vram_used_bytes / gib, reading.vram_total_bytes / gib
-            vram = f"VRAM {used:.1f}/{total:.1f} GiB"
-            vram += f" · GPU {reading.gpu_util_percent:.0f}%"
+            vram = f"VRAM {used:.1f}/{total:.1f} GiB · GPU {reading.gpu_util_percent:.0f}%"
             if reading.gpu_power_w is not None:
                 vram += f" · {reading.gpu_power_w:.0f} W"
-            _show(vram_label, Text(vram))
+            text.append(vram + "\n")
+            text.append(_bar(reading.vram_used_bytes / reading.vram_total_bytes, cells))
         else:
-            vram_bar.update(progress=0)
-            _show(vram_label, Text("VRAM (no GPU)"))
+            text.append("VRAM (no GPU)")
+        _show(self.query_one("#machine", Static), text)
