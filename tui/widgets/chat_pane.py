@@ -42,18 +42,23 @@ class Pace:
 
 
 ROOMY = Pace(text_s=1 / 12, format_s=0.0, meters_s=1.0)
-"""While the machine has a core to spare: 12 Hz (what the eye needs), each block
+"""While the machine has two cores to spare: 12 Hz (what the eye needs), each block
 formatted as soon as it is finished, the meters every second."""
 BUSY = Pace(text_s=1 / 4, format_s=2.0, meters_s=2.0)
-"""While every core is busy (a model computing on the CPU), whose time each frame takes
+"""While the cores are busy (a model computing on the CPU), whose time each frame takes
 from the model: 4 Hz, blocks formatted and the meters updated every 2 s. A frame of the
 screen costs 5-10 ms of a core on a small machine; this keeps the reply's display near 4%
 of one (the CLI's own reading of the stream costs some 6%)."""
 
 
+SPARE_CORES = 2.0
+"""Cores' worth of unused CPU that make a machine roomy: a model decoding on the CPU
+sleeps between its steps, so one idle core's worth is seen on a busy 2-core machine."""
+
+
 def pace_for(idle_cores: float) -> Pace:
     """The pace for a machine with ``idle_cores`` cores' worth of CPU unused."""
-    return ROOMY if idle_cores >= 1.0 else BUSY
+    return ROOMY if idle_cores >= SPARE_CORES else BUSY
 
 
 TAIL_STEP_LINES = 4
@@ -162,8 +167,8 @@ class StreamTail(Widget):
     more text costs no layout of the screen until it outgrows the rows reserved.
     """
 
-    DEFAULT_CSS = """
-    StreamTail { height: 0; padding: 0 1; }
+    DEFAULT_CSS = f"""
+    StreamTail {{ width: 1fr; height: {TAIL_STEP_LINES}; padding: 0 1; }}
     """
 
     def __init__(self) -> None:
@@ -174,7 +179,8 @@ class StreamTail(Widget):
         self._line_starts: list[int] = []
         """Row where each of the text's lines begins."""
         self._width = 0
-        self._reserved = 0
+        self._reserved = TAIL_STEP_LINES
+        """Rows reserved: the first are there before the first text (no layout for it)."""
 
     def show(self, text: str) -> None:
         """Show ``text`` instead of what is shown."""
@@ -203,7 +209,7 @@ class StreamTail(Widget):
             for row in Text(line, style=style).wrap(console, width):
                 self._rows.append(Strip(row.render(console)).extend_cell_length(width, style))
         rows = len(self._rows)
-        reserved = math.ceil(rows / TAIL_STEP_LINES) * TAIL_STEP_LINES
+        reserved = max(math.ceil(rows / TAIL_STEP_LINES), 1) * TAIL_STEP_LINES
         if reserved != self._reserved:
             self._reserved = reserved
             self.styles.height = reserved  # lays the screen out again

@@ -97,9 +97,8 @@ class MetersPane(Vertical):
         if not self.is_mounted:
             return
         self.renders += 1
-        speed = Text()
-        if snap.live:
-            speed.append("streaming (counted so far)\n", style="dim")
+        # The first line is always there: the live meters then redraw in place (no layout).
+        speed = Text("streaming (counted so far)\n" if snap.live else "last reply\n", style="dim")
         speed.append(f"gen    {snap.gen_tok_s:8.1f} tok/s\n")
         speed.append(f"prompt {snap.prompt_tok_s:8.1f} tok/s\n")
         progress = self.progress

@@ -1,0 +1,151 @@
+"""The chat shows a reply at a pace that leaves the model its CPU (bench tui_chat measures it)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Markdown, ProgressBar
+
+import localctl.library
+from localctl.config import Config
+from localctl.meters import SystemSnapshot
+from tests.fakesse import FakeSSE
+from tests.tui_flow import fill_attach, wait_until
+from tests.tui_helpers import Harness, model
+from tui.app import make_app
+from tui.widgets.chat_pane import BUSY, ROOMY, BlockSplitter, ChatPane, Pace, StreamTail, pace_for
+
+SIZE = (120, 36)
+
+
+@pytest.fixture(autouse=True)
+def small_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(localctl.library, "load_models", lambda: [model("llama-3.1-8b")])
+
+
+def test_blocks_finish_at_blank_lines_headings_and_closing_fences() -> None:
+    blocks = BlockSplitter()
+    blocks.feed("# Title\nFirst para")
+    assert blocks.text[: blocks.finished] == "# Title\n"
+    blocks.feed("graph goes on\n\n```python\nx = 1\n\n")
+    assert blocks.text[: blocks.finished] == "# Title\nFirst paragraph goes on\n\n"  # fence open
+    blocks.feed("y = 2\n``` \nafter")
+    assert blocks.take() == "# Title\nFirst paragraph goes on\n\n```python\nx = 1\n\ny = 2\n``` \n"
+    assert blocks.text == "after" and blocks.finished == 0
+    blocks.feed(" the fence\n\n~~~~\n````\n")  # a ```` line does not close a ~~~~ fence
+    assert blocks.finished == len("after the fence\n\n")
+    assert blocks.take(everything=True) == "after the fence\n\n~~~~\n````\n"
+
+
+def test_the_pace_follows_the_machine() -> None:
+    assert pace_for(SystemSnapshot(cpu_percent=97.0, cpu_count=2).idle_cores) == BUSY
+    assert pace_for(SystemSnapshot(cpu_percent=40.0, cpu_count=2).idle_cores) == BUSY
+    assert pace_for(SystemSnapshot(cpu_percent=10.0, cpu_count=4).idle_cores) == ROOMY
+    assert pace_for(SystemSnapshot(cpu_percent=80.0, cpu_count=16).idle_cores) == ROOMY
+    assert BUSY.text_s >= 3 * ROOMY.text_s and BUSY.meters_s > ROOMY.meters_s
+
+
+async def test_text_within_its_reserved_rows_repaints_without_laying_out_the_screen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch that adds to the last line redraws that line; the screen is laid out again
+    only when the text outgrows the rows it reserved (every 4 lines), not per batch."""
+    layouts: list[float] = []
+    refresh_layout = Screen._refresh_layout
+
+    def counted(screen: Screen[object], *args: object, **kwargs: object) -> None:
+        layouts.append(time.monotonic())
+        refresh_layout(screen, *args, **kwargs)  # type: ignore[arg-type]
+
+    pane = ChatPane()
+    app = Harness(pane)
+    async with app.run_test(size=SIZE) as pilot:
+        writer = await pane.begin_reply()
+        writer.pace = Pace(text_s=0.01, format_s=60.0, meters_s=60.0)
+        await writer.write("word ")
+        await pilot.pause(0.1)
+        tail = pane.query_one(StreamTail)
+        monkeypatch.setattr(Screen, "_refresh_layout", counted)
+        for _ in range(12):  # 60 characters: still the first of 4 reserved rows
+            await writer.write("word ")
+            await pilot.pause(0.03)
+        assert tail.text.count("word") == 13 and not layouts
+        assert tail.size.width == pane.query_one(Markdown).size.width  # as wide as the reply
+        for _ in range(250):  # past 4 rows of the pane's width: one layout to reserve more
+            await writer.write("word ")
+        await pilot.pause(0.1)
+        assert 1 <= len(layouts) <= 2
+        assert tail.size.height == 8
+        await writer.close()
+        await pilot.pause()
+        assert pane.query_one(Markdown).source == "word " * 263
+        assert not pane.query(StreamTail)
+
+
+async def test_finished_blocks_are_formatted_at_the_pace_and_the_rest_at_the_end() -> None:
+    pane = ChatPane()
+    app = Harness(pane)
+    async with app.run_test(size=SIZE) as pilot:
+        writer = await pane.begin_reply()
+        writer.pace = Pace(text_s=0.01, format_s=0.0, meters_s=1.0)
+        await writer.write("First paragraph.\n\nSecond, not fin")
+        await pilot.pause(0.1)
+        markdown = pane.query_one(Markdown)
+        assert markdown.source == "First paragraph.\n\n"
+        assert pane.query_one(StreamTail).text == "Second, not fin"
+        writer.pace = Pace(text_s=0.01, format_s=60.0, meters_s=1.0)
+        await writer.write("ished.\n\nThird")
+        await pilot.pause(0.1)
+        assert markdown.source == "First paragraph.\n\n"  # the next hand-over is a minute away
+        await writer.close()
+        assert markdown.source == "First paragraph.\n\nSecond, not finished.\n\nThird"
+
+
+async def test_a_reading_taken_while_the_reply_streams_sets_its_pace() -> None:
+    """The reply starts BUSY; a reading that covers only its streaming decides, and
+    the prompt's cursor holds still until the reply ends."""
+    app = make_app(hw_profile="rtx4090", config=Config())
+    with FakeSSE("normal", tokens=400, delay_s=0.01) as fake:
+        async with app.run_test(size=SIZE) as pilot:
+            await fill_attach(app, pilot, fake.url)
+            await wait_until(pilot, lambda: app.screen is app.chat_screen, 10, "chat screen")
+            chat = app.chat_screen
+            pane = chat.query_one(ChatPane)
+            prompt = chat.query_one("#prompt")
+            prompt.value = "go"  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: pane.reply_writer is not None, 10, "reply")
+            writer = pane.reply_writer
+            assert writer is not None
+            await wait_until(pilot, lambda: writer.started_at is not None, 10, "text")
+            assert writer.pace == BUSY and not prompt.cursor_blink  # type: ignore[attr-defined]
+            idle = SystemSnapshot(cpu_percent=5.0, cpu_count=4)
+            busy = SystemSnapshot(cpu_percent=99.0, cpu_count=4)
+            writer.started_at = time.monotonic()  # a reading that comes right after the text
+            chat._show_system(idle)  # was taken partly before the reply: says nothing of it
+            assert writer.pace == BUSY
+            writer.started_at = time.monotonic() - 5
+            chat._show_system(idle)
+            assert writer.pace == ROOMY
+            chat._show_system(busy)
+            assert writer.pace == BUSY
+            await wait_until(pilot, lambda: chat.replies_finished == 1, 30, "reply ended")
+            assert prompt.cursor_blink  # type: ignore[attr-defined]
+
+
+async def test_nothing_animates_unseen_and_the_meters_run_no_timers() -> None:
+    """An empty ProgressBar animates at 15 Hz even while hidden, and each one runs a 1 Hz
+    timer: every wake-up of the app is time taken from a model on a small machine."""
+    app = make_app(hw_profile="rtx4090", config=Config())
+    async with app.run_test(size=SIZE) as pilot:
+        await app.action_show_chat()
+        await pilot.pause(0.2)
+        widgets: list[Widget] = [
+            *app.catalog_screen.walk_children(Widget),
+            *app.chat_screen.walk_children(Widget),
+        ]
+        assert [w for w in widgets if w.auto_refresh] == []
+        assert not app.chat_screen.query(ProgressBar)
