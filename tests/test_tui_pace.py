@@ -52,7 +52,7 @@ async def test_text_within_its_reserved_rows_repaints_without_laying_out_the_scr
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A batch that adds to the last line redraws that line; the screen is laid out again
-    only when the text outgrows the rows it reserved (every 4 lines), not per batch."""
+    only when the text outgrows the rows it reserved (every 8 lines), not per batch."""
     layouts: list[float] = []
     refresh_layout = Screen._refresh_layout
 
@@ -69,19 +69,19 @@ async def test_text_within_its_reserved_rows_repaints_without_laying_out_the_scr
         await pilot.pause(0.1)
         tail = pane.query_one(StreamTail)
         monkeypatch.setattr(Screen, "_refresh_layout", counted)
-        for _ in range(12):  # 60 characters: still the first of 4 reserved rows
+        for _ in range(12):  # 60 characters: still the first of 8 reserved rows
             await writer.write("word ")
             await pilot.pause(0.03)
         assert tail.text.count("word") == 13 and not layouts
         assert tail.size.width == pane.query_one(Markdown).size.width  # as wide as the reply
-        for _ in range(250):  # past 4 rows of the pane's width: one layout to reserve more
+        for _ in range(450):  # past 8 rows of the pane's width: one layout to reserve more
             await writer.write("word ")
         await pilot.pause(0.1)
         assert 1 <= len(layouts) <= 2
-        assert tail.size.height == 8
+        assert tail.size.height == 16
         await writer.close()
         await pilot.pause()
-        assert pane.query_one(Markdown).source == "word " * 263
+        assert pane.query_one(Markdown).source == "word " * 463
         assert not pane.query(StreamTail)
 
 

@@ -44,9 +44,9 @@ class Pace:
 ROOMY = Pace(text_s=1 / 12, format_s=0.0, meters_s=1.0)
 """While the machine has two cores to spare: 12 Hz (what the eye needs), each block
 formatted as soon as it is finished, the meters every second."""
-BUSY = Pace(text_s=1 / 4, format_s=2.0, meters_s=2.0)
+BUSY = Pace(text_s=1 / 4, format_s=5.0, meters_s=2.0)
 """While the cores are busy (a model computing on the CPU), whose time each frame takes
-from the model: 4 Hz, blocks formatted and the meters updated every 2 s. A frame of the
+from the model: 4 Hz, blocks formatted every 5 s, the meters updated every 2 s. A frame of the
 screen costs 5-10 ms of a core on a small machine; this keeps the reply's display near 4%
 of one (the CLI's own reading of the stream costs some 6%)."""
 
@@ -61,9 +61,10 @@ def pace_for(idle_cores: float) -> Pace:
     return ROOMY if idle_cores >= SPARE_CORES else BUSY
 
 
-TAIL_STEP_LINES = 4
+TAIL_STEP_LINES = 8
 """The unfinished end of a reply reserves its height in steps of this many lines: the
-screen is laid out again when the text outgrows them, not at every repaint."""
+screen is laid out again (two frames, some 25 ms on a small machine) when the text
+outgrows them, not at every repaint."""
 
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _HEADING = re.compile(r" {0,3}#{1,6}(?:[ \t]|$)")
