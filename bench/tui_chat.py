@@ -29,7 +29,7 @@ from typing import Any
 from bench.chat import MAX_TOKENS, PROMPT, _localctl_chat
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = 5
+RUNS = 7
 TARGET = 0.95
 
 
