@@ -247,7 +247,8 @@ class ReplyWriter:
         self._stream = stream
         self.pace = pace
         """How often text is shown and formatted; may change while the reply streams."""
-        self._formatted_at = 0.0
+        self._formatted_at = time.monotonic()
+        """When blocks were last formatted (the first wait a whole ``format_s``)."""
         self._on_flush = on_flush
         self._tail = tail
         self._blocks = BlockSplitter()
