@@ -19,6 +19,10 @@ from tui.app import make_app
 from tui.widgets.chat_pane import BUSY, ROOMY, BlockSplitter, ChatPane, Pace, StreamTail, pace_for
 
 SIZE = (120, 36)
+QUICK = Pace(text_s=0.01, format_s=0.0, meters_s=1.0)
+"""Text shown every 10 ms, blocks formatted at once."""
+UNFORMATTED = Pace(text_s=0.01, format_s=60.0, meters_s=60.0)
+"""Text shown every 10 ms, blocks formatted a minute later (not within a test)."""
 
 
 @pytest.fixture(autouse=True)
@@ -61,13 +65,12 @@ async def test_text_within_its_reserved_rows_repaints_without_laying_out_the_scr
         refresh_layout(screen, *args, **kwargs)  # type: ignore[arg-type]
 
     pane = ChatPane()
-    app = Harness(pane)
-    async with app.run_test(size=SIZE) as pilot:
+    async with Harness(pane).run_test(size=SIZE) as pilot:
         writer = await pane.begin_reply()
-        writer.pace = Pace(text_s=0.01, format_s=60.0, meters_s=60.0)
+        writer.pace = UNFORMATTED
+        tail = pane.query_one(StreamTail)
         await writer.write("word ")
         await pilot.pause(0.1)
-        tail = pane.query_one(StreamTail)
         monkeypatch.setattr(Screen, "_refresh_layout", counted)
         for _ in range(12):  # 60 characters: still the first of 8 reserved rows
             await writer.write("word ")
@@ -87,16 +90,15 @@ async def test_text_within_its_reserved_rows_repaints_without_laying_out_the_scr
 
 async def test_finished_blocks_are_formatted_at_the_pace_and_the_rest_at_the_end() -> None:
     pane = ChatPane()
-    app = Harness(pane)
-    async with app.run_test(size=SIZE) as pilot:
+    async with Harness(pane).run_test(size=SIZE) as pilot:
         writer = await pane.begin_reply()
-        writer.pace = Pace(text_s=0.01, format_s=0.0, meters_s=1.0)
+        writer.pace = QUICK
         await writer.write("First paragraph.\n\nSecond, not fin")
         await pilot.pause(0.1)
         markdown = pane.query_one(Markdown)
         assert markdown.source == "First paragraph.\n\n"
         assert pane.query_one(StreamTail).text == "Second, not fin"
-        writer.pace = Pace(text_s=0.01, format_s=60.0, meters_s=1.0)
+        writer.pace = UNFORMATTED
         await writer.write("ished.\n\nThird")
         await pilot.pause(0.1)
         assert markdown.source == "First paragraph.\n\n"  # the next hand-over is a minute away
