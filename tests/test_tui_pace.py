@@ -151,3 +151,24 @@ async def test_nothing_animates_unseen_and_the_meters_run_no_timers() -> None:
         ]
         assert [w for w in widgets if w.auto_refresh] == []
         assert not app.chat_screen.query(ProgressBar)
+
+
+async def test_the_tail_wraps_again_when_the_terminal_narrows() -> None:
+    pane = ChatPane()
+    async with Harness(pane).run_test(size=SIZE) as pilot:
+        writer = await pane.begin_reply()
+        writer.pace = UNFORMATTED
+        tail = pane.query_one(StreamTail)
+        await writer.write("word " * 100)
+        await pilot.pause(0.1)
+        wide = tail.content_size.width
+        rows = [tail.render_line(y) for y in range(tail.size.height)]
+        await pilot.resize_terminal(SIZE[0] // 2, SIZE[1])
+        await pilot.pause(0.2)
+        narrow = tail.content_size.width
+        assert narrow < wide
+        assert {row.cell_length for row in rows} == {wide}
+        assert {tail.render_line(y).cell_length for y in range(tail.size.height)} == {narrow}
+        text = "".join(tail.render_line(y).text for y in range(tail.size.height))
+        assert text.split() == ["word"] * 100
+        await writer.close()

@@ -217,7 +217,8 @@ class StreamTail(Widget):
         self.refresh(Region(0, first_row, width, max(rows, before) - first_row))
 
     def on_resize(self) -> None:
-        self._wrap(self.content_size.width, 0)
+        if self.content_size.width != self._width:  # a new height needs no new lines
+            self._wrap(self.content_size.width, 0)
 
     def render_line(self, y: int) -> Strip:
         if y < len(self._rows):
