@@ -152,10 +152,12 @@ class ChatScreen(Screen[None]):
         """While a reply streams, the meters count it as far as it got, at most once each
         ``slack`` times its pace's ``meters_s``; a machine reading that came meanwhile is
         shown with them."""
+        if not (self.replying and self.is_mounted):
+            return
         now = time.monotonic()
-        writer = self.query_one(ChatPane).reply_writer if self.is_mounted else None
+        writer = self.query_one(ChatPane).reply_writer
         every = (writer.pace if writer is not None else ROOMY).meters_s * slack
-        if not (self.replying and self.is_mounted) or now - self._live_shown_at < every:
+        if now - self._live_shown_at < every:
             return
         self._live_shown_at = now
         meters = self.query_one(MetersPane)

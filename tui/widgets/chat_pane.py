@@ -231,19 +231,19 @@ class ReplyWriter:
 
     The first text is shown at once; after that a ticker hands what arrived to the widgets
     at the :attr:`pace`, so the repaint rate is bounded however fast tokens come; it starts
-    :data:`BUSY` until the caller knows the machine has room. With a ``tail``, finished
-    Markdown blocks go to the Markdown widget (a layout of the screen each time) and the
-    rest is shown by the tail (a repaint of its changed rows): Markdown is parsed once per
-    block, not once per batch. ``on_flush`` runs after each batch: what else should repaint
-    then joins the same frame.
+    :data:`BUSY` until the caller knows the machine has room. Finished Markdown blocks go to
+    the Markdown widget (a layout of the screen each time) and the rest is shown by the
+    ``tail`` (a repaint of its changed rows): Markdown is parsed once per block, not once per
+    batch. ``on_flush`` runs after each batch: what else should repaint then joins the same
+    frame.
     """
 
     def __init__(
         self,
         stream: MarkdownStream,
+        tail: StreamTail,
         pace: Pace = BUSY,
         on_flush: Callable[[], None] | None = None,
-        tail: StreamTail | None = None,
     ) -> None:
         self._stream = stream
         self.pace = pace
@@ -285,15 +285,12 @@ class ReplyWriter:
             batch = "".join(self._pending)
             self._pending.clear()
             self.flushes += 1
-            if self._tail is None:
-                await self._stream.write(batch)
-            else:
-                self._blocks.feed(batch)
-                now = time.monotonic()
-                if self._blocks.finished and now - self._formatted_at >= self.pace.format_s:
-                    self._formatted_at = now
-                    await self._stream.write(self._blocks.take())
-                self._tail.show(self._blocks.text)
+            self._blocks.feed(batch)
+            now = time.monotonic()
+            if self._blocks.finished and now - self._formatted_at >= self.pace.format_s:
+                self._formatted_at = now
+                await self._stream.write(self._blocks.take())
+            self._tail.show(self._blocks.text)
             if self._on_flush is not None:
                 self._on_flush()
 
@@ -304,27 +301,25 @@ class ReplyWriter:
             with suppress(asyncio.CancelledError):
                 await self._ticker
         await self._flush()
-        if self._tail is not None:
-            rest = self._blocks.take(everything=True)
-            if rest:
-                await self._stream.write(rest)
-            await self._stream.stop()
-            await self._tail.remove()
-            self._tail = None
-            return
+        rest = self._blocks.take(everything=True)
+        if rest:
+            await self._stream.write(rest)
         await self._stream.stop()
+        await self._tail.remove()
 
 
 class ThinkingBlock(Collapsible):
-    """A reply's thinking: collapsed above the answer, streamed live, expandable."""
+    """A reply's thinking: collapsed above the answer, streamed live at the pace of the
+    answer's ``writer``, expandable."""
 
-    def __init__(self) -> None:
+    def __init__(self, writer: ReplyWriter) -> None:
         super().__init__(
             Static("", classes="thinking-text"),
             title="Thinking…",
             collapsed=True,
             classes="thinking",
         )
+        self._writer = writer
         self._parts: list[str] = []
         self._last_flush = 0.0
         self._started = time.monotonic()
@@ -335,10 +330,10 @@ class ThinkingBlock(Collapsible):
         return "".join(self._parts)
 
     def write(self, text: str) -> None:
-        """Add ``text``; the widget is updated at most :data:`BUSY` ``text_s`` apart."""
+        """Add ``text``; the widget is updated at most the pace's ``text_s`` apart."""
         self._parts.append(text)
         now = time.monotonic()
-        if now - self._last_flush >= BUSY.text_s:
+        if now - self._last_flush >= self._writer.pace.text_s:
             self._last_flush = now
             self._show()
 
@@ -409,14 +404,14 @@ class ChatPane(Vertical):
         tail = StreamTail()
         await self.transcript.mount(tail)
         self.transcript.anchor()
-        writer = ReplyWriter(Markdown.get_stream(widget), on_flush=on_flush, tail=tail)
+        writer = ReplyWriter(Markdown.get_stream(widget), tail, on_flush=on_flush)
         writer.widget = widget
         self.reply_writer = writer
         return writer
 
     async def begin_thinking(self, writer: ReplyWriter) -> ThinkingBlock:
         """Mount a collapsed thinking block above the answer ``writer`` streams into."""
-        block = ThinkingBlock()
+        block = ThinkingBlock(writer)
         await self.transcript.mount(block, before=writer.widget)
         return block
 
