@@ -16,12 +16,13 @@ Public API (the TUI and the CLI share it):
   whether the watts were measured.
   ``snapshot(cost)`` gives the :class:`MeterSnapshot` a meters pane shows: the last
   reply's rates, the session totals and their prices.
-- ``system_snapshot`` samples CPU, the server's RSS, RAM and, where NVML exists, GPU
-  utilisation, VRAM and power.
+- ``system_snapshot(cpu_clock)`` samples CPU (the busy share since ``cpu_clock``'s previous
+  reading), the server's RSS, RAM and, where NVML exists, GPU utilisation, VRAM and power.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -347,7 +348,9 @@ class SystemSnapshot:
     """One sample of the machine while a model runs (the defaults: nothing sampled yet)."""
 
     cpu_percent: float = 0.0
-    """Busy share of all the machine's cores (100: every core busy)."""
+    """Busy share of all the machine's cores (100: every core busy) since ``cpu_since``."""
+    cpu_since: float = 0.0
+    """When the span ``cpu_percent`` covers began (``time.monotonic``)."""
     cpu_count: int = 1
     """Logical cores."""
     ram_used_bytes: int = 0
@@ -383,14 +386,57 @@ class SystemSnapshot:
         return sum(readings) if readings else None
 
 
-def system_snapshot(server_pid: int | None = None) -> SystemSnapshot:
-    """Sample CPU % (since the previous call), RAM, the server's RSS and GPU usage."""
+class CpuClock:
+    """The machine's busy CPU share from one reading to the next, kept here.
+
+    psutil's ``cpu_percent(interval=None)`` keeps its previous reading per thread: a
+    reader on a fresh worker thread got 0.0, or the share since another thread's call
+    that happened to have the same id. Readers on any thread share this one.
+    """
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._lock = threading.Lock()
+        self._times = psutil.cpu_times()
+        self._at = time.monotonic()
+
+    def read(self) -> tuple[float, float]:
+        """The busy share (0–100) since the previous reading, and when that was."""
+        import psutil
+
+        with self._lock:
+            times, at = psutil.cpu_times(), time.monotonic()
+            before, since = self._times, self._at
+            self._times, self._at = times, at
+        total = _cpu_total(times) - _cpu_total(before)
+        idle = _cpu_idle(times) - _cpu_idle(before)
+        if total <= 0:
+            return 0.0, since
+        return min(100.0, max(0.0, 100.0 * (total - idle) / total)), since
+
+
+def _cpu_total(times: object) -> float:
+    fields: dict[str, float] = times._asdict()  # type: ignore[attr-defined]
+    # Linux counts guest time inside user time already.
+    return sum(fields.values()) - fields.get("guest", 0.0) - fields.get("guest_nice", 0.0)
+
+
+def _cpu_idle(times: object) -> float:
+    fields: dict[str, float] = times._asdict()  # type: ignore[attr-defined]
+    return fields.get("idle", 0.0) + fields.get("iowait", 0.0)
+
+
+def system_snapshot(cpu: CpuClock, server_pid: int | None = None) -> SystemSnapshot:
+    """Sample CPU % (since ``cpu``'s previous reading), RAM, the server's RSS and GPU usage."""
     import psutil
 
     memory = psutil.virtual_memory()
     rss = None if server_pid is None else process_tree_rss(server_pid)
+    busy, since = cpu.read()
     return SystemSnapshot(
-        cpu_percent=psutil.cpu_percent(interval=None),
+        cpu_percent=busy,
+        cpu_since=since,
         cpu_count=psutil.cpu_count() or 1,
         ram_used_bytes=memory.total - memory.available,
         ram_total_bytes=memory.total,

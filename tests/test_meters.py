@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from localctl.hardware import GpuUsage
 from localctl.meters import (
     ESTIMATED_POWER_W,
     SERIES_LENGTH,
+    CpuClock,
     PowerMeter,
     PowerReading,
     SessionMeters,
@@ -53,14 +56,34 @@ def test_series_is_bounded() -> None:
 
 
 def test_system_snapshot_measures_this_process() -> None:
-    snap = system_snapshot(os.getpid())
+    snap = system_snapshot(CpuClock(), os.getpid())
     assert snap.server_rss_bytes and snap.server_rss_bytes > 10 * 2**20
     assert 0 < snap.ram_used_bytes < snap.ram_total_bytes
     assert snap.gpus == ()  # no GPU on this machine
 
 
 def test_gone_process_has_no_rss() -> None:
-    assert system_snapshot(2**22 + 12345).server_rss_bytes is None
+    assert system_snapshot(CpuClock(), 2**22 + 12345).server_rss_bytes is None
+
+
+def test_a_reading_on_a_fresh_thread_sees_the_busy_machine() -> None:
+    """The TUI reads the machine on a new worker thread each second: each reading covers
+    the time since the previous one, whichever thread took it (psutil's own non-blocking
+    ``cpu_percent`` gave a fresh thread 0.0)."""
+    clock = CpuClock()
+    system_snapshot(clock)
+    readings = []
+    for _ in range(2):
+        started = time.monotonic()
+        deadline = started + 0.4
+        while time.monotonic() < deadline:  # one core busy here
+            pass
+        reader = threading.Thread(target=lambda: readings.append(system_snapshot(clock)))
+        reader.start()
+        reader.join()
+        assert started - 0.1 <= readings[-1].cpu_since <= started
+    one_core = 100.0 / (os.cpu_count() or 1)
+    assert all(reading.cpu_percent >= 0.5 * one_core for reading in readings)
 
 
 class _Clock:

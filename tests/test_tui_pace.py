@@ -124,12 +124,13 @@ async def test_a_reading_taken_while_the_reply_streams_sets_its_pace() -> None:
             assert writer is not None
             await wait_until(pilot, lambda: writer.started_at is not None, 10, "text")
             assert writer.pace == BUSY and not prompt.cursor_blink  # type: ignore[attr-defined]
-            idle = SystemSnapshot(cpu_percent=5.0, cpu_count=4)
-            busy = SystemSnapshot(cpu_percent=99.0, cpu_count=4)
-            writer.started_at = time.monotonic()  # a reading that comes right after the text
-            chat._show_system(idle)  # was taken partly before the reply: says nothing of it
+            since = writer.started_at
+            assert since is not None
+            idle = SystemSnapshot(cpu_percent=5.0, cpu_count=4, cpu_since=since - 0.5)
+            chat._show_system(idle)  # taken partly before the reply: says nothing of it
             assert writer.pace == BUSY
-            writer.started_at = time.monotonic() - 5
+            idle = SystemSnapshot(cpu_percent=5.0, cpu_count=4, cpu_since=since + 0.1)
+            busy = SystemSnapshot(cpu_percent=99.0, cpu_count=4, cpu_since=since + 1.1)
             chat._show_system(idle)
             assert writer.pace == ROOMY
             chat._show_system(busy)

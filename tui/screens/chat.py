@@ -22,6 +22,7 @@ from textual.widgets import Footer, Static
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from localctl.chat_session import ChatSession, ContextTrimmed, SavingStopped, TurnEnded
+from localctl.meters import CpuClock
 from localctl.replies import PromptProgress, ThinkingDelta, TokenDelta
 from localctl.sanitize import printable
 from localctl.server_metrics import ServerMetricsReader
@@ -109,6 +110,7 @@ class ChatScreen(Screen[None]):
         """Replies that ended (done, stopped or failed) since the app started."""
         self._status = "no server - pick a model in the catalog (F1)"
         self._server_figures = ServerMetricsReader()
+        self._cpu_clock = CpuClock()
         self._live_shown_at = 0.0
         self._held_reading: SystemSnapshot | None = None
         """A machine reading that waits for the next live meters (a reply is streaming)."""
@@ -234,6 +236,7 @@ class ChatScreen(Screen[None]):
         pane = self.query_one(ChatPane)
         gauges = self.query_one(MetersPane)
         writer = await pane.begin_reply(on_flush=self._show_live_meters)
+        self._live_shown_at = time.monotonic()  # the first live meters one interval in
         parts: list[str] = []
         ended: TurnEnded | None = None
         thinking: ThinkingBlock | None = None
@@ -392,7 +395,7 @@ class ChatScreen(Screen[None]):
         while ``native``, cleared when the server is not a native one)."""
         from localctl.meters import system_snapshot
 
-        reading = system_snapshot(pid)
+        reading = system_snapshot(self._cpu_clock, pid)
         if server is None:
             self.app.call_from_thread(self._show_system, reading, keep_server=native)
             return
@@ -423,7 +426,7 @@ class ChatScreen(Screen[None]):
         writer = self.query_one(ChatPane).reply_writer
         if writer is None or writer.started_at is None:
             return
-        if time.monotonic() - writer.started_at > 1.1 * SYSTEM_REFRESH_S:
+        if reading.cpu_since >= writer.started_at:
             writer.pace = pace_for(reading.idle_cores)
 
     @property
