@@ -86,7 +86,7 @@ def _bare_sse(url: str, key: str) -> float:
     return (_tokens(url, key, "".join(parts)) - 1) / (times[-1] - times[0])
 
 
-def _localctl_chat(url: str, key: str) -> float:
+def _localctl_chat(url: str, key: str, max_tokens: int = MAX_TOKENS) -> float:
     out = subprocess.run(
         [
             sys.executable,
@@ -99,7 +99,7 @@ def _localctl_chat(url: str, key: str) -> float:
             "--prompt",
             PROMPT,
             "--max-tokens",
-            str(MAX_TOKENS),
+            str(max_tokens),
             "--temperature",
             "0",
             "--seed",

@@ -1,16 +1,22 @@
 """TUI vs CLI: generation tok/s of the chat screen and of ``localctl chat`` on one server.
 
 Both clients talk to the same real server (SmolLM2-135M, native llama-server when built,
-else llama-cpp-python) with the same prompt, seed and token budget; runs alternate so a
-drift in machine load hits both alike. The TUI runs as its own process on a pseudo-terminal
-(a real terminal driver, every frame written and drained), drives its own chat screen, and
-reports the reply's ``gen_tok_s`` (same definition as ``localctl chat``) and its CPU share
-(process CPU seconds over wall seconds) from the first text to the last (the model
-generating), and from enter to the end (which adds the request's set-up: the first reply
-imports the HTTP client). The prompt is sent once the TUI's start-up work is done. Target:
-the TUI's median ≥ 0.95× the CLI's.
+else llama-cpp-python) with the same prompt, seed and a reply of :data:`REPLY_TOKENS`
+tokens (some 3 s: long enough for the unformatted tail to outgrow its first rows and for a
+batch of blocks to be formatted). The TUI runs as its own process on a pseudo-terminal (a
+real terminal driver, every frame written and drained), drives its own chat screen, and
+reports the reply's ``gen_tok_s`` (the server's own timings, as ``localctl chat``) and its
+CPU share (process CPU seconds over wall seconds) from the first text to the last (the
+model generating), and from enter to the end (which adds the request's set-up: the first
+reply imports the HTTP client). The prompt is sent once the TUI's start-up work is done.
 
-Child usage: ``python -m bench.tui_chat URL KEY OUTPUT_JSON``.
+Runs are sandwiched: CLI, TUI, CLI, TUI, ..., CLI. Each TUI run is compared with the mean
+of the CLI runs just before and after it (a drift in the shared machine's load hits the
+three alike); the verdict is the median of these paired ratios. The same pairing applied
+to each inner CLI run against its two neighbours (no TUI in the ratio at all) measures the
+bench's own noise and is printed beside it. Target: the TUI's paired median ≥ 0.95.
+
+Child usage: ``python -m bench.tui_chat URL KEY OUTPUT_JSON MAX_TOKENS``.
 """
 
 from __future__ import annotations
@@ -26,10 +32,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.chat import MAX_TOKENS, PROMPT, _localctl_chat
+from bench.chat import PROMPT, _localctl_chat
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = 7
+RUNS = 9
+"""TUI runs; the CLI runs one more time, around them."""
+REPLY_TOKENS = 256
 TARGET = 0.95
 
 
@@ -37,7 +45,7 @@ SETTLED_CPU_SHARE = 0.05
 """The TUI is idle (its start-up planning done) once it uses less than this over 0.5 s."""
 
 
-def _child(url: str, key: str, output: Path) -> None:
+def _child(url: str, key: str, output: Path, max_tokens: int) -> None:
     """Run the real TUI, send PROMPT once, write the figures to ``output`` and quit."""
     import asyncio
 
@@ -74,7 +82,7 @@ def _child(url: str, key: str, output: Path) -> None:
             await self.action_show_chat()
             chat = self.chat_screen
             chat.connect(ChatEndpoint(url, key or None, "local"), f"bench server at {url}")
-            settings = ModelSettings(model="local", temperature=0.0, max_tokens=MAX_TOKENS, seed=1)
+            settings = ModelSettings(model="local", temperature=0.0, max_tokens=max_tokens, seed=1)
             chat.session.use_settings(settings, remember=False)
             catalog = self.catalog_screen
             deadline = time.perf_counter() + 60
@@ -107,7 +115,7 @@ def _tui_chat(url: str, key: str) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory() as scratch:
         output = Path(scratch) / "figures.json"
-        argv = [sys.executable, "-m", "bench.tui_chat", url, key, str(output)]
+        argv = [sys.executable, "-m", "bench.tui_chat", url, key, str(output), str(REPLY_TOKENS)]
         process, main_fd = spawn_in_terminal(argv, dict(os.environ))
         drained = [0]
 
@@ -141,8 +149,13 @@ def _tui_chat(url: str, key: str) -> dict[str, float]:
         return figures
 
 
+def _spread(values: list[float]) -> str:
+    low, _, high = statistics.quantiles(values, n=4) if len(values) > 1 else (values * 3)
+    return f"median {statistics.median(values):.3f}, quartiles {low:.3f}-{high:.3f}"
+
+
 def run() -> list[dict[str, Any]]:
-    """Alternating TUI and CLI runs on one server; medians and the ratio."""
+    """Sandwiched CLI and TUI runs on one server; the paired ratios and the bench's noise."""
 
     from bench.chat import smollm2_server
     from bench.serve import _native
@@ -157,28 +170,31 @@ def run() -> list[dict[str, Any]]:
     cli: list[float] = []
     try:
         url, key = server.url, server.api_key or ""
-        _localctl_chat(url, key)  # warm-up
+        _localctl_chat(url, key, REPLY_TOKENS)  # warm-up
+        cli.append(_localctl_chat(url, key, REPLY_TOKENS))
         for _ in range(RUNS):
             tui.append(_tui_chat(url, key))
-            cli.append(_localctl_chat(url, key))
+            cli.append(_localctl_chat(url, key, REPLY_TOKENS))
     finally:
         server.stop_sync()
-    tui_rate = statistics.median(run["gen_tok_s"] for run in tui)
-    cli_rate = statistics.median(cli)
-    ratio = tui_rate / cli_rate if cli_rate else 0.0
+    # TUI run i came between CLI runs i and i + 1.
+    paired = [run["gen_tok_s"] / ((cli[i] + cli[i + 1]) / 2) for i, run in enumerate(tui)]
+    control = [cli[j] / ((cli[j - 1] + cli[j + 1]) / 2) for j in range(1, len(cli) - 1)]
+    ratio = statistics.median(paired)
+    verdict = "met" if ratio >= TARGET else "MISSED"
     cpu = statistics.median(run["cpu_share"] for run in tui)
     streaming_cpu = statistics.median(run["streaming_cpu_share"] for run in tui)
     load_text = f"load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at start"
     return [
         {
             "client": f"localctl chat --json ({backend} server)",
-            "gen tok/s (median)": round(cli_rate, 1),
+            "gen tok/s (median)": round(statistics.median(cli), 1),
             "runs": ", ".join(f"{rate:.1f}" for rate in cli),
-            "note": load_text,
+            "note": f"{REPLY_TOKENS} tokens a reply; {load_text}",
         },
         {
             "client": f"TUI chat screen, pty 120x40 ({backend} server)",
-            "gen tok/s (median)": round(tui_rate, 1),
+            "gen tok/s (median)": round(statistics.median(run["gen_tok_s"] for run in tui), 1),
             "runs": ", ".join(f"{run['gen_tok_s']:.1f}" for run in tui),
             "note": (
                 f"TUI process CPU from the first text to the last: {streaming_cpu:.0%} of one "
@@ -186,13 +202,19 @@ def run() -> list[dict[str, Any]]:
             ),
         },
         {
-            "client": "TUI / CLI",
+            "client": "CLI / its two neighbouring CLI runs (the bench's noise)",
+            "gen tok/s (median)": round(statistics.median(control), 3),
+            "runs": ", ".join(f"{value:.2f}" for value in control),
+            "note": _spread(control),
+        },
+        {
+            "client": "TUI / its two neighbouring CLI runs",
             "gen tok/s (median)": round(ratio, 3),
-            "runs": "",
-            "note": f"target ≥ {TARGET}: {'met' if ratio >= TARGET else 'MISSED'}",
+            "runs": ", ".join(f"{value:.2f}" for value in paired),
+            "note": f"{_spread(paired)}; target ≥ {TARGET}: {verdict}",
         },
     ]
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2], Path(sys.argv[3]))
+    _child(sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]))

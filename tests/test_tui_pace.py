@@ -16,7 +16,17 @@ from tests.fakesse import FakeSSE
 from tests.tui_flow import fill_attach, wait_until
 from tests.tui_helpers import Harness, model
 from tui.app import make_app
-from tui.widgets.chat_pane import BUSY, ROOMY, BlockSplitter, ChatPane, Pace, StreamTail, pace_for
+from tui.widgets.chat_pane import (
+    BUSY,
+    ROOMY,
+    TAIL_STEP_LINES,
+    BlockSplitter,
+    ChatPane,
+    Pace,
+    StreamTail,
+    pace_for,
+    tail_step,
+)
 
 SIZE = (120, 36)
 QUICK = Pace(text_s=0.01, format_s=0.0, meters_s=1.0)
@@ -52,11 +62,18 @@ def test_the_pace_follows_the_machine() -> None:
     assert BUSY.text_s >= 3 * ROOMY.text_s and BUSY.meters_s > ROOMY.meters_s
 
 
+def test_the_tail_reserves_half_the_transcript_and_the_newest_line_stays_in_view() -> None:
+    assert tail_step(40) == 20 and tail_step(17) == TAIL_STEP_LINES
+    assert tail_step(6) == 5 and tail_step(1) == 1  # fewer rows than the view shows
+    assert tail_step(0) == TAIL_STEP_LINES  # not laid out yet
+
+
 async def test_text_within_its_reserved_rows_repaints_without_laying_out_the_screen(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A batch that adds to the last line redraws that line; the screen is laid out again
-    only when the text outgrows the rows it reserved (every 8 lines), not per batch."""
+    once when the text outgrows the rows it reserved (half the transcript), not per batch,
+    and not a second time for the tail's new size."""
     layouts: list[float] = []
     refresh_layout = Screen._refresh_layout
 
@@ -69,23 +86,51 @@ async def test_text_within_its_reserved_rows_repaints_without_laying_out_the_scr
         writer = await pane.begin_reply()
         writer.pace = UNFORMATTED
         tail = pane.query_one(StreamTail)
+        viewport = pane.transcript.scrollable_content_region.height
+        assert tail.step == tail_step(viewport) > TAIL_STEP_LINES
         await writer.write("word ")
         await pilot.pause(0.1)
         monkeypatch.setattr(Screen, "_refresh_layout", counted)
-        for _ in range(12):  # 60 characters: still the first of 8 reserved rows
+        for _ in range(12):  # 60 characters: still the first of the reserved rows
             await writer.write("word ")
             await pilot.pause(0.03)
         assert tail.text.count("word") == 13 and not layouts
         assert tail.size.width == pane.query_one(Markdown).size.width  # as wide as the reply
-        for _ in range(450):  # past 8 rows of the pane's width: one layout to reserve more
+        words = tail.step * tail.size.width // 5 + 20  # past the reserved rows
+        for _ in range(words):
             await writer.write("word ")
-        await pilot.pause(0.1)
-        assert 1 <= len(layouts) <= 2
-        assert tail.size.height == 16
+        await pilot.pause(0.2)
+        assert len(layouts) == 1
+        assert tail.size.height == 2 * tail.step
         await writer.close()
         await pilot.pause()
-        assert pane.query_one(Markdown).source == "word " * 463
+        assert pane.query_one(Markdown).source == "word " * (13 + words)
         assert not pane.query(StreamTail)
+
+
+def writer_step(pane: ChatPane) -> int:
+    return tail_step(pane.transcript.scrollable_content_region.height)
+
+
+async def test_a_finished_reply_keeps_its_rows_until_the_next_message() -> None:
+    """The rows reserved for a reply stay when it ends (the transcript does not jump); the
+    next message gives them back."""
+    pane = ChatPane()
+    async with Harness(pane).run_test(size=SIZE) as pilot:
+        await pane.add_user("hello")
+        writer = await pane.begin_reply()
+        writer.pace = UNFORMATTED
+        await writer.write("A short reply.")
+        await pilot.pause(0.1)
+        height = pane.transcript.virtual_size.height
+        await writer.close()
+        await pilot.pause(0.1)
+        reply = pane.query_one(Markdown)
+        assert pane.transcript.virtual_size.height == height
+        assert reply.outer_size.height >= writer_step(pane)
+        await pane.add_user("and then?")
+        await pilot.pause(0.1)
+        assert reply.outer_size.height <= 2  # its paragraph
 
 
 async def test_finished_blocks_are_formatted_at_the_pace_and_the_rest_at_the_end() -> None:
@@ -152,6 +197,7 @@ async def test_nothing_animates_unseen_and_the_meters_run_no_timers() -> None:
         ]
         assert [w for w in widgets if w.auto_refresh] == []
         assert not app.chat_screen.query(ProgressBar)
+        assert not app.catalog_screen.query(ProgressBar)  # none while no download runs
 
 
 async def test_the_tail_wraps_again_when_the_terminal_narrows() -> None:

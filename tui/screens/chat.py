@@ -111,6 +111,7 @@ class ChatScreen(Screen[None]):
         self._status = "no server - pick a model in the catalog (F1)"
         self._server_figures = ServerMetricsReader()
         self._cpu_clock = CpuClock()
+        self._sampled_at = 0.0
         self._live_shown_at = 0.0
         self._held_reading: SystemSnapshot | None = None
         """A machine reading that waits for the next live meters (a reply is streaming)."""
@@ -183,18 +184,32 @@ class ChatScreen(Screen[None]):
         if self.is_mounted:
             self.query_one("#server-status", Static).update(Text(printable(status)))
         if endpoint is not None:
-            from localctl.cost import hosted_model_for
-
             # The meters price the model as hosted; finding its twin reads the catalog
             # (~0.1 s of CPU): now, not in the middle of the first reply.
             self.run_worker(
-                partial(hosted_model_for, endpoint.model),
+                self._price_meters,
                 name="hosted twin",
                 group="hosted",
                 thread=True,
                 exclusive=True,
                 exit_on_error=False,
             )
+
+    def _price_meters(self) -> None:
+        """Show the meters priced for the model now served, every line there before its
+        first reply (so the live meters redraw in place); on a worker thread."""
+        from localctl.cost import hosted_model_for
+
+        endpoint = self.session.endpoint
+        if endpoint is None:
+            return
+        hosted_model_for(endpoint.model)
+        meters = self.session.meters
+        self.app.call_from_thread(self._show_meters, meters)
+
+    def _show_meters(self, meters: MeterSnapshot) -> None:
+        if self.is_mounted and not self.replying:
+            self.query_one(MetersPane).snapshot = meters
 
     # -- replies --------------------------------------------------------------
 
@@ -297,7 +312,7 @@ class ChatScreen(Screen[None]):
         # A reply stopped before it ended is counted too (as far as it got).
         meters = message.meters if message.meters is not None else self.session.meters
         self.query_one(MetersPane).snapshot = meters
-        self._sample_system()  # the server's figures were not read while it streamed
+        self._sample_system(due=True)  # the server's figures were not read while it streamed
 
     def action_toggle_thinking(self) -> None:
         """Expand or collapse the replies' thinking."""
@@ -377,7 +392,15 @@ class ChatScreen(Screen[None]):
 
     # -- meters ---------------------------------------------------------------
 
-    def _sample_system(self) -> None:
+    def _sample_system(self, *, due: bool = False) -> None:
+        """Read the machine on a worker thread; while a reply streams only once each
+        ``meters_s`` of its pace (``due``: now in any case), as the reading is shown then."""
+        now = time.monotonic()
+        writer = self.query_one(ChatPane).reply_writer if self.is_mounted else None
+        every = writer.pace.meters_s if writer is not None and self.replying else 0.0
+        if not due and now - self._sampled_at < every - SYSTEM_REFRESH_S / 2:
+            return
+        self._sampled_at = now
         endpoint = self.session.endpoint
         native = endpoint is not None and self.session.native_server
         server = endpoint if native and not self.replying else None

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
@@ -62,9 +62,19 @@ def pace_for(idle_cores: float) -> Pace:
 
 
 TAIL_STEP_LINES = 8
-"""The unfinished end of a reply reserves its height in steps of this many lines: the
-screen is laid out again (two frames, some 25 ms on a small machine) when the text
-outgrows them, not at every repaint."""
+"""The unfinished end of a reply reserves its height in steps of at least this many lines,
+or half the transcript's height when that is more: the screen is laid out again (some
+10-25 ms on a small machine) when the text outgrows them, not at every repaint."""
+
+
+def tail_step(viewport_rows: int) -> int:
+    """Rows a streaming reply's tail reserves at a time in a transcript showing
+    ``viewport_rows``: half of them (at least :data:`TAIL_STEP_LINES`), fewer than all of them,
+    so the newest line stays in view above the rows reserved for what follows."""
+    if viewport_rows <= 0:
+        return TAIL_STEP_LINES
+    return max(viewport_rows // 2, min(TAIL_STEP_LINES, viewport_rows - 1), 1)
+
 
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _HEADING = re.compile(r" {0,3}#{1,6}(?:[ \t]|$)")
@@ -164,24 +174,33 @@ class StreamTail(Widget):
     """The end of a streaming reply not yet formatted, as plain text under the Markdown.
 
     Wrapped lines are kept: a repaint re-wraps only the last paragraph and redraws only the
-    rows it changed, and the height grows in steps of :data:`TAIL_STEP_LINES`, so showing
-    more text costs no layout of the screen until it outgrows the rows reserved.
+    rows it changed, and the height grows in steps of ``step`` rows, so showing more text
+    costs no layout of the screen until it outgrows the rows reserved.
     """
 
     DEFAULT_CSS = f"""
     StreamTail {{ width: 1fr; height: {TAIL_STEP_LINES}; padding: 0 1; }}
     """
 
-    def __init__(self) -> None:
+    def __init__(self, step: int = TAIL_STEP_LINES) -> None:
         super().__init__(classes="stream-tail")
         self.text = ""
         """The text shown."""
+        self.step = max(step, 1)
+        """Rows reserved at a time; the first are there before the first text."""
+        self.styles.height = self.step
         self._rows: list[Strip] = []
         self._line_starts: list[int] = []
         """Row where each of the text's lines begins."""
         self._width = 0
-        self._reserved = TAIL_STEP_LINES
-        """Rows reserved: the first are there before the first text (no layout for it)."""
+        self._reserved = self.step
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        # Sized by the layout in progress: Textual's default asks for another one (through
+        # the virtual size), a second frame of the whole screen, which nothing here needs.
+        return super()._size_updated(size, virtual_size, container_size, layout=False)
 
     def show(self, text: str) -> None:
         """Show ``text`` instead of what is shown."""
@@ -210,7 +229,7 @@ class StreamTail(Widget):
             for row in Text(line, style=style).wrap(console, width):
                 self._rows.append(Strip(row.render(console)).extend_cell_length(width, style))
         rows = len(self._rows)
-        reserved = max(math.ceil(rows / TAIL_STEP_LINES), 1) * TAIL_STEP_LINES
+        reserved = max(math.ceil(rows / self.step), 1) * self.step
         if reserved != self._reserved:
             self._reserved = reserved
             self.styles.height = reserved  # lays the screen out again
@@ -301,10 +320,17 @@ class ReplyWriter:
             with suppress(asyncio.CancelledError):
                 await self._ticker
         await self._flush()
+        kept = self._tail.outer_size.height
+        if self.widget is not None:
+            kept += self.widget.outer_size.height
         rest = self._blocks.take(everything=True)
         if rest:
             await self._stream.write(rest)
         await self._stream.stop()
+        if self.widget is not None and self.chars:
+            # The reply keeps the rows it had reserved, so the transcript does not jump
+            # when they go; the next message gives them back (ChatPane.release_rows).
+            self.widget.styles.min_height = kept
         await self._tail.remove()
 
 
@@ -380,19 +406,28 @@ class ChatPane(Vertical):
         prompt.value = ""
         self.post_message(self.Submitted(text))
 
+    def release_rows(self) -> None:
+        """Give back the rows the last reply kept after it ended (a message follows it)."""
+        writer = self.reply_writer
+        if writer is not None and writer.widget is not None:
+            writer.widget.styles.min_height = None
+
     async def add_user(self, text: str) -> None:
         """Show a user message (plain text, never markup)."""
+        self.release_rows()
         await self.transcript.mount(Static(Text(text), classes="message user"))
         self.transcript.scroll_end(animate=False)
 
     async def add_note(self, text: str) -> None:
         """Show a one-line note (errors, stops) in the transcript."""
+        self.release_rows()
         await self.transcript.mount(Static(Text(text), classes="message note"))
         self.transcript.scroll_end(animate=False)
 
     async def add_assistant(self, text: str) -> Markdown:
         """Show a finished assistant message."""
         widget = Markdown(text, classes="message assistant", parser_factory=_markdown_parser)
+        self.release_rows()
         await self.transcript.mount(widget)
         self.transcript.scroll_end(animate=False)
         return widget
@@ -401,7 +436,7 @@ class ChatPane(Vertical):
         """Mount an empty assistant message and return a writer streaming into it
         (``on_flush``: see :class:`ReplyWriter`)."""
         widget = await self.add_assistant("")
-        tail = StreamTail()
+        tail = StreamTail(tail_step(self.transcript.scrollable_content_region.height))
         await self.transcript.mount(tail)
         self.transcript.anchor()
         writer = ReplyWriter(Markdown.get_stream(widget), tail, on_flush=on_flush)

@@ -32,24 +32,30 @@ class DownloadPanel(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label(id="download-title")
-        # Determinate while idle: an empty bar would animate (a timer at 15 Hz) unseen.
-        yield ProgressBar(total=1, show_eta=False, id="download-bar")
         yield Label(id="download-info")
 
     _generation = 0
+    _bar: ProgressBar | None = None
+    """Mounted only while a download shows: a ProgressBar runs a timer (15 Hz while it has
+    no total, 1 Hz always), waking the app when nothing changes, even hidden."""
 
     def begin(self, ref: str) -> None:
         """Show the panel for a download of ``ref``."""
         self._generation += 1
         self.query_one("#download-title", Label).update(Text(f"⬇ {ref} "))
-        self.query_one("#download-info", Label).update(Text("starting…  (escape cancels)"))
-        self.query_one(ProgressBar).update(total=None, progress=0)
+        info = self.query_one("#download-info", Label)
+        info.update(Text("starting…  (escape cancels)"))
+        if self._bar is None:
+            self._bar = ProgressBar(total=None, show_eta=False, id="download-bar")
+            self.mount(self._bar, before=info)
+        else:
+            self._bar.update(total=None, progress=0)
         self.display = True
 
     def show_progress(self, progress: PullProgress) -> None:
         """Move the bar to ``progress``."""
-        bar = self.query_one(ProgressBar)
-        bar.update(total=max(progress.total_bytes, 1), progress=progress.total_done)
+        if self._bar is not None:
+            self._bar.update(total=max(progress.total_bytes, 1), progress=progress.total_done)
         self.query_one("#download-info", Label).update(Text(progress_line(progress)))
 
     def finish(self, message: str) -> None:
@@ -61,4 +67,6 @@ class DownloadPanel(Horizontal):
     def _hide(self, generation: int) -> None:
         if generation == self._generation:
             self.display = False
-            self.query_one(ProgressBar).update(total=1, progress=0)
+            if self._bar is not None:
+                self._bar.remove()
+                self._bar = None

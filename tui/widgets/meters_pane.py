@@ -114,15 +114,19 @@ class MetersPane(Vertical):
         _show(self.query_one("#speed", Static), speed)
         self.query_one("#speed-spark", Sparkline).data = list(snap.gen_tok_s_history[-60:])
         tokens = Text(
-            f"{snap.replies} replies\n"
+            f"{snap.replies} {'reply' if snap.replies == 1 else 'replies'}\n"
             f"prompt     {snap.session_prompt_tokens:>8,} tok\n"
             f"completion {snap.session_completion_tokens:>8,} tok"
         )
         if snap.session_reasoning_tokens:
             tokens.append(f"\n  thinking {snap.session_reasoning_tokens:>8,} tok", style="dim")
+        # Always two lines, so that the window becoming known redraws them in place.
         if snap.n_ctx:
             tokens.append(f"\ncontext {snap.context_tokens:,} / {snap.n_ctx:,} tokens\n")
             tokens.append(_bar(snap.context_tokens / snap.n_ctx, 24))
+        else:
+            tokens.append(f"\ncontext {snap.context_tokens:,} tokens\n")
+            tokens.append("window size unknown", style="dim")
         if snap.cached_tokens:
             tokens.append(f"\n{snap.cached_tokens:,} prompt tok from cache", style="dim")
         _show(self.query_one("#tokens", Static), tokens)
