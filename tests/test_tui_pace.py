@@ -7,7 +7,7 @@ import time
 import pytest
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Markdown, ProgressBar
+from textual.widgets import Markdown, ProgressBar, Static
 
 import localctl.library
 from localctl.config import Config
@@ -219,3 +219,55 @@ async def test_the_tail_wraps_again_when_the_terminal_narrows() -> None:
         text = "".join(tail.render_line(y).text for y in range(tail.size.height))
         assert text.split() == ["word"] * 100
         await writer.close()
+
+
+async def test_live_meters_redraw_in_place_and_the_machine_is_read_at_their_pace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While a reply streams at the BUSY pace, the meters update without a layout of the
+    screen (their lines are all there before the first reply) and the machine is read once
+    per meters interval, not every second."""
+    import tui.screens.chat as chat_module
+    from tui.widgets.meters_pane import MetersPane
+
+    monkeypatch.setattr(chat_module, "pace_for", lambda idle_cores: BUSY)
+    reads: list[float] = []
+    read_system = chat_module.ChatScreen._read_system
+
+    def counted_read(screen: chat_module.ChatScreen, *args: object) -> None:
+        reads.append(time.monotonic())
+        read_system(screen, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(chat_module.ChatScreen, "_read_system", counted_read)
+    app = make_app(hw_profile="rtx4090", config=Config())
+    with FakeSSE("normal", tokens=500, delay_s=0.01) as fake:
+        async with app.run_test(size=SIZE) as pilot:
+            await fill_attach(app, pilot, fake.url)
+            await wait_until(pilot, lambda: app.screen is app.chat_screen, 10, "chat screen")
+            chat = app.chat_screen
+            meters = chat.query_one(MetersPane)
+            costs = meters.query_one("#costs", Static)
+            await wait_until(pilot, lambda: "gpt" in str(costs.content), 10, "meters priced")
+            laid_out: list[str] = []
+            refresh = Widget.refresh
+
+            def spy(widget: Widget, *regions: object, **flags: bool) -> Widget:
+                inside = widget is meters or meters in widget.ancestors
+                if flags.get("layout") and inside and chat.replying:
+                    laid_out.append(f"{type(widget).__name__}#{widget.id}")
+                return refresh(widget, *regions, **flags)  # type: ignore[arg-type]
+
+            monkeypatch.setattr(Widget, "refresh", spy)
+            renders = meters.renders
+            chat.query_one("#prompt").value = "go"  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: chat.replying, 10, "reply")
+            started = time.monotonic()
+            reads.clear()
+            await wait_until(pilot, lambda: chat.replies_finished == 1, 30, "reply ended")
+            streamed = time.monotonic() - started
+            assert streamed > 3  # long enough for live meters and several readings
+            assert meters.renders - renders >= 2  # live while it streamed, then its end
+            assert laid_out == []
+            while_streaming = [t for t in reads if t < started + streamed - 0.2]
+            assert len(while_streaming) <= streamed / (BUSY.meters_s - 0.5) + 1
