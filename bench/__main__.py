@@ -26,7 +26,7 @@ SECTIONS: dict[str, str] = {
     "serve": "Server backends and start-up time",
     "serving": "Both backends in one run (decode tok/s, RSS); a self-draft's acceptance, speed-up",
     "tui": "TUI absorb rate and first frame",
-    "tui_chat": "TUI vs CLI: chat tok/s on one real server, alternating, with the TUI's CPU share",
+    "tui_chat": "TUI vs CLI: chat tok/s on one real server, each TUI run between two CLI runs",
     "startup": "Command start-up times (median of several runs)",
     "pull": "Downloads: localctl pull vs curl on the loopback fake hub",
     "hostile": "Hostile inputs: time to refuse a 64 MiB nested-array GGUF header",

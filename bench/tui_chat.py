@@ -35,7 +35,7 @@ from typing import Any
 from bench.chat import PROMPT, _localctl_chat
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = 9
+RUNS = 15
 """TUI runs; the CLI runs one more time, around them."""
 REPLY_TOKENS = 256
 TARGET = 0.95
@@ -203,13 +203,13 @@ def run() -> list[dict[str, Any]]:
         },
         {
             "client": "CLI / its two neighbouring CLI runs (the bench's noise)",
-            "gen tok/s (median)": round(statistics.median(control), 3),
+            "gen tok/s (median)": f"{statistics.median(control):.3f}",
             "runs": ", ".join(f"{value:.2f}" for value in control),
             "note": _spread(control),
         },
         {
             "client": "TUI / its two neighbouring CLI runs",
-            "gen tok/s (median)": round(ratio, 3),
+            "gen tok/s (median)": f"{ratio:.3f}",
             "runs": ", ".join(f"{value:.2f}" for value in paired),
             "note": f"{_spread(paired)}; target ≥ {TARGET}: {verdict}",
         },

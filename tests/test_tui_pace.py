@@ -90,18 +90,20 @@ async def test_text_within_its_reserved_rows_repaints_without_laying_out_the_scr
         assert tail.step == tail_step(viewport) > TAIL_STEP_LINES
         await writer.write("word ")
         await pilot.pause(0.1)
+        room = tail.size.height
+        assert room == viewport  # no prompt above it here: the whole view
         monkeypatch.setattr(Screen, "_refresh_layout", counted)
         for _ in range(12):  # 60 characters: still the first of the reserved rows
             await writer.write("word ")
             await pilot.pause(0.03)
         assert tail.text.count("word") == 13 and not layouts
         assert tail.size.width == pane.query_one(Markdown).size.width  # as wide as the reply
-        words = tail.step * tail.size.width // 5 + 20  # past the reserved rows
+        words = room * tail.size.width // 5 + 20  # past the reserved rows
         for _ in range(words):
             await writer.write("word ")
         await pilot.pause(0.2)
         assert len(layouts) == 1
-        assert tail.size.height == 2 * tail.step
+        assert tail.size.height == room + tail.step  # one step past the room
         await writer.close()
         await pilot.pause()
         assert pane.query_one(Markdown).source == "word " * (13 + words)
@@ -110,6 +112,45 @@ async def test_text_within_its_reserved_rows_repaints_without_laying_out_the_scr
 
 def writer_step(pane: ChatPane) -> int:
     return tail_step(pane.transcript.scrollable_content_region.height)
+
+
+async def test_the_prompt_goes_to_the_top_and_its_reply_gets_the_rest_of_the_view() -> None:
+    pane = ChatPane()
+    async with Harness(pane).run_test(size=SIZE) as pilot:
+        for number in range(40):
+            await pane.add_note(f"earlier message {number}")
+        await pane.add_user("hello")
+        user = pane.query(".user").last()
+        writer = await pane.begin_reply()
+        await pilot.pause(0.2)
+        view = pane.transcript.scrollable_content_region
+        assert user.region.y - view.y == user.styles.margin.top
+        tail = pane.query_one(StreamTail)
+        assert tail.region.bottom == view.bottom
+        await writer.close()
+
+
+async def test_blocks_handed_to_the_markdown_take_their_rows_from_the_room() -> None:
+    """The room given to a reply is shared by its formatted blocks and its tail: handing a
+    block over moves rows, the reply's area stays (the view does not jump)."""
+    pane = ChatPane()
+    async with Harness(pane).run_test(size=SIZE) as pilot:
+        await pane.add_user("hello")
+        writer = await pane.begin_reply()
+        writer.pace = UNFORMATTED
+        await pilot.pause(0.2)
+        tail = pane.query_one(StreamTail)
+        room = tail.outer_size.height
+        await writer.write("".join(f"Paragraph {n} of the reply.\n\n" for n in range(6)))
+        await pilot.pause(0.1)
+        writer.pace = QUICK
+        await writer.write("The last one, unfinished")
+        await pilot.pause(0.3)
+        markdown = pane.query_one(Markdown)
+        assert tail.text == "The last one, unfinished"
+        assert tail.outer_size.height < room
+        assert abs(markdown.outer_size.height + tail.outer_size.height - room) <= 2
+        await writer.close()
 
 
 async def test_a_finished_reply_keeps_its_rows_until_the_next_message() -> None:
@@ -216,7 +257,7 @@ async def test_the_tail_wraps_again_when_the_terminal_narrows() -> None:
         assert narrow < wide
         assert {row.cell_length for row in rows} == {wide}
         assert {tail.render_line(y).cell_length for y in range(tail.size.height)} == {narrow}
-        text = "".join(tail.render_line(y).text for y in range(tail.size.height))
+        text = "\n".join(tail.render_line(y).text for y in range(tail.size.height))
         assert text.split() == ["word"] * 100
         await writer.close()
 

@@ -111,6 +111,8 @@ class ChatScreen(Screen[None]):
         self._status = "no server - pick a model in the catalog (F1)"
         self._server_figures = ServerMetricsReader()
         self._cpu_clock = CpuClock()
+        self._priced: MeterSnapshot | None = None
+        """Meters priced for a server connected before the screen was mounted."""
         self._sampled_at = 0.0
         self._live_shown_at = 0.0
         self._held_reading: SystemSnapshot | None = None
@@ -147,6 +149,8 @@ class ChatScreen(Screen[None]):
         self.set_interval(SYSTEM_REFRESH_S, self._sample_system)
         self.set_interval(LIVE_METERS_S, partial(self._show_live_meters, slack=1.5))
         self._sample_system()
+        if self._priced is not None:
+            self.query_one(MetersPane).snapshot, self._priced = self._priced, None
 
     def on_unmount(self) -> None:
         self._server_figures.close()
@@ -208,7 +212,9 @@ class ChatScreen(Screen[None]):
         self.app.call_from_thread(self._show_meters, meters)
 
     def _show_meters(self, meters: MeterSnapshot) -> None:
-        if self.is_mounted and not self.replying:
+        if not self.is_mounted:
+            self._priced = meters  # shown once mounted
+        elif not self.replying:
             self.query_one(MetersPane).snapshot = meters
 
     # -- replies --------------------------------------------------------------

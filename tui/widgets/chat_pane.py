@@ -194,6 +194,9 @@ class StreamTail(Widget):
         """Row where each of the text's lines begins."""
         self._width = 0
         self._reserved = self.step
+        self._floor = 0
+        """Rows kept whatever the text: the room the reply was given below its prompt, less
+        what of it has gone to the Markdown above."""
 
     def _size_updated(
         self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
@@ -201,6 +204,25 @@ class StreamTail(Widget):
         # Sized by the layout in progress: Textual's default asks for another one (through
         # the virtual size), a second frame of the whole screen, which nothing here needs.
         return super()._size_updated(size, virtual_size, container_size, layout=False)
+
+    def reserve(self, rows: int) -> None:
+        """Keep at least ``rows`` rows until the text hands them over (:meth:`handed_over`)."""
+        self._floor = max(rows, 0)
+        self._resize(len(self._rows))
+
+    def handed_over(self, text: str) -> None:
+        """``text``, the start of what is shown, has gone to the Markdown above: as many
+        rows of the room are now there."""
+        lines = text.count("\n")
+        rows = self._line_starts[lines] if lines < len(self._line_starts) else len(self._rows)
+        self._floor = max(self._floor - rows, 0)
+
+    def _resize(self, rows: int) -> None:
+        past = max(rows - self._floor, 0)  # rows beyond the room: reserved a step at a time
+        reserved = self._floor + math.ceil(past / self.step) * self.step or self.step
+        if reserved != self._reserved:
+            self._reserved = reserved
+            self.styles.height = reserved  # lays the screen out again
 
     def show(self, text: str) -> None:
         """Show ``text`` instead of what is shown."""
@@ -229,10 +251,7 @@ class StreamTail(Widget):
             for row in Text(line, style=style).wrap(console, width):
                 self._rows.append(Strip(row.render(console)).extend_cell_length(width, style))
         rows = len(self._rows)
-        reserved = max(math.ceil(rows / self.step), 1) * self.step
-        if reserved != self._reserved:
-            self._reserved = reserved
-            self.styles.height = reserved  # lays the screen out again
+        self._resize(rows)
         self.refresh(Region(0, first_row, width, max(rows, before) - first_row))
 
     def on_resize(self) -> None:
@@ -308,7 +327,9 @@ class ReplyWriter:
             now = time.monotonic()
             if self._blocks.finished and now - self._formatted_at >= self.pace.format_s:
                 self._formatted_at = now
-                await self._stream.write(self._blocks.take())
+                blocks = self._blocks.take()
+                self._tail.handed_over(blocks)
+                await self._stream.write(blocks)
             self._tail.show(self._blocks.text)
             if self._on_flush is not None:
                 self._on_flush()
@@ -375,6 +396,18 @@ class ThinkingBlock(Collapsible):
         self.title = f"Thought for {seconds:.1f} s{counted}"
 
 
+class Transcript(VerticalScroll):
+    """The scrolling messages; laid out once when its content grows."""
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        # Its children were arranged, and its anchor applied, by the layout in progress;
+        # Textual's default asks for another (through the virtual size): a second frame of
+        # the whole screen each time a streaming reply grows.
+        return super()._size_updated(size, virtual_size, container_size, layout=False)
+
+
 class ChatPane(Vertical):
     """Transcript above, prompt below; posts `Submitted` with the prompt text."""
 
@@ -388,7 +421,7 @@ class ChatPane(Vertical):
     """The writer of the latest reply (None before the first)."""
 
     def compose(self) -> ComposeResult:
-        yield VerticalScroll(id="transcript")
+        yield Transcript(id="transcript")
         yield HistoryInput(placeholder="Message (enter sends, escape stops)", id="prompt")
 
     @property
@@ -439,10 +472,26 @@ class ChatPane(Vertical):
         tail = StreamTail(tail_step(self.transcript.scrollable_content_region.height))
         await self.transcript.mount(tail)
         self.transcript.anchor()
+        self.call_after_refresh(self._give_room, tail)
         writer = ReplyWriter(Markdown.get_stream(widget), tail, on_flush=on_flush)
         writer.widget = widget
         self.reply_writer = writer
         return writer
+
+    def _give_room(self, tail: StreamTail) -> None:
+        """Once the prompt is laid out, reserve the rest of the view below it for the reply:
+        the prompt goes to the top, and a reply that fits the screen lays nothing out again
+        while it streams."""
+        if not tail.is_mounted:
+            return
+        above = 0
+        for widget in reversed(self.transcript.children):
+            if widget is tail or not widget.has_class("message") or widget.has_class("assistant"):
+                continue
+            if widget.has_class("user"):
+                above = widget.outer_size.height + widget.styles.margin.top
+            break
+        tail.reserve(self.transcript.scrollable_content_region.height - above)
 
     async def begin_thinking(self, writer: ReplyWriter) -> ThinkingBlock:
         """Mount a collapsed thinking block above the answer ``writer`` streams into."""
