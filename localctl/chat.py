@@ -134,18 +134,30 @@ def _overflow_in(body: bytes) -> ContextOverflowError | None:
     return _overflow_error(document.get("error")) if isinstance(document, dict) else None
 
 
+WAITED_S = 0.001
+"""A chunk that took longer than this to come was waited for, not already read."""
+
+
 class _LineTooLong(Exception):
     """A stream line ran past :data:`MAX_SSE_LINE_BYTES`."""
 
 
-async def _sse_lines(response: httpx.Response) -> AsyncIterator[str]:
+async def _sse_lines(
+    response: httpx.Response, pause: Callable[[], float] | None = None
+) -> AsyncIterator[str]:
     """The stream's lines, each at most :data:`MAX_SSE_LINE_BYTES` long.
+
+    With ``pause``, each chunk that had to be waited for (the data read before was used up)
+    is followed by a wait of ``pause()`` seconds: what the server sends meanwhile comes
+    in one read of the socket and is then taken chunk by chunk without waiting.
 
     Raises:
         _LineTooLong: a line went on past the bound; reading stops there.
     """
     pending = b""
+    asked = time.monotonic()
     async for chunk in response.aiter_bytes():
+        waited = time.monotonic() - asked > WAITED_S
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for line in lines:
@@ -155,8 +167,18 @@ async def _sse_lines(response: httpx.Response) -> AsyncIterator[str]:
                 f"the server sent a stream line over {MAX_SSE_LINE_BYTES >> 20} MiB; "
                 "stopped reading"
             )
+        wait = pause() if pause is not None and waited else 0.0
+        if wait > 0:
+            await asyncio.sleep(wait)
+        asked = time.monotonic()
     if pending:
         yield pending.removesuffix(b"\r").decode("utf-8", "replace")
+
+
+def _after_text(state: _Stream, read_every: Callable[[], float]) -> Callable[[], float]:
+    """``read_every()`` once the reply's first text has come, 0 before it (the time to the
+    first token is never delayed)."""
+    return lambda: read_every() if state.t_first is not None else 0.0
 
 
 def _parse_line(line: str, state: _Stream, now: float) -> list[ChatEvent]:
@@ -272,6 +294,7 @@ async def stream_chat(
     timeout_s: float = 600.0,
     progress: bool = False,
     n_ctx: int | None = None,
+    read_every: Callable[[], float] | None = None,
 ) -> AsyncGenerator[ChatEvent, None]:
     """Stream one reply from ``url``'s ``/v1/chat/completions``.
 
@@ -291,6 +314,12 @@ async def stream_chat(
             knows the field; other servers may refuse it).
         n_ctx: The server's context per sequence when the caller knows it; an empty
             stream is then checked for a prompt that did not fit.
+        read_every: Once the reply's text flows, read the stream at most every
+            ``read_every()`` seconds: the tokens that came meanwhile arrive in one read.
+            Each read wakes this process, which on a busy CPU takes a core from the model
+            for a moment; a display that shows text a few times a second needs no more.
+            Tokens read together share one arrival time, so use it only where the server
+            times its own tokens (llama-server's ``timings``).
 
     Yields:
         TokenDelta, ThinkingDelta and PromptProgress events, then one ReplyDone.
@@ -340,7 +369,8 @@ async def stream_chat(
                         raise overflow
                     detail = _clean_detail(body_bytes)
                     raise ChatError(f"{base} answered {response.status_code}: {detail}")
-                async for line in _sse_lines(response):
+                pause = None if read_every is None else _after_text(state, read_every)
+                async for line in _sse_lines(response, pause):
                     for event in _parse_line(line, state, time.perf_counter()):
                         yield event
                     if cancel is not None and cancel.is_set():

@@ -276,3 +276,31 @@ def test_open_conversation_refuses_unknown_corrupt_and_path_like_ids() -> None:
     (paths.conversations_dir() / "broken.jsonl").write_text("not json\n")
     with pytest.raises(ChatError, match="cannot read conversation broken"):
         open_conversation("broken")
+
+
+async def _arrivals(url: str, **kwargs: object) -> tuple[list[float], str]:
+    """When each batch of pieces reached the consumer (pieces within 5 ms of each other
+    are one batch), and the text."""
+    times: list[float] = []
+    text: list[str] = []
+    async for event in stream_chat(url, PROMPT, api_key="k", **kwargs):  # type: ignore[arg-type]
+        if isinstance(event, TokenDelta):
+            now = time.monotonic()
+            if not times or now - times[-1] > 0.005:
+                times.append(now)
+            text.append(event.text)
+    return times, "".join(text)
+
+
+async def test_a_stream_read_every_so_often_comes_in_a_few_batches() -> None:
+    """A display that shows text 4 times a second asks for the stream every 0.125 s: the
+    tokens of a 1.2 s reply (one every 10 ms) reach it some 20 times (each wait, then the
+    token that ends it) instead of 120, all of them, and the first as soon as it comes."""
+    with serve_fake_sse("timings", tokens=120, delay_s=0.01) as url:
+        started = time.monotonic()
+        batched, text = await _arrivals(url, read_every=lambda: 0.125)
+        assert text == "".join(f"w{i} " for i in range(120))
+        assert len(batched) <= 24
+        assert batched[0] - started < 1.0
+        each, _ = await _arrivals(url)
+    assert len(each) >= 60
