@@ -172,6 +172,18 @@ async def test_a_finished_reply_keeps_its_rows_until_the_next_message() -> None:
         await pane.add_user("and then?")
         await pilot.pause(0.1)
         assert reply.outer_size.height <= 2  # its paragraph
+        writer = await pane.begin_reply()
+        await writer.write("Another short reply.")
+        await pilot.pause(0.1)
+        await writer.close()
+        await pilot.pause(0.1)
+        reply = pane.query(Markdown).last()
+        assert reply.outer_size.height >= writer_step(pane)
+        await pilot.resize_terminal(SIZE[0], SIZE[1] // 2)  # a smaller terminal: given back
+        await pilot.pause(0.2)
+        assert reply.outer_size.height <= 2
+        view = pane.transcript.scrollable_content_region
+        assert view.y <= reply.region.y < view.bottom  # in view, not above a blank end
 
 
 async def test_finished_blocks_are_formatted_at_the_pace_and_the_rest_at_the_end() -> None:

@@ -205,6 +205,12 @@ class StreamTail(Widget):
         # the virtual size), a second frame of the whole screen, which nothing here needs.
         return super()._size_updated(size, virtual_size, container_size, layout=False)
 
+    def fit(self, viewport_rows: int) -> None:
+        """The transcript now shows ``viewport_rows``: the room given for the old size goes,
+        and the steps follow the new one (the newest line stays in view)."""
+        self.step = tail_step(viewport_rows)
+        self.reserve(0)
+
     def reserve(self, rows: int) -> None:
         """Keep at least ``rows`` rows until the text hands them over (:meth:`handed_over`)."""
         self._floor = max(rows, 0)
@@ -438,6 +444,13 @@ class ChatPane(Vertical):
         prompt.remember(text)
         prompt.value = ""
         self.post_message(self.Submitted(text))
+
+    def on_resize(self) -> None:
+        """The rows given to the last reply were measured for the old size: a smaller
+        screen would show only their blank end."""
+        self.release_rows()
+        for tail in self.query(StreamTail):
+            tail.fit(self.transcript.scrollable_content_region.height)
 
     def release_rows(self) -> None:
         """Give back the rows the last reply kept after it ended (a message follows it)."""
