@@ -314,10 +314,11 @@ async def stream_chat(
             knows the field; other servers may refuse it).
         n_ctx: The server's context per sequence when the caller knows it; an empty
             stream is then checked for a prompt that did not fit.
-        read_every: Once the reply's text flows, read the stream at most every
-            ``read_every()`` seconds: the tokens that came meanwhile arrive in one read.
-            Each read wakes this process, which on a busy CPU takes a core from the model
-            for a moment; a display that shows text a few times a second needs no more.
+        read_every: Once the reply's text flows, wait ``read_every()`` seconds after each
+            chunk that had to be waited for: the tokens that come meanwhile arrive in one
+            read (some two wake-ups each ``read_every()`` instead of one a token). Each
+            wake-up takes a core from a model decoding on the CPU for a moment; a display
+            that shows text a few times a second needs no more.
             Tokens read together share one arrival time, so use it only where the server
             times its own tokens (llama-server's ``timings``).
 
