@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
+from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Markdown, ProgressBar, Static
@@ -16,6 +19,7 @@ from tests.fakesse import FakeSSE
 from tests.tui_flow import fill_attach, wait_until
 from tests.tui_helpers import Harness, model
 from tui.app import make_app
+from tui.screens.chat import ChatScreen
 from tui.widgets.chat_pane import (
     BUSY,
     ROOMY,
@@ -204,37 +208,44 @@ async def test_finished_blocks_are_formatted_at_the_pace_and_the_rest_at_the_end
         assert markdown.source == "First paragraph.\n\nSecond, not finished.\n\nThird"
 
 
-async def test_a_reading_taken_while_the_reply_streams_sets_its_pace() -> None:
-    """The reply starts BUSY; a reading that covers only its streaming decides, and
-    the prompt's cursor holds still until the reply ends."""
+@asynccontextmanager
+async def _chat_attached(tokens: int) -> AsyncIterator[tuple[Pilot[int], ChatScreen]]:
+    """The app attached to a fake server that streams ``tokens`` tokens 10 ms apart, with
+    its chat screen shown."""
     app = make_app(hw_profile="rtx4090", config=Config())
-    with FakeSSE("normal", tokens=400, delay_s=0.01) as fake:
+    with FakeSSE("normal", tokens=tokens, delay_s=0.01) as fake:
         async with app.run_test(size=SIZE) as pilot:
             await fill_attach(app, pilot, fake.url)
             await wait_until(pilot, lambda: app.screen is app.chat_screen, 10, "chat screen")
-            chat = app.chat_screen
-            pane = chat.query_one(ChatPane)
-            prompt = chat.query_one("#prompt")
-            prompt.value = "go"  # type: ignore[attr-defined]
-            await pilot.press("enter")
-            await wait_until(pilot, lambda: pane.reply_writer is not None, 10, "reply")
-            writer = pane.reply_writer
-            assert writer is not None
-            await wait_until(pilot, lambda: writer.started_at is not None, 10, "text")
-            assert writer.pace == BUSY and not prompt.cursor_blink  # type: ignore[attr-defined]
-            since = writer.started_at
-            assert since is not None
-            idle = SystemSnapshot(cpu_percent=5.0, cpu_count=4, cpu_since=since - 0.5)
-            chat._show_system(idle)  # taken partly before the reply: says nothing of it
-            assert writer.pace == BUSY
-            idle = SystemSnapshot(cpu_percent=5.0, cpu_count=4, cpu_since=since + 0.1)
-            busy = SystemSnapshot(cpu_percent=99.0, cpu_count=4, cpu_since=since + 1.1)
-            chat._show_system(idle)
-            assert writer.pace == ROOMY
-            chat._show_system(busy)
-            assert writer.pace == BUSY
-            await wait_until(pilot, lambda: chat.replies_finished == 1, 30, "reply ended")
-            assert prompt.cursor_blink  # type: ignore[attr-defined]
+            yield pilot, app.chat_screen
+
+
+async def test_a_reading_taken_while_the_reply_streams_sets_its_pace() -> None:
+    """The reply starts BUSY; a reading that covers only its streaming decides, and
+    the prompt's cursor holds still until the reply ends."""
+    async with _chat_attached(tokens=400) as (pilot, chat):
+        pane = chat.query_one(ChatPane)
+        prompt = chat.query_one("#prompt")
+        prompt.value = "go"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: pane.reply_writer is not None, 10, "reply")
+        writer = pane.reply_writer
+        assert writer is not None
+        await wait_until(pilot, lambda: writer.started_at is not None, 10, "text")
+        assert writer.pace == BUSY and not prompt.cursor_blink  # type: ignore[attr-defined]
+        since = writer.started_at
+        assert since is not None
+        idle = SystemSnapshot(cpu_percent=5.0, cpu_count=4, cpu_since=since - 0.5)
+        chat._show_system(idle)  # taken partly before the reply: says nothing of it
+        assert writer.pace == BUSY
+        idle = SystemSnapshot(cpu_percent=5.0, cpu_count=4, cpu_since=since + 0.1)
+        busy = SystemSnapshot(cpu_percent=99.0, cpu_count=4, cpu_since=since + 1.1)
+        chat._show_system(idle)
+        assert writer.pace == ROOMY
+        chat._show_system(busy)
+        assert writer.pace == BUSY
+        await wait_until(pilot, lambda: chat.replies_finished == 1, 30, "reply ended")
+        assert prompt.cursor_blink  # type: ignore[attr-defined]
 
 
 async def test_nothing_animates_unseen_and_the_meters_run_no_timers() -> None:
@@ -292,35 +303,30 @@ async def test_live_meters_redraw_in_place_and_the_machine_is_read_at_their_pace
         read_system(screen, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(chat_module.ChatScreen, "_read_system", counted_read)
-    app = make_app(hw_profile="rtx4090", config=Config())
-    with FakeSSE("normal", tokens=500, delay_s=0.01) as fake:
-        async with app.run_test(size=SIZE) as pilot:
-            await fill_attach(app, pilot, fake.url)
-            await wait_until(pilot, lambda: app.screen is app.chat_screen, 10, "chat screen")
-            chat = app.chat_screen
-            meters = chat.query_one(MetersPane)
-            costs = meters.query_one("#costs", Static)
-            await wait_until(pilot, lambda: "gpt" in str(costs.content), 10, "meters priced")
-            laid_out: list[str] = []
-            refresh = Widget.refresh
+    async with _chat_attached(tokens=500) as (pilot, chat):
+        meters = chat.query_one(MetersPane)
+        costs = meters.query_one("#costs", Static)
+        await wait_until(pilot, lambda: "gpt" in str(costs.content), 10, "meters priced")
+        laid_out: list[str] = []
+        refresh = Widget.refresh
 
-            def spy(widget: Widget, *regions: object, **flags: bool) -> Widget:
-                inside = widget is meters or meters in widget.ancestors
-                if flags.get("layout") and inside and chat.replying:
-                    laid_out.append(f"{type(widget).__name__}#{widget.id}")
-                return refresh(widget, *regions, **flags)  # type: ignore[arg-type]
+        def spy(widget: Widget, *regions: object, **flags: bool) -> Widget:
+            inside = widget is meters or meters in widget.ancestors
+            if flags.get("layout") and inside and chat.replying:
+                laid_out.append(f"{type(widget).__name__}#{widget.id}")
+            return refresh(widget, *regions, **flags)  # type: ignore[arg-type]
 
-            monkeypatch.setattr(Widget, "refresh", spy)
-            renders = meters.renders
-            chat.query_one("#prompt").value = "go"  # type: ignore[attr-defined]
-            await pilot.press("enter")
-            await wait_until(pilot, lambda: chat.replying, 10, "reply")
-            started = time.monotonic()
-            reads.clear()
-            await wait_until(pilot, lambda: chat.replies_finished == 1, 30, "reply ended")
-            streamed = time.monotonic() - started
-            assert streamed > 3  # long enough for live meters and several readings
-            assert meters.renders - renders >= 2  # live while it streamed, then its end
-            assert laid_out == []
-            while_streaming = [t for t in reads if t < started + streamed - 0.2]
-            assert len(while_streaming) <= streamed / (BUSY.meters_s - 0.5) + 1
+        monkeypatch.setattr(Widget, "refresh", spy)
+        renders = meters.renders
+        chat.query_one("#prompt").value = "go"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: chat.replying, 10, "reply")
+        started = time.monotonic()
+        reads.clear()
+        await wait_until(pilot, lambda: chat.replies_finished == 1, 30, "reply ended")
+        streamed = time.monotonic() - started
+        assert streamed > 3  # long enough for live meters and several readings
+        assert meters.renders - renders >= 2  # live while it streamed, then its end
+        assert laid_out == []
+        while_streaming = [t for t in reads if t < started + streamed - 0.2]
+        assert len(while_streaming) <= streamed / (BUSY.meters_s - 0.5) + 1
