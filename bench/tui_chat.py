@@ -2,9 +2,9 @@
 
 Both clients talk to the same real server (SmolLM2-135M, native llama-server when built,
 else llama-cpp-python) with the same prompt, seed and a reply of :data:`REPLY_TOKENS`
-tokens (some 3 s: long enough for the unformatted tail to outgrow its first rows and for a
-batch of blocks to be formatted). The TUI runs as its own process on a pseudo-terminal (a
-real terminal driver, every frame written and drained), drives its own chat screen, and
+tokens (some 3.5 s: the short bursts of a shared machine's load average out over it).
+The TUI runs as its own process on a pseudo-terminal (a real terminal driver, every frame
+written and drained), drives its own chat screen, and
 reports the reply's ``gen_tok_s`` (the server's own timings, as ``localctl chat``) and its
 CPU share (process CPU seconds over wall seconds) from the first text to the last (the
 model generating), and from enter to the end (which adds the request's set-up: the first

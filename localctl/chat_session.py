@@ -224,16 +224,14 @@ class ChatSession:
         """The server's context per sequence (None: unknown)."""
         self._probed = False
         self._llama_server = False
-        self.read_every_s = 0.0
-        """Once a reply's text flows, read its stream at most this often (0: each piece as
-        it comes); a display that shows text a few times a second sets it. Only for a
-        llama-server, which times its own tokens (see :func:`~localctl.chat.stream_chat`)."""
+        self.read_every: Callable[[], float] | None = None
+        """Once a reply's text flows, how long to wait after each piece that had to be
+        waited for (None: read each piece as it comes); a display that shows text a few times
+        a second sets it. Only for a llama-server, which times its own tokens (see
+        :func:`~localctl.chat.stream_chat`)."""
         self._power_meter = power_meter or PowerMeter(config.cost.power_w or None)
         if endpoint is not None:
             self.connect(endpoint, load_settings=settings is None)
-
-    def _read_every(self) -> float:
-        return self.read_every_s
 
     # -- configuration ------------------------------------------------------------
 
@@ -427,7 +425,7 @@ class ChatSession:
             cancel=cancel,
             progress=self._llama_server,
             n_ctx=self.n_ctx,
-            read_every=self._read_every if self._llama_server else None,
+            read_every=self.read_every if self._llama_server else None,
         )
         try:
             async with aclosing(stream):

@@ -409,22 +409,19 @@ class CpuClock:
             times, at = psutil.cpu_times(), time.monotonic()
             before, since = self._times, self._at
             self._times, self._at = times, at
-        total = _cpu_total(times) - _cpu_total(before)
-        idle = _cpu_idle(times) - _cpu_idle(before)
+        (total_now, idle_now), (total_before, idle_before) = _total_idle(times), _total_idle(before)
+        total, idle = total_now - total_before, idle_now - idle_before
         if total <= 0:
             return 0.0, since
         return min(100.0, max(0.0, 100.0 * (total - idle) / total)), since
 
 
-def _cpu_total(times: object) -> float:
+def _total_idle(times: object) -> tuple[float, float]:
+    """All the CPU seconds of psutil's ``cpu_times()``, and the idle ones among them."""
     fields: dict[str, float] = times._asdict()  # type: ignore[attr-defined]
     # Linux counts guest time inside user time already.
-    return sum(fields.values()) - fields.get("guest", 0.0) - fields.get("guest_nice", 0.0)
-
-
-def _cpu_idle(times: object) -> float:
-    fields: dict[str, float] = times._asdict()  # type: ignore[attr-defined]
-    return fields.get("idle", 0.0) + fields.get("iowait", 0.0)
+    total = sum(fields.values()) - fields.get("guest", 0.0) - fields.get("guest_nice", 0.0)
+    return total, fields.get("idle", 0.0) + fields.get("iowait", 0.0)
 
 
 def system_snapshot(cpu: CpuClock, server_pid: int | None = None) -> SystemSnapshot:

@@ -258,7 +258,8 @@ class ChatScreen(Screen[None]):
         gauges = self.query_one(MetersPane)
         writer = await pane.begin_reply(on_flush=self._show_live_meters)
         self._live_shown_at = time.monotonic()  # the first live meters one interval in
-        self.session.read_every_s = writer.pace.text_s / 2
+        # The stream is read twice per repaint of the text, whatever the pace becomes.
+        self.session.read_every = lambda: writer.pace.text_s / 2
         parts: list[str] = []
         ended: TurnEnded | None = None
         thinking: ThinkingBlock | None = None
@@ -458,8 +459,6 @@ class ChatScreen(Screen[None]):
             return
         if reading.cpu_since >= writer.started_at:
             writer.pace = pace_for(reading.idle_cores)
-            # Read the stream as often as the text is shown, twice over: no more wake-ups.
-            self.session.read_every_s = writer.pace.text_s / 2
 
     @property
     def snapshot(self) -> MeterSnapshot:

@@ -170,7 +170,18 @@ class BlockSplitter:
         return done
 
 
-class StreamTail(Widget):
+class _SizedInOnePass(Widget):
+    """A widget sized by the layout in progress, which needs no second one: Textual's
+    default asks for another layout of the screen (through the virtual size) whenever a
+    widget's size changes, a second frame of the whole screen each time."""
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        return super()._size_updated(size, virtual_size, container_size, layout=False)
+
+
+class StreamTail(_SizedInOnePass):
     """The end of a streaming reply not yet formatted, as plain text under the Markdown.
 
     Wrapped lines are kept: a repaint re-wraps only the last paragraph and redraws only the
@@ -178,8 +189,8 @@ class StreamTail(Widget):
     costs no layout of the screen until it outgrows the rows reserved.
     """
 
-    DEFAULT_CSS = f"""
-    StreamTail {{ width: 1fr; height: {TAIL_STEP_LINES}; padding: 0 1; }}
+    DEFAULT_CSS = """
+    StreamTail { width: 1fr; padding: 0 1; }
     """
 
     def __init__(self, step: int = TAIL_STEP_LINES) -> None:
@@ -197,13 +208,6 @@ class StreamTail(Widget):
         self._floor = 0
         """Rows kept whatever the text: the room the reply was given below its prompt, less
         what of it has gone to the Markdown above."""
-
-    def _size_updated(
-        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
-    ) -> bool:
-        # Sized by the layout in progress: Textual's default asks for another one (through
-        # the virtual size), a second frame of the whole screen, which nothing here needs.
-        return super()._size_updated(size, virtual_size, container_size, layout=False)
 
     def fit(self, viewport_rows: int) -> None:
         """The transcript now shows ``viewport_rows``: the room given for the old size goes,
@@ -402,16 +406,9 @@ class ThinkingBlock(Collapsible):
         self.title = f"Thought for {seconds:.1f} s{counted}"
 
 
-class Transcript(VerticalScroll):
-    """The scrolling messages; laid out once when its content grows."""
-
-    def _size_updated(
-        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
-    ) -> bool:
-        # Its children were arranged, and its anchor applied, by the layout in progress;
-        # Textual's default asks for another (through the virtual size): a second frame of
-        # the whole screen each time a streaming reply grows.
-        return super()._size_updated(size, virtual_size, container_size, layout=False)
+class Transcript(_SizedInOnePass, VerticalScroll):
+    """The scrolling messages; laid out once when its content grows (the layout in progress
+    arranges its children and applies its anchor)."""
 
 
 class ChatPane(Vertical):
@@ -458,24 +455,25 @@ class ChatPane(Vertical):
         if writer is not None and writer.widget is not None:
             writer.widget.styles.min_height = None
 
+    async def _add(self, message: Widget) -> None:
+        """Mount ``message`` at the end of the transcript (the rows the last reply kept
+        go back) and scroll to it."""
+        self.release_rows()
+        await self.transcript.mount(message)
+        self.transcript.scroll_end(animate=False)
+
     async def add_user(self, text: str) -> None:
         """Show a user message (plain text, never markup)."""
-        self.release_rows()
-        await self.transcript.mount(Static(Text(text), classes="message user"))
-        self.transcript.scroll_end(animate=False)
+        await self._add(Static(Text(text), classes="message user"))
 
     async def add_note(self, text: str) -> None:
         """Show a one-line note (errors, stops) in the transcript."""
-        self.release_rows()
-        await self.transcript.mount(Static(Text(text), classes="message note"))
-        self.transcript.scroll_end(animate=False)
+        await self._add(Static(Text(text), classes="message note"))
 
     async def add_assistant(self, text: str) -> Markdown:
         """Show a finished assistant message."""
         widget = Markdown(text, classes="message assistant", parser_factory=_markdown_parser)
-        self.release_rows()
-        await self.transcript.mount(widget)
-        self.transcript.scroll_end(animate=False)
+        await self._add(widget)
         return widget
 
     async def begin_reply(self, on_flush: Callable[[], None] | None = None) -> ReplyWriter:
