@@ -93,9 +93,9 @@ async def test_text_within_its_reserved_rows_repaints_without_laying_out_the_scr
         viewport = pane.transcript.scrollable_content_region.height
         assert tail.step == tail_step(viewport) > TAIL_STEP_LINES
         await writer.write("word ")
-        await pilot.pause(0.1)
+        # No prompt above it here: the whole view (given once the pane is laid out).
+        await wait_until(pilot, lambda: tail.size.height == viewport, 10, "room given")
         room = tail.size.height
-        assert room == viewport  # no prompt above it here: the whole view
         monkeypatch.setattr(Screen, "_refresh_layout", counted)
         for _ in range(12):  # 60 characters: still the first of the reserved rows
             await writer.write("word ")
@@ -105,7 +105,8 @@ async def test_text_within_its_reserved_rows_repaints_without_laying_out_the_scr
         words = room * tail.size.width // 5 + 20  # past the reserved rows
         for _ in range(words):
             await writer.write("word ")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: tail.size.height > room, 10, "rows reserved")
+        await pilot.pause(0.2)  # time for a second layout, were one asked for
         assert len(layouts) == 1
         assert tail.size.height == room + tail.step  # one step past the room
         await writer.close()
